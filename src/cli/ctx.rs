@@ -1,0 +1,79 @@
+//! What every command handler gets: resolved paths, output mode, the prompter, and the
+//! state access helpers. All CLI writes to state go through [`Ctx::update`] /
+//! [`Ctx::transaction`], which is where a running daemon gets told to reload.
+
+use crate::cli::GlobalArgs;
+use crate::cli::error::CliError;
+use crate::state::store::Tx;
+use crate::state::{Config, Paths, Store};
+use crate::ui::prompt::Prompter;
+
+pub struct Ctx {
+    pub paths: Paths,
+    pub json: bool,
+    pub yes: bool,
+    pub verbose: u8,
+    pub prompt: Prompter,
+}
+
+impl Ctx {
+    pub fn new(global: &GlobalArgs) -> Result<Self, CliError> {
+        Ok(Self {
+            paths: Paths::resolve(global.config_dir.as_deref())?,
+            json: global.json,
+            yes: global.yes,
+            verbose: global.verbose,
+            prompt: Prompter::detect(),
+        })
+    }
+
+    pub fn store(&self) -> Result<Store, CliError> {
+        Ok(Store::open(self.paths.clone())?)
+    }
+
+    /// Read `config.json` under a shared lock.
+    pub fn config(&self) -> Result<Config, CliError> {
+        Ok(self.store()?.read()?)
+    }
+
+    /// Change `config.json` (locked, atomic). Nothing is written if `f` fails.
+    pub fn update<T>(
+        &self,
+        f: impl FnOnce(&mut Config) -> Result<T, CliError>,
+    ) -> Result<T, CliError> {
+        let out = self.store()?.update(f)?;
+        self.state_changed();
+        Ok(out)
+    }
+
+    /// Change several documents under one exclusive lock.
+    pub fn transaction<T>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, CliError>,
+    ) -> Result<T, CliError> {
+        let out = self.store()?.transaction(f)?;
+        self.state_changed();
+        Ok(out)
+    }
+
+    /// The one place where a CLI change of state reaches a running daemon: every successful
+    /// write above ends here. The daemon issue fills this in with a reload request over the
+    /// control socket (best effort: the daemon also notices file changes by itself).
+    fn state_changed(&self) {}
+
+    /// Ask before something destructive: `--yes` skips the question; without a terminal
+    /// and without `--yes` the command refuses.
+    pub fn confirm(&self, question: &str, what: &str) -> Result<(), CliError> {
+        if self.yes {
+            return Ok(());
+        }
+        if !self.prompt.is_interactive() {
+            return Err(CliError::NeedsConfirmation(what.to_owned()));
+        }
+        if self.prompt.confirm(question, false)? {
+            Ok(())
+        } else {
+            Err(CliError::Cancelled)
+        }
+    }
+}

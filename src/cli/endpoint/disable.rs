@@ -1,0 +1,23 @@
+//! `qcc endpoint disable <profile> <id>`
+
+use crate::cli::complete;
+use crate::cli::ctx::Ctx;
+use crate::cli::error::CliError;
+
+/// Take an endpoint out of rotation; it keeps its settings and can be enabled again.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  qcc endpoint disable work e7c1")]
+pub struct Args {
+    /// The profile
+    #[arg(add = clap_complete::ArgValueCandidates::new(complete::profiles))]
+    pub profile: String,
+    /// Endpoint id (or a unique prefix)
+    #[arg(add = clap_complete::ArgValueCompleter::new(complete::endpoint_ids))]
+    pub id: String,
+}
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
+    super::set_enabled(ctx, &args.profile, &args.id, false)
+}

@@ -1,0 +1,82 @@
+//! `qcc endpoint edit <profile> <id>`
+
+use crate::cli::complete;
+use crate::cli::ctx::Ctx;
+use crate::cli::endpoint::KeySource;
+use crate::cli::error::CliError;
+use crate::state::model::{AuthStyle, validate_weight};
+use crate::ui::views::EndpointView;
+use crate::ui::{self, style};
+
+/// Change an endpoint's URL, key, auth style, weight or name. Its id stays the same.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  qcc endpoint edit work e7c1 --weight 300
+  qcc endpoint edit work e7c1 --key-env NEW_KEY --auth bearer
+  qcc endpoint edit work e7c1 --name ''        # clear the name")]
+pub struct Args {
+    /// The profile
+    #[arg(add = clap_complete::ArgValueCandidates::new(complete::profiles))]
+    pub profile: String,
+    /// Endpoint id (or a unique prefix)
+    #[arg(add = clap_complete::ArgValueCompleter::new(complete::endpoint_ids))]
+    pub id: String,
+    /// New base URL
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    #[command(flatten)]
+    pub key: KeySource,
+    /// New auth style
+    #[arg(long, value_enum)]
+    pub auth: Option<AuthStyle>,
+    /// New weight, 1–1000
+    #[arg(short, long, value_name = "N")]
+    pub weight: Option<u32>,
+    /// New name (empty to clear)
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
+    if args.url.is_none()
+        && !args.key.is_given()
+        && args.auth.is_none()
+        && args.weight.is_none()
+        && args.name.is_none()
+    {
+        return Err(CliError::usage(
+            "nothing to change",
+            "pass at least one of --url, --key/--key-env/--key-stdin, --auth, --weight, --name",
+        ));
+    }
+    let weight = args.weight.map(validate_weight).transpose()?;
+    let key = args.key.resolve()?;
+    let view = ctx.update(|c| {
+        let r = c.find_endpoint(Some(&args.profile), &args.id)?;
+        if args.url.is_some() || key.is_some() {
+            c.set_endpoint_target(r, args.url.as_deref(), key)?;
+        }
+        let e = c.endpoint_mut(r);
+        if let Some(a) = args.auth {
+            e.auth = a;
+        }
+        if let Some(w) = weight {
+            e.weight = w;
+        }
+        if let Some(n) = &args.name {
+            e.name = Some(n.trim().to_owned()).filter(|n| !n.is_empty());
+        }
+        Ok(EndpointView::new(
+            &c.profiles[r.profile],
+            c.endpoint(r),
+            false,
+        ))
+    })?;
+    if ctx.json {
+        ui::print_json(&view);
+    } else {
+        style::success(&format!("updated endpoint {} ({})", view.id, view.url));
+    }
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! `qcc endpoint …`: add, list, edit, enable, disable and remove the endpoints of a profile.
+//! Also the pieces the verbs share: where a key comes from, and toggling `enabled`.
+
+pub mod add;
+pub mod disable;
+pub mod edit;
+pub mod enable;
+pub mod list;
+pub mod remove;
+
+use std::io::Read;
+
+use clap::Subcommand;
+
+use crate::cli::ctx::Ctx;
+use crate::cli::error::CliError;
+use crate::state::secret::Secret;
+use crate::ui::{self, style, views::EndpointView};
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Add an endpoint to a profile (prompts for what is missing on a terminal)
+    Add(add::Args),
+    /// List endpoints (keys masked)
+    #[command(alias = "ls")]
+    List(list::Args),
+    /// Change an endpoint's URL, key, auth style, weight or name
+    Edit(edit::Args),
+    /// Put an endpoint back into rotation
+    Enable(enable::Args),
+    /// Take an endpoint out of rotation without removing it
+    Disable(disable::Args),
+    /// Remove an endpoint
+    #[command(alias = "rm")]
+    Remove(remove::Args),
+}
+
+pub fn run(ctx: &Ctx, cmd: &Cmd) -> Result<(), CliError> {
+    match cmd {
+        Cmd::Add(a) => add::run(ctx, a),
+        Cmd::List(a) => list::run(ctx, a),
+        Cmd::Edit(a) => edit::run(ctx, a),
+        Cmd::Enable(a) => enable::run(ctx, a),
+        Cmd::Disable(a) => disable::run(ctx, a),
+        Cmd::Remove(a) => remove::run(ctx, a),
+    }
+}
+
+/// Where a key comes from. At most one of the three.
+#[derive(Debug, Default, clap::Args)]
+#[group(multiple = false)]
+pub struct KeySource {
+    /// The API key (visible in shell history: prefer --key-env or --key-stdin)
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// Read the key from this environment variable
+    #[arg(long, value_name = "VAR")]
+    pub key_env: Option<String>,
+    /// Read the key from standard input
+    #[arg(long)]
+    pub key_stdin: bool,
+}
+
+impl KeySource {
+    pub fn is_given(&self) -> bool {
+        self.key.is_some() || self.key_env.is_some() || self.key_stdin
+    }
+
+    /// The key, if one of the flags was given.
+    pub fn resolve(&self) -> Result<Option<Secret>, CliError> {
+        let raw = if let Some(k) = &self.key {
+            k.clone()
+        } else if let Some(var) = &self.key_env {
+            match std::env::var(var) {
+                Ok(v) if !v.trim().is_empty() => v,
+                _ => {
+                    return Err(CliError::usage(
+                        format!("environment variable {var} is not set or empty"),
+                        format!("export {var}=<key> first, or pass --key-stdin"),
+                    ));
+                }
+            }
+        } else if self.key_stdin {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).map_err(|e| {
+                CliError::failed(format!("cannot read the key from stdin: {e}"), None)
+            })?;
+            s
+        } else {
+            return Ok(None);
+        };
+        let key = raw.trim();
+        if key.is_empty() {
+            return Err(crate::state::ModelError::EmptyKey.into());
+        }
+        Ok(Some(Secret::new(key)))
+    }
+}
+
+/// A fresh random endpoint id: 6 hex digits.
+pub fn new_id() -> String {
+    format!("{:06x}", rand::random::<u32>() & 0x00ff_ffff)
+}
+
+/// `enable` / `disable`: set an endpoint's `enabled` flag.
+pub fn set_enabled(ctx: &Ctx, profile: &str, id: &str, enabled: bool) -> Result<(), CliError> {
+    let view = ctx.update(|c| {
+        let r = c.find_endpoint(Some(profile), id)?;
+        c.endpoint_mut(r).enabled = enabled;
+        Ok(EndpointView::new(
+            &c.profiles[r.profile],
+            c.endpoint(r),
+            false,
+        ))
+    })?;
+    if ctx.json {
+        ui::print_json(&view);
+    } else {
+        let verb = if enabled { "enabled" } else { "disabled" };
+        style::success(&format!("{verb} endpoint {} ({})", view.id, view.url));
+    }
+    Ok(())
+}

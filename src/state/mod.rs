@@ -1,0 +1,15 @@
+//! Everything qcc keeps on disk: where it lives ([`paths`]), what it means ([`model`], pure
+//! types and domain rules with no IO), how secrets are shown ([`secret`]), and the one module
+//! that reads, locks and writes files ([`store`]).
+//!
+//! Nothing here prints to a terminal or knows about the CLI; the daemon and tests use it too.
+
+pub mod claude;
+pub mod model;
+pub mod paths;
+pub mod secret;
+pub mod store;
+
+pub use model::{Config, History, ModelError};
+pub use paths::Paths;
+pub use store::{Store, StoreError};

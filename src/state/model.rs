@@ -1,0 +1,830 @@
+//! The state model: serde types for the documents in the config dir and the domain rules
+//! that change them. Pure: no IO, no clock, no randomness (callers pass `now` and an id
+//! generator), so every rule is unit-tested here.
+//!
+//! Documents:
+//! - [`Config`] (`config.json`): user intent — profiles, endpoints, tiers, active profile,
+//!   failover policy. Written by the CLI.
+//! - [`History`] (`history.json`): switch records, appended by the CLI (manual switches) and
+//!   later by the daemon (failover / recovery).
+//!
+//! Unknown fields written by a newer qcc are kept (`extra`) and written back unchanged.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::state::secret::Secret;
+
+/// Format version of `config.json` this build reads and writes.
+pub const CONFIG_VERSION: u32 = 1;
+/// Format version of `history.json`.
+pub const HISTORY_VERSION: u32 = 1;
+/// How many switch records `history.json` keeps (oldest dropped first).
+pub const HISTORY_CAP: usize = 1000;
+/// Endpoint weight bounds.
+pub const WEIGHT_MIN: u16 = 1;
+pub const WEIGHT_MAX: u16 = 1000;
+pub const WEIGHT_DEFAULT: u16 = 100;
+
+/// Errors of the domain rules. Each knows the hint that helps the user fix it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ModelError {
+    #[error("no profile named '{name}'")]
+    UnknownProfile { name: String, known: Vec<String> },
+    #[error("a profile named '{0}' already exists")]
+    DuplicateProfile(String),
+    #[error("invalid profile name '{0}'")]
+    InvalidProfileName(String),
+    #[error("no endpoint matches id '{query}'{}", scope_suffix(.profile))]
+    UnknownEndpoint {
+        query: String,
+        profile: Option<String>,
+    },
+    #[error("endpoint id '{query}' is ambiguous: it matches {}", .matches.join(", "))]
+    AmbiguousEndpoint { query: String, matches: Vec<String> },
+    #[error(
+        "profile '{profile}' already has an endpoint for {url} with key {masked_key} (id {id})"
+    )]
+    DuplicateEndpoint {
+        profile: String,
+        url: String,
+        masked_key: String,
+        id: String,
+    },
+    #[error("invalid URL '{url}': {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("weight {0} is out of range")]
+    InvalidWeight(u32),
+    #[error("profile '{profile}' is in the {tier} tier, so it was not removed")]
+    ProfileInTier { profile: String, tier: Tier },
+    #[error("the key is empty")]
+    EmptyKey,
+    #[error("profile '{0}' has no enabled endpoint")]
+    NoEnabledEndpoint(String),
+}
+
+fn scope_suffix(profile: &Option<String>) -> String {
+    match profile {
+        Some(p) => format!(" in profile '{p}'"),
+        None => String::new(),
+    }
+}
+
+impl ModelError {
+    /// A one-line suggestion for the user.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            ModelError::UnknownProfile { known, .. } if known.is_empty() => {
+                "there are no profiles yet: create one with `qcc profile add <name>`".into()
+            }
+            ModelError::UnknownProfile { known, .. } => {
+                format!(
+                    "known profiles: {} (see `qcc profile list`)",
+                    known.join(", ")
+                )
+            }
+            ModelError::DuplicateProfile(_) => {
+                "pick another name, or change the existing one with `qcc profile edit`".into()
+            }
+            ModelError::InvalidProfileName(_) => {
+                "use 1–64 letters, digits, '.', '_' or '-', not starting with '-' or '.'".into()
+            }
+            ModelError::UnknownEndpoint { .. } => "see the ids with `qcc endpoint list`".into(),
+            ModelError::AmbiguousEndpoint { .. } => "type more characters of the id".into(),
+            ModelError::DuplicateEndpoint { profile, id, .. } => {
+                format!("change the existing endpoint with `qcc endpoint edit {profile} {id}`")
+            }
+            ModelError::InvalidUrl { .. } => {
+                "give an http:// or https:// base URL, e.g. https://api.anthropic.com".into()
+            }
+            ModelError::InvalidWeight(_) => {
+                format!("weights go from {WEIGHT_MIN} to {WEIGHT_MAX} (default {WEIGHT_DEFAULT})")
+            }
+            ModelError::ProfileInTier { profile, .. } => format!(
+                "pass --force to remove it anyway, or first `qcc priority set {profile} none`"
+            ),
+            ModelError::EmptyKey => "pass --key, --key-env VAR or --key-stdin".into(),
+            ModelError::NoEnabledEndpoint(p) => format!(
+                "add one with `qcc endpoint add {p}` or enable one with `qcc endpoint enable {p} <id>`"
+            ),
+        })
+    }
+}
+
+/// How a credential is sent upstream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[derive(clap::ValueEnum)]
+pub enum AuthStyle {
+    /// `x-api-key: <key>` (the Anthropic API's own style).
+    #[default]
+    ApiKey,
+    /// `Authorization: Bearer <key>` (most relays and OpenAI-compatible services).
+    Bearer,
+}
+
+impl std::fmt::Display for AuthStyle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AuthStyle::ApiKey => "api-key",
+            AuthStyle::Bearer => "bearer",
+        })
+    }
+}
+
+/// What protocol an endpoint speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndpointKind {
+    /// Speaks the Anthropic Messages API: requests pass through unchanged.
+    #[default]
+    Anthropic,
+}
+
+/// How a profile spreads new conversations over its endpoints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[derive(clap::ValueEnum)]
+pub enum Strategy {
+    /// Smooth weighted round-robin on the endpoints' weights.
+    #[default]
+    Weighted,
+    /// Each endpoint in turn.
+    RoundRobin,
+    /// The endpoint with the fewest requests in flight.
+    LeastConnections,
+    /// The endpoint with the lowest latency estimate.
+    Fastest,
+    /// The first available endpoint in list order.
+    Ordered,
+    /// A uniformly random endpoint.
+    Random,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 6] = [
+        Strategy::Weighted,
+        Strategy::RoundRobin,
+        Strategy::LeastConnections,
+        Strategy::Fastest,
+        Strategy::Ordered,
+        Strategy::Random,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Weighted => "weighted",
+            Strategy::RoundRobin => "round-robin",
+            Strategy::LeastConnections => "least-connections",
+            Strategy::Fastest => "fastest",
+            Strategy::Ordered => "ordered",
+            Strategy::Random => "random",
+        }
+    }
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Priority tiers, highest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[derive(clap::ValueEnum)]
+pub enum Tier {
+    Primary,
+    Secondary,
+    Fallback,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 3] = [Tier::Primary, Tier::Secondary, Tier::Fallback];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Primary => "primary",
+            Tier::Secondary => "secondary",
+            Tier::Fallback => "fallback",
+        }
+    }
+}
+
+impl std::fmt::Display for Tier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One upstream: base URL + credential + how to send it + weight.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// Short, stable, unique across all profiles (6 hex digits).
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Base URL without a trailing slash; may carry a path prefix.
+    pub url: String,
+    pub key: Secret,
+    #[serde(default)]
+    pub auth: AuthStyle,
+    #[serde(default = "default_weight")]
+    pub weight: u16,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub kind: EndpointKind,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn default_weight() -> u16 {
+    WEIGHT_DEFAULT
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Endpoint {
+    /// The name if set, else the URL's host.
+    pub fn label(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        url::Url::parse(&self.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| self.url.clone())
+    }
+}
+
+/// What a new endpoint is made of (validated by [`Config::add_endpoint`]).
+#[derive(Clone, Debug)]
+pub struct NewEndpoint {
+    pub name: Option<String>,
+    pub url: String,
+    pub key: Secret,
+    pub auth: AuthStyle,
+    pub weight: u16,
+}
+
+/// A named group of endpoints that balancing happens across.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub strategy: Strategy,
+    #[serde(default)]
+    pub endpoints: Vec<Endpoint>,
+    pub created_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Profiles in each tier, in order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tiers {
+    #[serde(default)]
+    pub primary: Vec<String>,
+    #[serde(default)]
+    pub secondary: Vec<String>,
+    #[serde(default)]
+    pub fallback: Vec<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Tiers {
+    pub fn get(&self, tier: Tier) -> &Vec<String> {
+        match tier {
+            Tier::Primary => &self.primary,
+            Tier::Secondary => &self.secondary,
+            Tier::Fallback => &self.fallback,
+        }
+    }
+
+    fn get_mut(&mut self, tier: Tier) -> &mut Vec<String> {
+        match tier {
+            Tier::Primary => &mut self.primary,
+            Tier::Secondary => &mut self.secondary,
+            Tier::Fallback => &mut self.fallback,
+        }
+    }
+
+    /// The tier a profile is in, if any.
+    pub fn tier_of(&self, profile: &str) -> Option<Tier> {
+        Tier::ALL
+            .into_iter()
+            .find(|t| self.get(*t).iter().any(|p| p == profile))
+    }
+
+    /// Every tiered profile in failover order: primary first, then secondary, then fallback.
+    pub fn ordered(&self) -> impl Iterator<Item = (Tier, &str)> {
+        Tier::ALL
+            .into_iter()
+            .flat_map(move |t| self.get(t).iter().map(move |p| (t, p.as_str())))
+    }
+
+    fn remove(&mut self, profile: &str) {
+        for t in Tier::ALL {
+            self.get_mut(t).retain(|p| p != profile);
+        }
+    }
+
+    fn rename(&mut self, old: &str, new: &str) {
+        for t in Tier::ALL {
+            for p in self.get_mut(t).iter_mut().filter(|p| *p == old) {
+                *p = new.to_owned();
+            }
+        }
+    }
+}
+
+/// Failover policy (behavior.md §2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Policy {
+    pub auto_failover: bool,
+    pub auto_recovery: bool,
+    /// Consecutive failures that open an endpoint's breaker.
+    pub failure_threshold: u32,
+    /// First breaker cooldown; doubles on repeated trips, capped at 10 minutes.
+    pub cooldown_secs: u64,
+    /// How long a recovered higher tier must stay healthy before traffic moves back.
+    pub recovery_hold_secs: u64,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            auto_failover: true,
+            auto_recovery: true,
+            failure_threshold: 3,
+            cooldown_secs: 30,
+            recovery_hold_secs: 300,
+            extra: Map::new(),
+        }
+    }
+}
+
+/// `config.json`: everything the user configured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub version: u32,
+    /// The profile chosen by `priority switch` (or the first one added).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<String>,
+    #[serde(default)]
+    pub profiles: Vec<Profile>,
+    #[serde(default)]
+    pub tiers: Tiers,
+    #[serde(default)]
+    pub policy: Policy,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            version: CONFIG_VERSION,
+            active: None,
+            profiles: Vec::new(),
+            tiers: Tiers::default(),
+            policy: Policy::default(),
+            extra: Map::new(),
+        }
+    }
+}
+
+/// Check a profile name: 1–64 of `[A-Za-z0-9._-]`, not starting with `-` or `.`.
+pub fn validate_profile_name(name: &str) -> Result<(), ModelError> {
+    let ok = (1..=64).contains(&name.len())
+        && !name.starts_with(['-', '.'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ModelError::InvalidProfileName(name.to_owned()))
+    }
+}
+
+/// Validate and normalise a base URL: http(s), a host, no query or fragment, no trailing `/`.
+pub fn normalize_url(raw: &str) -> Result<String, ModelError> {
+    let bad = |reason: &str| ModelError::InvalidUrl {
+        url: raw.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let parsed = url::Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad(&format!(
+            "scheme '{}' is not http or https",
+            parsed.scheme()
+        )));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad("it has no host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(bad("a base URL has no query or fragment"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad("put credentials in --key, not in the URL"));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Check a weight is within bounds.
+pub fn validate_weight(weight: u32) -> Result<u16, ModelError> {
+    if (u32::from(WEIGHT_MIN)..=u32::from(WEIGHT_MAX)).contains(&weight) {
+        Ok(weight as u16)
+    } else {
+        Err(ModelError::InvalidWeight(weight))
+    }
+}
+
+/// Where an endpoint sits: indexes into `profiles` and that profile's `endpoints`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndpointRef {
+    pub profile: usize,
+    pub endpoint: usize,
+}
+
+impl Config {
+    pub fn profile_names(&self) -> Vec<String> {
+        self.profiles.iter().map(|p| p.name.clone()).collect()
+    }
+
+    fn profile_index(&self, name: &str) -> Result<usize, ModelError> {
+        self.profiles
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| ModelError::UnknownProfile {
+                name: name.to_owned(),
+                known: self.profile_names(),
+            })
+    }
+
+    pub fn profile(&self, name: &str) -> Result<&Profile, ModelError> {
+        self.profile_index(name).map(|i| &self.profiles[i])
+    }
+
+    pub fn profile_mut(&mut self, name: &str) -> Result<&mut Profile, ModelError> {
+        self.profile_index(name).map(move |i| &mut self.profiles[i])
+    }
+
+    /// The profile serving traffic: the one last switched to, else the first tiered profile,
+    /// else the first profile.
+    pub fn active_profile(&self) -> Option<&Profile> {
+        let by_name = |n: &str| self.profiles.iter().find(|p| p.name == n);
+        self.active
+            .as_deref()
+            .and_then(by_name)
+            .or_else(|| self.tiers.ordered().find_map(|(_, p)| by_name(p)))
+            .or_else(|| self.profiles.first())
+    }
+
+    /// Create a profile. The first profile becomes the active one.
+    pub fn add_profile(
+        &mut self,
+        name: &str,
+        description: Option<String>,
+        strategy: Strategy,
+        now: DateTime<Utc>,
+    ) -> Result<&Profile, ModelError> {
+        validate_profile_name(name)?;
+        if self.profiles.iter().any(|p| p.name == name) {
+            return Err(ModelError::DuplicateProfile(name.to_owned()));
+        }
+        if self.active.is_none() && self.profiles.is_empty() {
+            self.active = Some(name.to_owned());
+        }
+        self.profiles.push(Profile {
+            name: name.to_owned(),
+            description,
+            strategy,
+            endpoints: Vec::new(),
+            created_at: now,
+            extra: Map::new(),
+        });
+        Ok(self.profiles.last().expect("just pushed"))
+    }
+
+    /// Remove a profile. Refused while it is in a tier unless `force`.
+    pub fn remove_profile(&mut self, name: &str, force: bool) -> Result<Profile, ModelError> {
+        let idx = self.profile_index(name)?;
+        if let Some(tier) = self.tiers.tier_of(name).filter(|_| !force) {
+            return Err(ModelError::ProfileInTier {
+                profile: name.to_owned(),
+                tier,
+            });
+        }
+        self.tiers.remove(name);
+        if self.active.as_deref() == Some(name) {
+            self.active = None;
+        }
+        Ok(self.profiles.remove(idx))
+    }
+
+    /// Rename a profile everywhere it is referenced (tiers, active). History keeps old names.
+    pub fn rename_profile(&mut self, old: &str, new: &str) -> Result<(), ModelError> {
+        validate_profile_name(new)?;
+        let idx = self.profile_index(old)?;
+        if old != new && self.profiles.iter().any(|p| p.name == new) {
+            return Err(ModelError::DuplicateProfile(new.to_owned()));
+        }
+        self.profiles[idx].name = new.to_owned();
+        self.tiers.rename(old, new);
+        if self.active.as_deref() == Some(old) {
+            self.active = Some(new.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Put a profile at the end of a tier (moving it out of any other), or out of all tiers.
+    pub fn set_tier(&mut self, name: &str, tier: Option<Tier>) -> Result<(), ModelError> {
+        self.profile_index(name)?;
+        if tier.is_some() && self.tiers.tier_of(name) == tier {
+            return Ok(());
+        }
+        self.tiers.remove(name);
+        if let Some(t) = tier {
+            self.tiers.get_mut(t).push(name.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Make `to` the active profile and return the record of the switch.
+    pub fn switch_to(
+        &mut self,
+        to: &str,
+        reason: String,
+        kind: SwitchKind,
+        now: DateTime<Utc>,
+    ) -> Result<SwitchRecord, ModelError> {
+        self.profile_index(to)?;
+        let from = self.active_profile().map(|p| p.name.clone());
+        self.active = Some(to.to_owned());
+        Ok(SwitchRecord {
+            at: now,
+            from,
+            to: to.to_owned(),
+            reason,
+            kind,
+            extra: Map::new(),
+        })
+    }
+
+    /// Every endpoint with its profile, in profile then list order.
+    pub fn endpoints(&self) -> impl Iterator<Item = (&Profile, &Endpoint)> {
+        self.profiles
+            .iter()
+            .flat_map(|p| p.endpoints.iter().map(move |e| (p, e)))
+    }
+
+    /// Resolve an endpoint id or unique prefix, within one profile or across all.
+    pub fn find_endpoint(
+        &self,
+        profile: Option<&str>,
+        query: &str,
+    ) -> Result<EndpointRef, ModelError> {
+        let scope = match profile {
+            Some(name) => Some(self.profile_index(name)?),
+            None => None,
+        };
+        let q = query.trim().to_ascii_lowercase();
+        let mut matches = Vec::new();
+        for (pi, p) in self.profiles.iter().enumerate() {
+            if scope.is_some_and(|s| s != pi) {
+                continue;
+            }
+            for (ei, e) in p.endpoints.iter().enumerate() {
+                if e.id == q {
+                    return Ok(EndpointRef {
+                        profile: pi,
+                        endpoint: ei,
+                    });
+                }
+                if !q.is_empty() && e.id.starts_with(&q) {
+                    matches.push(EndpointRef {
+                        profile: pi,
+                        endpoint: ei,
+                    });
+                }
+            }
+        }
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(ModelError::UnknownEndpoint {
+                query: query.to_owned(),
+                profile: profile.map(str::to_owned),
+            }),
+            many => Err(ModelError::AmbiguousEndpoint {
+                query: query.to_owned(),
+                matches: many
+                    .iter()
+                    .map(|r| {
+                        let p = &self.profiles[r.profile];
+                        format!("{} ({})", p.endpoints[r.endpoint].id, p.name)
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    pub fn endpoint(&self, r: EndpointRef) -> &Endpoint {
+        &self.profiles[r.profile].endpoints[r.endpoint]
+    }
+
+    pub fn endpoint_mut(&mut self, r: EndpointRef) -> &mut Endpoint {
+        &mut self.profiles[r.profile].endpoints[r.endpoint]
+    }
+
+    /// Add an endpoint to a profile. `new_id` is called until it yields an unused id.
+    pub fn add_endpoint(
+        &mut self,
+        profile: &str,
+        new: NewEndpoint,
+        mut new_id: impl FnMut() -> String,
+    ) -> Result<&Endpoint, ModelError> {
+        let pi = self.profile_index(profile)?;
+        let url = normalize_url(&new.url)?;
+        let weight = validate_weight(u32::from(new.weight))?;
+        if new.key.expose().trim().is_empty() {
+            return Err(ModelError::EmptyKey);
+        }
+        if let Some(dup) = self.profiles[pi]
+            .endpoints
+            .iter()
+            .find(|e| e.url == url && e.key == new.key)
+        {
+            return Err(ModelError::DuplicateEndpoint {
+                profile: profile.to_owned(),
+                url,
+                masked_key: new.key.masked(),
+                id: dup.id.clone(),
+            });
+        }
+        let id = loop {
+            let id = new_id();
+            if !self.endpoints().any(|(_, e)| e.id == id) {
+                break id;
+            }
+        };
+        let endpoints = &mut self.profiles[pi].endpoints;
+        endpoints.push(Endpoint {
+            id,
+            name: new.name.filter(|n| !n.trim().is_empty()),
+            url,
+            key: new.key,
+            auth: new.auth,
+            weight,
+            enabled: true,
+            kind: EndpointKind::Anthropic,
+            extra: Map::new(),
+        });
+        Ok(endpoints.last().expect("just pushed"))
+    }
+
+    /// Change an endpoint's URL and/or key, refusing to create a duplicate in its profile.
+    pub fn set_endpoint_target(
+        &mut self,
+        r: EndpointRef,
+        url: Option<&str>,
+        key: Option<Secret>,
+    ) -> Result<(), ModelError> {
+        let current = self.endpoint(r);
+        let url = match url {
+            Some(u) => normalize_url(u)?,
+            None => current.url.clone(),
+        };
+        let key = key.unwrap_or_else(|| current.key.clone());
+        if key.expose().trim().is_empty() {
+            return Err(ModelError::EmptyKey);
+        }
+        let profile = &self.profiles[r.profile];
+        if let Some(dup) = profile
+            .endpoints
+            .iter()
+            .enumerate()
+            .find(|(i, e)| *i != r.endpoint && e.url == url && e.key == key)
+        {
+            return Err(ModelError::DuplicateEndpoint {
+                profile: profile.name.clone(),
+                url,
+                masked_key: key.masked(),
+                id: dup.1.id.clone(),
+            });
+        }
+        let e = self.endpoint_mut(r);
+        e.url = url;
+        e.key = key;
+        Ok(())
+    }
+
+    /// The endpoint a direct (proxy-less) client should use: the given id, else the first
+    /// enabled endpoint of the profile.
+    pub fn direct_endpoint(
+        &self,
+        profile: &str,
+        id: Option<&str>,
+    ) -> Result<&Endpoint, ModelError> {
+        match id {
+            Some(q) => self
+                .find_endpoint(Some(profile), q)
+                .map(|r| self.endpoint(r)),
+            None => self
+                .profile(profile)?
+                .endpoints
+                .iter()
+                .find(|e| e.enabled)
+                .ok_or_else(|| ModelError::NoEnabledEndpoint(profile.to_owned())),
+        }
+    }
+
+    /// Remove an endpoint and return it.
+    pub fn remove_endpoint(&mut self, r: EndpointRef) -> Endpoint {
+        self.profiles[r.profile].endpoints.remove(r.endpoint)
+    }
+}
+
+/// Why the active profile changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SwitchKind {
+    /// `qcc priority switch` (never undone by auto-recovery).
+    Manual,
+    /// The daemon moved traffic away from a profile with no available endpoint.
+    Failover,
+    /// The daemon moved traffic back after the recovery hold.
+    Recovery,
+}
+
+impl std::fmt::Display for SwitchKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SwitchKind::Manual => "manual",
+            SwitchKind::Failover => "failover",
+            SwitchKind::Recovery => "recovery",
+        })
+    }
+}
+
+/// One change of the active profile.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SwitchRecord {
+    pub at: DateTime<Utc>,
+    pub from: Option<String>,
+    pub to: String,
+    pub reason: String,
+    pub kind: SwitchKind,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `history.json`: switch records, oldest first, capped at [`HISTORY_CAP`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub version: u32,
+    #[serde(default)]
+    pub records: Vec<SwitchRecord>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        Self {
+            version: HISTORY_VERSION,
+            records: Vec::new(),
+            extra: Map::new(),
+        }
+    }
+}
+
+impl History {
+    pub fn push(&mut self, record: SwitchRecord) {
+        self.records.push(record);
+        if self.records.len() > HISTORY_CAP {
+            let excess = self.records.len() - HISTORY_CAP;
+            self.records.drain(..excess);
+        }
+    }
+
+    /// The newest `n` records, newest first.
+    pub fn latest(&self, n: usize) -> impl Iterator<Item = &SwitchRecord> {
+        self.records.iter().rev().take(n)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,123 @@
+//! Tables (comfy-table), one function per view. Plain text cells, so they read the same in
+//! a terminal, a pipe or a test.
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{ContentArrangement, Table};
+
+use crate::ui::views::{EndpointView, PolicyView, ProfileView, SwitchView, TierEntry};
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.iter().copied());
+    t
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+fn opt(s: Option<impl ToString>) -> String {
+    s.map(|s| s.to_string()).unwrap_or_else(|| "-".into())
+}
+
+pub fn profiles(rows: &[ProfileView]) -> Table {
+    let mut t = table(&[
+        "",
+        "PROFILE",
+        "TIER",
+        "STRATEGY",
+        "ENDPOINTS",
+        "DESCRIPTION",
+    ]);
+    for p in rows {
+        t.add_row(vec![
+            if p.active { "*" } else { "" }.to_owned(),
+            p.name.clone(),
+            opt(p.tier),
+            p.strategy.to_string(),
+            format!("{}/{}", p.enabled_endpoints, p.endpoints),
+            p.description.clone().unwrap_or_default(),
+        ]);
+    }
+    t
+}
+
+pub fn endpoints(rows: &[EndpointView], with_profile: bool) -> Table {
+    let mut header = vec!["ID"];
+    if with_profile {
+        header.push("PROFILE");
+    }
+    header.extend(["NAME", "URL", "KEY", "AUTH", "WEIGHT", "ENABLED"]);
+    let mut t = table(&header);
+    for e in rows {
+        let mut row = vec![e.id.clone()];
+        if with_profile {
+            row.push(e.profile.clone());
+        }
+        row.extend([
+            opt(e.name.as_deref()),
+            e.url.clone(),
+            e.key.clone(),
+            e.auth.to_string(),
+            e.weight.to_string(),
+            yes_no(e.enabled).to_owned(),
+        ]);
+        t.add_row(row);
+    }
+    t
+}
+
+pub fn tiers(rows: &[TierEntry]) -> Table {
+    let mut t = table(&["", "TIER", "#", "PROFILE", "ENABLED ENDPOINTS"]);
+    for r in rows {
+        t.add_row(vec![
+            if r.active { "*" } else { "" }.to_owned(),
+            r.tier
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "(none)".into()),
+            opt(r.position),
+            r.profile.clone(),
+            r.enabled_endpoints.to_string(),
+        ]);
+    }
+    t
+}
+
+pub fn policy(p: &PolicyView) -> Table {
+    let mut t = table(&["SETTING", "VALUE"]);
+    let on_off = |b: bool| if b { "on" } else { "off" }.to_owned();
+    t.add_row(vec!["auto-failover".to_owned(), on_off(p.auto_failover)]);
+    t.add_row(vec!["auto-recovery".to_owned(), on_off(p.auto_recovery)]);
+    t.add_row(vec![
+        "failure-threshold".to_owned(),
+        format!("{} consecutive failures", p.failure_threshold),
+    ]);
+    t.add_row(vec![
+        "cooldown".to_owned(),
+        format!(
+            "{} s (doubles on repeated trips, max 600 s)",
+            p.cooldown_secs
+        ),
+    ]);
+    t.add_row(vec![
+        "recovery-hold".to_owned(),
+        format!("{} s", p.recovery_hold_secs),
+    ]);
+    t
+}
+
+pub fn history(rows: &[SwitchView]) -> Table {
+    let mut t = table(&["TIME (UTC)", "KIND", "FROM", "TO", "REASON"]);
+    for r in rows {
+        t.add_row(vec![
+            r.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            r.kind.to_string(),
+            opt(r.from.as_deref()),
+            r.to.clone(),
+            r.reason.clone(),
+        ]);
+    }
+    t
+}

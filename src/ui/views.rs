@@ -1,0 +1,187 @@
+//! The shapes `--json` prints (stable, documented field names) and tables are drawn from.
+//! Keys are masked unless the caller explicitly asks for them (`--show-keys`).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::state::model::{
+    AuthStyle, Config, Endpoint, EndpointKind, Policy, Profile, Strategy, SwitchKind, SwitchRecord,
+    Tier,
+};
+
+/// One endpoint.
+#[derive(Debug, Serialize)]
+pub struct EndpointView {
+    pub id: String,
+    pub profile: String,
+    pub name: Option<String>,
+    pub url: String,
+    /// Masked unless `--show-keys`.
+    pub key: String,
+    pub auth: AuthStyle,
+    pub weight: u16,
+    pub enabled: bool,
+    pub kind: EndpointKind,
+}
+
+impl EndpointView {
+    pub fn new(profile: &Profile, e: &Endpoint, show_keys: bool) -> Self {
+        Self {
+            id: e.id.clone(),
+            profile: profile.name.clone(),
+            name: e.name.clone(),
+            url: e.url.clone(),
+            key: if show_keys {
+                e.key.expose().to_owned()
+            } else {
+                e.key.masked()
+            },
+            auth: e.auth,
+            weight: e.weight,
+            enabled: e.enabled,
+            kind: e.kind,
+        }
+    }
+}
+
+/// One profile, summarised.
+#[derive(Debug, Serialize)]
+pub struct ProfileView {
+    pub name: String,
+    pub description: Option<String>,
+    pub strategy: Strategy,
+    pub active: bool,
+    pub tier: Option<Tier>,
+    pub endpoints: usize,
+    pub enabled_endpoints: usize,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ProfileView {
+    pub fn new(config: &Config, p: &Profile) -> Self {
+        Self {
+            name: p.name.clone(),
+            description: p.description.clone(),
+            strategy: p.strategy,
+            active: config.active_profile().is_some_and(|a| a.name == p.name),
+            tier: config.tiers.tier_of(&p.name),
+            endpoints: p.endpoints.len(),
+            enabled_endpoints: p.endpoints.iter().filter(|e| e.enabled).count(),
+            created_at: p.created_at,
+        }
+    }
+}
+
+/// `profile show`: the summary plus every endpoint.
+#[derive(Debug, Serialize)]
+pub struct ProfileDetail {
+    #[serde(flatten)]
+    pub profile: ProfileView,
+    #[serde(rename = "endpoint_list")]
+    pub endpoints: Vec<EndpointView>,
+}
+
+/// One row of `priority list`.
+#[derive(Debug, Serialize)]
+pub struct TierEntry {
+    pub tier: Option<Tier>,
+    /// 1-based position inside the tier.
+    pub position: Option<usize>,
+    pub profile: String,
+    pub active: bool,
+    pub enabled_endpoints: usize,
+}
+
+/// `priority list`.
+#[derive(Debug, Serialize)]
+pub struct PriorityView {
+    pub active: Option<String>,
+    pub entries: Vec<TierEntry>,
+    pub policy: PolicyView,
+}
+
+impl PriorityView {
+    pub fn new(config: &Config) -> Self {
+        let active = config.active_profile().map(|p| p.name.clone());
+        let enabled = |name: &str| {
+            config
+                .profile(name)
+                .map(|p| p.endpoints.iter().filter(|e| e.enabled).count())
+                .unwrap_or(0)
+        };
+        let mut entries: Vec<TierEntry> = Vec::new();
+        for tier in Tier::ALL {
+            for (i, name) in config.tiers.get(tier).iter().enumerate() {
+                entries.push(TierEntry {
+                    tier: Some(tier),
+                    position: Some(i + 1),
+                    profile: name.clone(),
+                    active: active.as_deref() == Some(name),
+                    enabled_endpoints: enabled(name),
+                });
+            }
+        }
+        for p in config
+            .profiles
+            .iter()
+            .filter(|p| config.tiers.tier_of(&p.name).is_none())
+        {
+            entries.push(TierEntry {
+                tier: None,
+                position: None,
+                profile: p.name.clone(),
+                active: active.as_deref() == Some(&p.name),
+                enabled_endpoints: enabled(&p.name),
+            });
+        }
+        Self {
+            active,
+            entries,
+            policy: PolicyView::from(&config.policy),
+        }
+    }
+}
+
+/// The failover policy.
+#[derive(Debug, Serialize)]
+pub struct PolicyView {
+    pub auto_failover: bool,
+    pub auto_recovery: bool,
+    pub failure_threshold: u32,
+    pub cooldown_secs: u64,
+    pub recovery_hold_secs: u64,
+}
+
+impl From<&Policy> for PolicyView {
+    fn from(p: &Policy) -> Self {
+        Self {
+            auto_failover: p.auto_failover,
+            auto_recovery: p.auto_recovery,
+            failure_threshold: p.failure_threshold,
+            cooldown_secs: p.cooldown_secs,
+            recovery_hold_secs: p.recovery_hold_secs,
+        }
+    }
+}
+
+/// One switch record.
+#[derive(Debug, Serialize)]
+pub struct SwitchView {
+    pub at: DateTime<Utc>,
+    pub from: Option<String>,
+    pub to: String,
+    pub reason: String,
+    pub kind: SwitchKind,
+}
+
+impl From<&SwitchRecord> for SwitchView {
+    fn from(r: &SwitchRecord) -> Self {
+        Self {
+            at: r.at,
+            from: r.from.clone(),
+            to: r.to.clone(),
+            reason: r.reason.clone(),
+            kind: r.kind,
+        }
+    }
+}
