@@ -1,0 +1,13 @@
+//! The one integration test binary: runs the real `qcc` binary in hermetic temp config dirs.
+//! `harness/` holds the shared pieces; one file per feature.
+
+mod harness;
+
+mod bad_input;
+mod claude_settings;
+mod completion;
+mod endpoint;
+mod generated;
+mod priority;
+mod profile;
+mod state_safety;
