@@ -5,6 +5,14 @@
 
 /// Command-line interface: one folder per command group, one file per leaf subcommand.
 pub mod cli;
+/// The proxy daemon's lifecycle: start (detached re-exec), run, control, reload, stop.
+pub mod daemon;
+/// A fake Anthropic upstream that fails on command, for tests, benchmarks and `qcc demo`.
+pub mod fake;
+/// The CLI ↔ daemon control protocol over a Unix socket.
+pub mod ipc;
+/// The data plane: the forwarding HTTP server.
+pub mod proxy;
 /// On-disk state: paths, the pure model, locked atomic storage.
 pub mod state;
 /// Terminal output: tables, prompts, colours, JSON views with masked keys.

@@ -57,9 +57,32 @@ impl Ctx {
     }
 
     /// The one place where a CLI change of state reaches a running daemon: every successful
-    /// write above ends here. The daemon issue fills this in with a reload request over the
-    /// control socket (best effort: the daemon also notices file changes by itself).
-    fn state_changed(&self) {}
+    /// write above ends here and asks the daemon to reload now. Best effort: the daemon also
+    /// notices file changes by itself within a second.
+    fn state_changed(&self) {
+        use crate::ipc::client::{Client, IpcError};
+        use crate::ipc::protocol::{Request, Response};
+        if !self.paths.socket().exists() {
+            return;
+        }
+        let answer = Client::connect(&self.paths.socket(), std::time::Duration::from_secs(5))
+            .and_then(|mut c| c.call(&Request::Reload));
+        match answer {
+            Ok(Response::Reloaded { error: Some(e) }) => crate::ui::style::warn(&format!(
+                "the running proxy refused the new config and keeps the old one: {e}"
+            )),
+            Ok(_) | Err(IpcError::NotRunning) => {}
+            Err(e) => crate::ui::style::warn(&format!("could not tell the proxy to reload: {e}")),
+        }
+    }
+
+    /// A connected control client, or exit code 3 when the daemon is not running.
+    pub fn daemon(&self) -> Result<crate::ipc::client::Client, CliError> {
+        Ok(crate::ipc::client::Client::connect(
+            &self.paths.socket(),
+            std::time::Duration::from_secs(10),
+        )?)
+    }
 
     /// Ask before something destructive: `--yes` skips the question; without a terminal
     /// and without `--yes` the command refuses.

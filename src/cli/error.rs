@@ -1,6 +1,8 @@
 //! The CLI's error type: every failure a command can report, its hint, and its exit code.
 //! Only `main` turns these into a process exit.
 
+use crate::daemon::DaemonError;
+use crate::ipc::client::IpcError;
 use crate::state::{ModelError, StoreError};
 use crate::ui::prompt::PromptError;
 
@@ -19,6 +21,10 @@ pub enum CliError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error(transparent)]
+    Daemon(#[from] DaemonError),
+    #[error(transparent)]
+    Ipc(#[from] IpcError),
     #[error("missing {}", .0.join(", "))]
     MissingInput(Vec<String>),
     #[error("{0} needs confirmation")]
@@ -60,6 +66,8 @@ impl CliError {
         match self {
             CliError::Store(e) => e.hint(),
             CliError::Model(e) => e.hint(),
+            CliError::Daemon(e) => e.hint(),
+            CliError::Ipc(e) => e.hint(),
             CliError::MissingInput(_) => Some(
                 "stdin is not a terminal, so qcc cannot ask: pass them as flags (see --help)"
                     .into(),
@@ -84,6 +92,7 @@ impl CliError {
                 | ModelError::InvalidProfileName(_)
                 | ModelError::EmptyKey,
             ) => exit::USAGE,
+            CliError::Ipc(IpcError::NotRunning) => exit::DAEMON_NOT_RUNNING,
             CliError::MissingInput(_)
             | CliError::NeedsConfirmation(_)
             | CliError::Usage { .. }

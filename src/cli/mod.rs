@@ -14,6 +14,7 @@ pub mod error;
 pub mod generate;
 pub mod priority;
 pub mod profile;
+pub mod proxy;
 
 use std::path::PathBuf;
 
@@ -88,6 +89,9 @@ pub enum Command {
     /// Priority tiers, the active profile, switches and the failover policy
     #[command(subcommand)]
     Priority(priority::Cmd),
+    /// The local failover proxy: start, stop, status, logs
+    #[command(subcommand)]
+    Proxy(proxy::Cmd),
     /// Print `export` lines that point a shell at a profile directly
     Env(env::Args),
     /// Print the shell completion script (bash, zsh, fish)
@@ -109,6 +113,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Profile(cmd) => profile::run(&ctx, cmd),
         Command::Endpoint(cmd) => endpoint::run(&ctx, cmd),
         Command::Priority(cmd) => priority::run(&ctx, cmd),
+        Command::Proxy(cmd) => proxy::run(&ctx, cmd),
         Command::Env(args) => env::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
     }

@@ -374,6 +374,43 @@ impl Default for Policy {
     }
 }
 
+/// Proxy daemon settings (hand-editable in `config.json` → `proxy`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProxySettings {
+    /// Address the proxy listens on unless `--listen` says otherwise.
+    pub listen: String,
+    /// Largest request body accepted, in bytes (larger → 413).
+    pub max_body_bytes: u64,
+    /// Longest silence allowed between two chunks of a response body.
+    pub idle_timeout_secs: u64,
+    /// Connecting to an upstream (TCP + TLS).
+    pub connect_timeout_secs: u64,
+    /// Waiting for response headers of a streaming request (`"stream": true`).
+    pub stream_header_timeout_secs: u64,
+    /// Waiting for response headers of a non-streaming request (the whole answer).
+    pub header_timeout_secs: u64,
+    /// Distinct endpoints one request may try.
+    pub max_attempts: u32,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:7860".into(),
+            max_body_bytes: 32 * 1024 * 1024,
+            idle_timeout_secs: 300,
+            connect_timeout_secs: 5,
+            stream_header_timeout_secs: 60,
+            header_timeout_secs: 600,
+            max_attempts: 3,
+            extra: Map::new(),
+        }
+    }
+}
+
 /// `config.json`: everything the user configured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Config {
@@ -387,6 +424,8 @@ pub struct Config {
     pub tiers: Tiers,
     #[serde(default)]
     pub policy: Policy,
+    #[serde(default)]
+    pub proxy: ProxySettings,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -399,6 +438,7 @@ impl Default for Config {
             profiles: Vec::new(),
             tiers: Tiers::default(),
             policy: Policy::default(),
+            proxy: ProxySettings::default(),
             extra: Map::new(),
         }
     }

@@ -1,7 +1,9 @@
 //! Where qcc's files live.
 //!
 //! The config dir is, in order: `--config-dir`, `$QCC_CONFIG_DIR`, the XDG config dir for
-//! `qcc` (`~/.config/qcc` on Linux). Every file name inside it is defined here and nowhere else.
+//! `qcc` (`~/.config/qcc` on Linux). The runtime dir (control socket, pid file, daemon locks)
+//! is `$QCC_RUNTIME_DIR`, else `$XDG_RUNTIME_DIR/qcc`, else `<config dir>/run`. Logs live in
+//! `<config dir>/logs`. Every file name is defined here and nowhere else.
 
 use std::path::{Path, PathBuf};
 
@@ -9,11 +11,14 @@ use crate::state::store::StoreError;
 
 /// Environment variable that overrides the config dir (every test sets it).
 pub const CONFIG_DIR_ENV: &str = "QCC_CONFIG_DIR";
+/// Environment variable that overrides the runtime dir (socket, pid, locks).
+pub const RUNTIME_DIR_ENV: &str = "QCC_RUNTIME_DIR";
 
 /// The resolved locations of qcc's state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Paths {
     config_dir: PathBuf,
+    runtime_dir: PathBuf,
 }
 
 impl Paths {
@@ -22,22 +27,70 @@ impl Paths {
         if let Some(dir) = flag {
             return Ok(Self::at(dir));
         }
-        if let Some(dir) = std::env::var_os(CONFIG_DIR_ENV).filter(|d| !d.is_empty()) {
-            return Ok(Self::at(PathBuf::from(dir)));
+        if let Some(dir) = env_dir(CONFIG_DIR_ENV) {
+            return Ok(Self::at(dir));
         }
         let dirs = directories::ProjectDirs::from("", "", "qcc").ok_or(StoreError::NoHome)?;
         Ok(Self::at(dirs.config_dir()))
     }
 
-    /// Paths rooted at an explicit directory.
+    /// Paths rooted at an explicit config directory; the runtime dir follows the
+    /// environment like [`resolve`](Self::resolve).
     pub fn at(dir: impl Into<PathBuf>) -> Self {
+        let config_dir: PathBuf = dir.into();
+        let runtime_dir = env_dir(RUNTIME_DIR_ENV)
+            .or_else(|| env_dir("XDG_RUNTIME_DIR").map(|d| d.join("qcc")))
+            .unwrap_or_else(|| config_dir.join("run"));
         Self {
-            config_dir: dir.into(),
+            config_dir,
+            runtime_dir,
         }
+    }
+
+    /// Paths with both directories given explicitly (tests, `qcc demo`).
+    pub fn with_runtime(config_dir: impl Into<PathBuf>, runtime_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            config_dir: config_dir.into(),
+            runtime_dir: runtime_dir.into(),
+        }
+    }
+
+    pub fn runtime_dir(&self) -> &Path {
+        &self.runtime_dir
+    }
+
+    /// The daemon's control socket.
+    pub fn socket(&self) -> PathBuf {
+        self.runtime_dir.join("qcc.sock")
+    }
+
+    /// The daemon's pid (informational: liveness is the daemon lock, never this file).
+    pub fn pid_file(&self) -> PathBuf {
+        self.runtime_dir.join("qcc.pid")
+    }
+
+    /// Held exclusively by the daemon for its whole life.
+    pub fn daemon_lock(&self) -> PathBuf {
+        self.runtime_dir.join("daemon.lock")
+    }
+
+    /// Held by `qcc proxy start` while it launches a daemon, so two starts cannot race.
+    pub fn start_lock(&self) -> PathBuf {
+        self.runtime_dir.join("start.lock")
+    }
+
+    /// The detached daemon's log file (rotated beside itself).
+    pub fn log_file(&self) -> PathBuf {
+        self.config_dir.join("logs").join("daemon.log")
     }
 
     pub fn config_dir(&self) -> &Path {
         &self.config_dir
+    }
+
+    /// The config dir as an absolute path (for handing to a re-executed daemon).
+    pub fn absolute_config_dir(&self) -> PathBuf {
+        std::path::absolute(&self.config_dir).unwrap_or_else(|_| self.config_dir.clone())
     }
 
     /// The lock file every read (shared) and write (exclusive) of any document takes.
@@ -49,4 +102,10 @@ impl Paths {
     pub fn document(&self, file: &str) -> PathBuf {
         self.config_dir.join(file)
     }
+}
+
+fn env_dir(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
 }

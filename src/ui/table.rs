@@ -4,6 +4,7 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
+use crate::ipc::protocol::EndpointStatus;
 use crate::ui::views::{EndpointView, PolicyView, ProfileView, SwitchView, TierEntry};
 
 fn table(header: &[&str]) -> Table {
@@ -117,6 +118,54 @@ pub fn history(rows: &[SwitchView]) -> Table {
             opt(r.from.as_deref()),
             r.to.clone(),
             r.reason.clone(),
+        ]);
+    }
+    t
+}
+
+/// `1h 02m`, `3m 05s`, `42s`.
+pub fn duration(secs: u64) -> String {
+    match secs {
+        s if s >= 3600 => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+        s if s >= 60 => format!("{}m {:02}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}
+
+pub fn proxy_endpoints(rows: &[EndpointStatus]) -> Table {
+    let mut t = table(&[
+        "ID",
+        "PROFILE",
+        "NAME",
+        "IN-FLIGHT",
+        "REQUESTS",
+        "ERRORS",
+        "P50 MS",
+        "P95 MS",
+        "TOKENS IN/OUT",
+        "LAST ERROR",
+    ]);
+    let ms = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+    for e in rows {
+        let mut id = e.id.clone();
+        if !e.enabled {
+            id.push_str(" (off)");
+        }
+        let mut last = e.last_error.clone().unwrap_or_else(|| "-".into());
+        if last.chars().count() > 60 {
+            last = last.chars().take(59).collect::<String>() + "…";
+        }
+        t.add_row(vec![
+            id,
+            e.profile.clone(),
+            e.name.clone(),
+            e.in_flight.to_string(),
+            e.requests.to_string(),
+            e.errors.to_string(),
+            ms(e.p50_ms),
+            ms(e.p95_ms),
+            format!("{}/{}", e.input_tokens, e.output_tokens),
+            last,
         ]);
     }
     t

@@ -10,4 +10,5 @@ mod endpoint;
 mod generated;
 mod priority;
 mod profile;
+mod proxy_lifecycle;
 mod state_safety;

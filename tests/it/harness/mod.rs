@@ -1,6 +1,8 @@
 //! Test harness: [`TestEnv`] gives every test its own config dir, HOME and XDG dirs, strips
 //! inherited `QCC_*` / `NO_COLOR` / `COLUMNS`, and runs the real `qcc` binary.
 
+pub mod daemon;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -185,5 +187,17 @@ impl TestEnv {
                 v["id"].as_str().unwrap().to_owned()
             })
             .collect()
+    }
+}
+
+impl Drop for TestEnv {
+    /// Never leak a daemon: kill whatever still holds this env's daemon lock.
+    fn drop(&mut self) {
+        let paths = qcc::state::Paths::with_runtime(self.config_dir(), self.root().join("run/qcc"));
+        if let qcc::daemon::liveness::Liveness::Running { pid: Some(pid) } =
+            qcc::daemon::liveness::probe(&paths)
+        {
+            daemon::kill(pid, libc::SIGKILL);
+        }
     }
 }

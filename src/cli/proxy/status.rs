@@ -1,0 +1,70 @@
+//! `qcc proxy status`
+
+use crate::cli::ctx::Ctx;
+use crate::cli::error::CliError;
+use crate::daemon::liveness::{self, Liveness};
+use crate::ipc::client::IpcError;
+use crate::ipc::protocol::{Request, Response};
+use crate::ui::{self, table};
+
+/// Show whether the daemon runs, and if so: pid, version, uptime, address, active profile
+/// and tier, and per endpoint: in-flight, requests, errors, latency, tokens, last error.
+/// Exits 3 when the daemon is not running.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  qcc proxy status
+  qcc proxy status --json | jq '.endpoints[] | {id, errors}'
+  qcc proxy status >/dev/null 2>&1 || qcc proxy start")]
+pub struct Args {}
+
+pub fn run(ctx: &Ctx, _args: &Args) -> Result<(), CliError> {
+    if liveness::probe(&ctx.paths) == Liveness::NotRunning {
+        if ctx.json {
+            ui::print_json(&serde_json::json!({ "running": false }));
+        }
+        return Err(IpcError::NotRunning.into());
+    }
+    let report = match ctx.daemon()?.call(&Request::Status)? {
+        Response::Status(s) => s,
+        other => {
+            return Err(CliError::failed(
+                format!("unexpected answer from the daemon: {other:?}"),
+                Some("run `qcc proxy restart`".into()),
+            ));
+        }
+    };
+    if ctx.json {
+        let mut v = serde_json::to_value(&report).expect("serializable");
+        v["running"] = true.into();
+        ui::print_json(&v);
+        return Ok(());
+    }
+    println!(
+        "qcc proxy {} running (pid {}), up {}",
+        report.version,
+        report.pid,
+        table::duration(report.uptime_secs)
+    );
+    println!("  listening: http://{}", report.listen);
+    println!(
+        "  active:    {}{}",
+        report.active_profile.as_deref().unwrap_or("-"),
+        report
+            .active_tier
+            .as_deref()
+            .map(|t| format!(" ({t} tier)"))
+            .unwrap_or_default()
+    );
+    println!(
+        "  requests:  {} total, {} in flight",
+        report.requests, report.in_flight
+    );
+    if let Some(e) = &report.config_error {
+        crate::ui::style::warn(&format!(
+            "config reload refused, previous config in force: {e}"
+        ));
+    }
+    println!("{}", table::proxy_endpoints(&report.endpoints));
+    Ok(())
+}

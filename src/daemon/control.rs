@@ -1,0 +1,96 @@
+//! The daemon's answers to control requests: one match, one small function per request.
+//! Mirrors the CLI: `qcc proxy status` ↔ [`status`], every CLI write ↔ [`reload`],
+//! `qcc proxy stop` ↔ [`stop`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use crate::daemon::reload::Reloader;
+use crate::ipc::protocol::{Request, Response, StatusReport};
+use crate::proxy::Proxy;
+
+/// A one-shot shutdown signal carrying the drain deadline.
+#[derive(Clone)]
+pub struct Shutdown(watch::Sender<Option<Duration>>);
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self(watch::channel(None).0)
+    }
+}
+
+impl Shutdown {
+    /// Ask for shutdown; the first request's deadline wins.
+    pub fn trigger(&self, drain: Duration) {
+        self.0.send_if_modified(|v| {
+            if v.is_none() {
+                *v = Some(drain);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Resolves to the drain deadline once shutdown was asked for.
+    pub async fn wait(&self) -> Duration {
+        let mut rx = self.0.subscribe();
+        let v = rx
+            .wait_for(Option::is_some)
+            .await
+            .map(|v| *v)
+            .unwrap_or(None);
+        v.unwrap_or(Duration::ZERO)
+    }
+}
+
+/// What the control handlers need.
+pub struct Daemon {
+    pub proxy: Arc<Proxy>,
+    pub reloader: Arc<Reloader>,
+    pub started_at: DateTime<Utc>,
+    pub started: Instant,
+    pub listen: String,
+    pub shutdown: Shutdown,
+}
+
+pub async fn handle(d: &Daemon, request: Request) -> Response {
+    match request {
+        Request::Ping => Response::Pong,
+        Request::Status => status(d),
+        Request::Reload => reload(d).await,
+        Request::Stop { timeout_secs } => stop(d, timeout_secs),
+    }
+}
+
+fn status(d: &Daemon) -> Response {
+    let routes = d.proxy.routes();
+    Response::Status(Box::new(StatusReport {
+        pid: std::process::id(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_at: d.started_at,
+        uptime_secs: d.started.elapsed().as_secs(),
+        listen: d.listen.clone(),
+        active_profile: routes.active_profile.clone(),
+        active_tier: routes.active_tier.map(|t| t.to_string()),
+        config_error: d.reloader.error(),
+        requests: d.proxy.requests(),
+        in_flight: d.proxy.in_flight(),
+        endpoints: d.proxy.endpoint_status(),
+    }))
+}
+
+async fn reload(d: &Daemon) -> Response {
+    Response::Reloaded {
+        error: d.reloader.reload("requested by the CLI").await.err(),
+    }
+}
+
+fn stop(d: &Daemon, timeout_secs: u64) -> Response {
+    tracing::info!("stop requested (drain up to {timeout_secs} s)");
+    d.shutdown.trigger(Duration::from_secs(timeout_secs));
+    Response::Stopping
+}

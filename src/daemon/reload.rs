@@ -1,0 +1,91 @@
+//! Re-reading the config while the daemon runs: on a control request (every CLI write
+//! sends one), on SIGHUP, and when `config.json` changes on disk (hand edits; checked once a
+//! second). A config that fails to load or validate is refused: the old one stays in force
+//! and the reason is kept for `proxy status` and written to the log. In-flight requests are
+//! never affected: they keep the routing snapshot they started with.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use crate::proxy::Proxy;
+use crate::state::{Config, Store};
+
+pub struct Reloader {
+    store: Store,
+    proxy: Arc<Proxy>,
+    /// (mtime, len) of config.json as last loaded.
+    seen: Mutex<Option<(SystemTime, u64)>>,
+    error: Mutex<Option<String>>,
+}
+
+impl Reloader {
+    pub fn new(store: Store, proxy: Arc<Proxy>) -> Self {
+        let seen = Self::stamp(&store);
+        Self {
+            store,
+            proxy,
+            seen: Mutex::new(seen),
+            error: Mutex::new(None),
+        }
+    }
+
+    fn stamp(store: &Store) -> Option<(SystemTime, u64)> {
+        let m = std::fs::metadata(store.paths().document("config.json")).ok()?;
+        Some((m.modified().ok()?, m.len()))
+    }
+
+    /// Why the last reload was refused, if it was.
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().expect("reload lock").clone()
+    }
+
+    /// Load and apply the config now. The file IO runs on the blocking pool.
+    pub async fn reload(self: &Arc<Self>, why: &str) -> Result<(), String> {
+        let this = self.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let stamp = Self::stamp(&this.store);
+            (this.store.read::<Config>(), stamp)
+        })
+        .await
+        .map_err(|e| format!("reload task failed: {e}"))?;
+        let (config, stamp) = loaded;
+        *self.seen.lock().expect("reload lock") = stamp;
+        let result = config
+            .map_err(|e| e.to_string())
+            .and_then(|c| self.proxy.apply(&c));
+        match &result {
+            Ok(()) => {
+                let routes = self.proxy.routes();
+                tracing::info!(
+                    active = routes.active_profile.as_deref().unwrap_or("-"),
+                    endpoints = routes.serving.len(),
+                    "config reloaded ({why})"
+                );
+                *self.error.lock().expect("reload lock") = None;
+            }
+            Err(e) => {
+                tracing::error!("config reload refused ({why}); keeping the previous one: {e}");
+                *self.error.lock().expect("reload lock") = Some(e.clone());
+            }
+        }
+        result
+    }
+
+    /// Reload whenever config.json's mtime or size changes.
+    pub async fn watch(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let path = self.store.paths().document("config.json");
+            let now = tokio::fs::metadata(&path)
+                .await
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())));
+            let changed = now != *self.seen.lock().expect("reload lock");
+            if changed {
+                let _ = self.reload("config.json changed").await;
+            }
+        }
+    }
+}

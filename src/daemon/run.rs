@@ -1,0 +1,282 @@
+//! The daemon itself (`qcc proxy run`, in the foreground or re-executed by `proxy start`):
+//! take the lifetime lock, load and validate the config, bind the proxy port and the
+//! control socket, report readiness, serve, reload on request / SIGHUP / file change, and
+//! on `stop` or SIGTERM drain in-flight requests, remove its files and exit.
+//!
+//! Everything that can fail at startup fails before readiness is reported, and the error
+//! text goes back to `proxy start` through the readiness pipe.
+
+use std::fs::File;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::fd::FromRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::net::{TcpListener, UnixListener};
+
+use crate::daemon::control::{self, Daemon, Shutdown};
+use crate::daemon::reload::Reloader;
+use crate::daemon::{DaemonError, ensure_private_dir, io_err, liveness, logfile, open_lock_file};
+use crate::proxy::Proxy;
+use crate::state::secret::Secret;
+use crate::state::store::write_atomic;
+use crate::state::{Config, Paths, Store};
+
+/// Environment variable holding the access token clients must present.
+pub const ACCESS_TOKEN_ENV: &str = "QCC_ACCESS_TOKEN";
+/// How long `SIGTERM` lets in-flight requests finish.
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(30);
+
+/// The one line the daemon writes on its readiness pipe.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadyReport {
+    Ready {
+        pid: u32,
+        listen: String,
+    },
+    Failed {
+        message: String,
+        hint: Option<String>,
+    },
+}
+
+#[derive(Debug, Default)]
+pub struct RunOptions {
+    /// Overrides `config.json` → `proxy.listen`.
+    pub listen: Option<String>,
+    /// Write the [`ReadyReport`] to this fd (set by `proxy start`).
+    pub ready_fd: Option<i32>,
+    /// Our stdout/stderr are this file: rotate it.
+    pub log_file: Option<PathBuf>,
+    pub verbose: u8,
+}
+
+/// Set up logging to stderr (which is the log file when detached).
+fn init_logging(verbose: u8, to_file: bool) {
+    use std::io::IsTerminal;
+    let default = match verbose {
+        0 => "qcc=info,warn",
+        1 => "qcc=debug,info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QCC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(!to_file && std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+/// Run the daemon until it is stopped.
+pub fn run(paths: Paths, opts: RunOptions) -> Result<(), DaemonError> {
+    init_logging(opts.verbose, opts.log_file.is_some());
+    // SAFETY: the fd was handed to us by `proxy start` for exactly this purpose.
+    let mut ready = opts.ready_fd.map(|fd| unsafe { File::from_raw_fd(fd) });
+    let result = run_inner(&paths, &opts, &mut ready);
+    if let Err(e) = &result {
+        tracing::error!("{e}");
+        if let Some(pipe) = ready.take() {
+            report(
+                pipe,
+                &ReadyReport::Failed {
+                    message: e.to_string(),
+                    hint: e.hint(),
+                },
+            );
+        }
+    }
+    result
+}
+
+fn report(mut pipe: File, r: &ReadyReport) {
+    let mut line = serde_json::to_vec(r).expect("json");
+    line.push(b'\n');
+    let _ = pipe.write_all(&line);
+}
+
+/// Everything checked before the runtime starts.
+struct Prepared {
+    store: Store,
+    config: Config,
+    addr: SocketAddr,
+    token: Option<Secret>,
+    lock: File,
+}
+
+fn prepare(paths: &Paths, opts: &RunOptions) -> Result<Prepared, DaemonError> {
+    ensure_private_dir(paths.runtime_dir())?;
+    let lock = open_lock_file(&paths.daemon_lock())?;
+    if fs4::FileExt::try_lock(&lock).is_err() {
+        let pid = liveness::read_pid(paths).map_or("unknown".into(), |p| p.to_string());
+        return Err(DaemonError::AlreadyRunning(pid));
+    }
+    let store = Store::open(paths.clone())?;
+    let config: Config = store.read()?;
+    let listen = opts
+        .listen
+        .clone()
+        .unwrap_or_else(|| config.proxy.listen.clone());
+    let addr: SocketAddr = listen
+        .parse()
+        .map_err(|_| DaemonError::BadListen(listen.clone()))?;
+    let token = std::env::var(ACCESS_TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .map(Secret::new);
+    if !addr.ip().is_loopback() && token.is_none() {
+        return Err(DaemonError::NeedsToken(addr.to_string()));
+    }
+    Ok(Prepared {
+        store,
+        config,
+        addr,
+        token,
+        lock,
+    })
+}
+
+fn run_inner(
+    paths: &Paths,
+    opts: &RunOptions,
+    ready: &mut Option<File>,
+) -> Result<(), DaemonError> {
+    let prepared = prepare(paths, opts)?;
+    let proxy = Arc::new(
+        Proxy::new(&prepared.config, prepared.token.clone()).map_err(DaemonError::Config)?,
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("qcc-daemon")
+        .build()
+        .map_err(|e| DaemonError::Startup(format!("cannot start the async runtime: {e}")))?;
+    let result = runtime.block_on(serve(paths, opts, prepared, proxy, ready));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+async fn serve(
+    paths: &Paths,
+    opts: &RunOptions,
+    prepared: Prepared,
+    proxy: Arc<Proxy>,
+    ready: &mut Option<File>,
+) -> Result<(), DaemonError> {
+    let Prepared {
+        store, addr, lock, ..
+    } = prepared;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| DaemonError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| DaemonError::Startup(e.to_string()))?;
+    let socket = paths.socket();
+    let _ = std::fs::remove_file(&socket);
+    let control_listener = UnixListener::bind(&socket).map_err(io_err("bind", &socket))?;
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(io_err("set permissions on", &socket))?;
+    write_atomic(
+        &paths.pid_file(),
+        format!("{}\n", std::process::id()).as_bytes(),
+        0o600,
+    )?;
+
+    let reloader = Arc::new(Reloader::new(store, proxy.clone()));
+    let daemon = Arc::new(Daemon {
+        proxy: proxy.clone(),
+        reloader: reloader.clone(),
+        started_at: chrono::Utc::now(),
+        started: Instant::now(),
+        listen: local.to_string(),
+        shutdown: Shutdown::default(),
+    });
+    let handler = {
+        let daemon = daemon.clone();
+        Arc::new(move |req| {
+            let daemon = daemon.clone();
+            async move { control::handle(&daemon, req).await }
+        })
+    };
+    tokio::spawn(crate::ipc::server::serve(control_listener, handler));
+    tokio::spawn(reloader.clone().watch());
+    tokio::spawn(signals(daemon.shutdown.clone(), reloader));
+    if let Some(log) = opts.log_file.clone() {
+        tokio::spawn(rotate_logs(log));
+    }
+
+    tracing::info!(
+        pid = std::process::id(),
+        active = proxy.routes().active_profile.as_deref().unwrap_or("-"),
+        "qcc {} listening on http://{local}",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(pipe) = ready.take() {
+        report(
+            pipe,
+            &ReadyReport::Ready {
+                pid: std::process::id(),
+                listen: local.to_string(),
+            },
+        );
+    }
+
+    let shutdown = daemon.shutdown.clone();
+    let drained =
+        crate::proxy::server::serve(listener, proxy, async move { shutdown.wait().await }).await;
+    let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_file(paths.pid_file());
+    tracing::info!(drained, "stopped");
+    // Release the lifetime lock before the runtime closes control connections, so that a
+    // `proxy stop` that sees its connection close can start a new daemon at once.
+    drop(lock);
+    Ok(())
+}
+
+/// SIGTERM / SIGINT drain and stop; SIGHUP reloads.
+async fn signals(shutdown: Shutdown, reloader: Arc<Reloader>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM: draining"); shutdown.trigger(DEFAULT_DRAIN); }
+            _ = int.recv() => { tracing::info!("SIGINT: draining"); shutdown.trigger(DEFAULT_DRAIN); }
+            _ = hup.recv() => { let _ = reloader.reload("SIGHUP").await; }
+        }
+    }
+}
+
+/// Keep the log under its size cap.
+async fn rotate_logs(path: PathBuf) {
+    let cap = logfile::max_bytes();
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        let p = path.clone();
+        let rotated = tokio::task::spawn_blocking(move || logfile::rotate_if_needed(&p, cap)).await;
+        match rotated {
+            Ok(Ok(Some(fresh))) => {
+                logfile::redirect_std_streams(&fresh);
+                tracing::info!("log rotated");
+            }
+            Ok(Err(e)) => tracing::warn!("log rotation failed: {e}"),
+            _ => {}
+        }
+    }
+}

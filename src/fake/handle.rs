@@ -1,0 +1,234 @@
+//! Handling one request: read and record it, take the fault due, then apply the fault or
+//! route the request to its normal answer.
+
+use std::os::fd::RawFd;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use serde_json::Value;
+
+use super::body::{self, FakeBody, Outcome, Pacing};
+use super::reply::{Reply, input_tokens};
+use super::{Fault, Recorded, Shared, Ticket, respond, server};
+
+/// What a connection's requests share: the fake's state and the socket (for resets).
+pub(crate) struct ConnCtx {
+    pub shared: Arc<Shared>,
+    /// The connection's socket; open for as long as the connection polls its service.
+    pub fd: RawFd,
+}
+
+/// The service error: the connection is to be dropped without a response.
+#[derive(Debug)]
+pub(crate) struct Abort(&'static str);
+
+impl std::fmt::Display for Abort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "fake upstream: {}", self.0)
+    }
+}
+
+impl std::error::Error for Abort {}
+
+/// The routes the fake knows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Route {
+    Messages,
+    CountTokens,
+    Models,
+    Root,
+    Unknown,
+}
+
+impl Route {
+    fn of(method: &Method, path: &str) -> Route {
+        match (method.as_str(), path) {
+            ("POST", "/v1/messages") => Route::Messages,
+            ("POST", "/v1/messages/count_tokens") => Route::CountTokens,
+            ("GET", "/v1/models") => Route::Models,
+            ("GET" | "HEAD", "/") => Route::Root,
+            _ => Route::Unknown,
+        }
+    }
+
+    fn takes_json(self) -> bool {
+        matches!(self, Route::Messages | Route::CountTokens)
+    }
+}
+
+/// One received request, recorded, with the fault it drew.
+struct Exchange {
+    route: Route,
+    body_len: usize,
+    /// The parsed body (`Value::Null` on routes without one); `None` when a JSON route's
+    /// body is not JSON.
+    json: Option<Value>,
+    ticket: Ticket,
+}
+
+impl Exchange {
+    fn streams(&self) -> bool {
+        let stream = self.json.as_ref().and_then(|v| v.get("stream"));
+        self.route == Route::Messages && stream.and_then(Value::as_bool) == Some(true)
+    }
+
+    fn request_id(&self) -> &str {
+        &self.ticket.request_id
+    }
+}
+
+/// The hyper service: answer `request` (or fail the connection, on a reset fault).
+pub(crate) async fn handle(
+    conn: Arc<ConnCtx>,
+    request: Request<Incoming>,
+) -> Result<Response<FakeBody>, Abort> {
+    let (parts, incoming) = request.into_parts();
+    let collected = incoming.collect().await;
+    let body = collected
+        .map_err(|_| Abort("request body unreadable"))?
+        .to_bytes();
+    let exchange = receive(&conn.shared, &parts, body);
+    let outcome = Outcome::new(Arc::clone(&conn.shared));
+    apply_fault(&conn, exchange, outcome).await
+}
+
+/// Record the request (taking its fault) and parse what the route needs.
+fn receive(shared: &Shared, parts: &Parts, body: Bytes) -> Exchange {
+    let route = Route::of(&parts.method, parts.uri.path());
+    let json = if route.takes_json() {
+        serde_json::from_slice(&body).ok()
+    } else {
+        Some(Value::Null)
+    };
+    let body_len = body.len();
+    let ticket = shared.record(recorded(parts, body));
+    Exchange {
+        route,
+        body_len,
+        json,
+        ticket,
+    }
+}
+
+fn recorded(parts: &Parts, body: Bytes) -> Recorded {
+    let headers = parts.headers.iter().map(|(name, value)| {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        (name.as_str().to_owned(), value)
+    });
+    Recorded {
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: headers.collect(),
+        body,
+        fault: Fault::None,
+    }
+}
+
+async fn apply_fault(
+    conn: &ConnCtx,
+    exchange: Exchange,
+    outcome: Outcome,
+) -> Result<Response<FakeBody>, Abort> {
+    match exchange.ticket.fault.clone() {
+        Fault::ResetBeforeHeaders => Err(reset(conn, outcome)),
+        Fault::DieAfterEvents(_) if !exchange.streams() => Err(reset(conn, outcome)),
+        Fault::Hang => hang(outcome).await,
+        Fault::Status {
+            status,
+            retry_after,
+            message,
+        } => {
+            let id = exchange.request_id();
+            let response = respond::error(status, id, message.as_deref(), retry_after);
+            Ok(finished(response, outcome))
+        }
+        Fault::ErrorEvent => {
+            let events = vec![respond::overloaded_event()];
+            let body = body::event_stream(events, Pacing::default(), outcome);
+            Ok(respond::event_stream(exchange.request_id(), body))
+        }
+        Fault::DelayHeaders(delay) => {
+            tokio::time::sleep(delay).await;
+            Ok(route(&exchange, outcome))
+        }
+        Fault::None | Fault::DieAfterEvents(_) | Fault::SlowStream(_) => {
+            Ok(route(&exchange, outcome))
+        }
+    }
+}
+
+/// Arm a RST on the socket and fail the service, so hyper drops (closes) the socket.
+fn reset(conn: &ConnCtx, outcome: Outcome) -> Abort {
+    outcome.abandon();
+    server::arm_reset(conn.fd);
+    Abort("connection reset on purpose")
+}
+
+/// Hold the request forever; dropping this future (client gone, shutdown) drops `outcome`
+/// unsettled, which counts a disconnect.
+async fn hang(outcome: Outcome) -> Result<Response<FakeBody>, Abort> {
+    let _outcome = outcome;
+    std::future::pending().await
+}
+
+fn finished(response: Response<FakeBody>, outcome: Outcome) -> Response<FakeBody> {
+    outcome.complete();
+    response
+}
+
+/// The normal answer for the exchange's route.
+fn route(exchange: &Exchange, outcome: Outcome) -> Response<FakeBody> {
+    let id = exchange.request_id();
+    let Some(request) = &exchange.json else {
+        let message = Some("request body is not valid JSON");
+        return finished(respond::error(400, id, message, None), outcome);
+    };
+    let response = match exchange.route {
+        Route::Messages => return messages(exchange, request, outcome),
+        Route::CountTokens => {
+            let tokens = input_tokens(exchange.body_len);
+            respond::json(StatusCode::OK, id, &respond::count_tokens(tokens))
+        }
+        Route::Models => respond::json(StatusCode::OK, id, &respond::models()),
+        Route::Root => respond::empty(id),
+        Route::Unknown => respond::error(404, id, None, None),
+    };
+    finished(response, outcome)
+}
+
+/// `POST /v1/messages`: a Message, streamed or whole.
+fn messages(exchange: &Exchange, request: &Value, outcome: Outcome) -> Response<FakeBody> {
+    let ticket = &exchange.ticket;
+    let reply = Reply::for_request(request, exchange.body_len, ticket.seq, &ticket.reply_text);
+    if !exchange.streams() {
+        let response = respond::json(
+            StatusCode::OK,
+            &ticket.request_id,
+            &respond::message(&reply),
+        );
+        return finished(response, outcome);
+    }
+    let pacing = pacing(&ticket.fault);
+    let body = body::event_stream(respond::message_events(&reply), pacing, outcome);
+    respond::event_stream(&ticket.request_id, body)
+}
+
+/// How a streamed Message misbehaves under `fault`.
+fn pacing(fault: &Fault) -> Pacing {
+    match *fault {
+        Fault::SlowStream(delay) => Pacing {
+            delay: Some(delay),
+            die_after: None,
+        },
+        Fault::DieAfterEvents(count) => Pacing {
+            delay: None,
+            die_after: Some(count),
+        },
+        _ => Pacing::default(),
+    }
+}

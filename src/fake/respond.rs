@@ -1,0 +1,167 @@
+//! Building responses: common headers, JSON bodies (Message, count_tokens, models, errors)
+//! and the SSE events of a streamed Message.
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
+use http::{Response, StatusCode};
+use serde_json::{Value, json};
+
+use super::body::{FakeBody, full};
+use super::fault::{default_message, error_type, should_retry};
+use super::reply::{FAKE_MODEL, Reply, chunks};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+const REQUESTS_REMAINING: HeaderName =
+    HeaderName::from_static("anthropic-ratelimit-requests-remaining");
+const SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
+
+/// A response with the headers every answer carries.
+fn base(status: StatusCode, request_id: &str, body: FakeBody) -> Response<FakeBody> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID, id);
+    }
+    headers.insert(REQUESTS_REMAINING, HeaderValue::from_static("999"));
+    response
+}
+
+/// `status` with a JSON body.
+pub(crate) fn json(status: StatusCode, request_id: &str, value: &Value) -> Response<FakeBody> {
+    let mut response = base(status, request_id, full(value.to_string()));
+    let content_type = HeaderValue::from_static("application/json");
+    response.headers_mut().insert(CONTENT_TYPE, content_type);
+    response
+}
+
+/// 200 with no body.
+pub(crate) fn empty(request_id: &str) -> Response<FakeBody> {
+    base(StatusCode::OK, request_id, full(Bytes::new()))
+}
+
+/// 200 `text/event-stream` around an event body.
+pub(crate) fn event_stream(request_id: &str, body: FakeBody) -> Response<FakeBody> {
+    let mut response = base(StatusCode::OK, request_id, body);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// An Anthropic error response for `status` (500 when `status` is not a valid code).
+pub(crate) fn error(
+    status: u16,
+    request_id: &str,
+    message: Option<&str>,
+    retry_after: Option<u64>,
+) -> Response<FakeBody> {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = code.as_u16();
+    let body = error_body(
+        status,
+        message.unwrap_or(default_message(status)),
+        request_id,
+    );
+    let mut response = json(code, request_id, &body);
+    let headers = response.headers_mut();
+    if let Some(secs) = retry_after {
+        headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if should_retry(status) {
+        headers.insert(SHOULD_RETRY, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+fn error_body(status: u16, message: &str, request_id: &str) -> Value {
+    json!({
+        "type": "error",
+        "error": {"type": error_type(status), "message": message},
+        "request_id": request_id,
+    })
+}
+
+/// The non-streaming Message object.
+pub(crate) fn message(reply: &Reply) -> Value {
+    json!({
+        "id": reply.id,
+        "type": "message",
+        "role": "assistant",
+        "model": reply.model,
+        "content": [{"type": "text", "text": reply.text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": null,
+        "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens()},
+    })
+}
+
+/// `POST /v1/messages/count_tokens`.
+pub(crate) fn count_tokens(input_tokens: u64) -> Value {
+    json!({ "input_tokens": input_tokens })
+}
+
+/// `GET /v1/models`.
+pub(crate) fn models() -> Value {
+    json!({
+        "data": [{"type": "model", "id": FAKE_MODEL, "display_name": "Claude Fake"}],
+        "has_more": false,
+        "first_id": FAKE_MODEL,
+        "last_id": FAKE_MODEL,
+    })
+}
+
+/// The full event sequence of a streamed Message, each event encoded.
+pub(crate) fn message_events(reply: &Reply) -> Vec<Bytes> {
+    let mut events = vec![
+        message_start(reply),
+        json!({"type": "content_block_start", "index": 0,
+               "content_block": {"type": "text", "text": ""}}),
+        json!({"type": "ping"}),
+    ];
+    events.extend(chunks(&reply.text).into_iter().map(|piece| {
+        json!({"type": "content_block_delta", "index": 0,
+               "delta": {"type": "text_delta", "text": piece}})
+    }));
+    events.extend([
+        json!({"type": "content_block_stop", "index": 0}),
+        json!({"type": "message_delta",
+               "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+               "usage": {"output_tokens": reply.output_tokens()}}),
+        json!({"type": "message_stop"}),
+    ]);
+    events.iter().map(sse_event).collect()
+}
+
+fn message_start(reply: &Reply) -> Value {
+    json!({
+        "type": "message_start",
+        "message": {
+            "id": reply.id,
+            "type": "message",
+            "role": "assistant",
+            "model": reply.model,
+            "content": [],
+            "stop_reason": null,
+            "stop_sequence": null,
+            "usage": {"input_tokens": reply.input_tokens, "output_tokens": 1},
+        },
+    })
+}
+
+/// The in-band `event: error` a relay sends instead of the stream.
+pub(crate) fn overloaded_event() -> Bytes {
+    sse_event(&json!({
+        "type": "error",
+        "error": {"type": "overloaded_error", "message": "Overloaded"},
+    }))
+}
+
+/// `event: <type>\ndata: <json>\n\n`.
+fn sse_event(data: &Value) -> Bytes {
+    let name = data
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("message");
+    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+}

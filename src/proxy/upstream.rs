@@ -1,0 +1,108 @@
+//! Talking to upstreams: the shared HTTP client, joining base URL and path, and the header
+//! rules (hop-by-hop and client credentials stripped, everything else verbatim).
+
+use std::sync::Once;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, header};
+
+use crate::proxy::routing::Upstream;
+
+/// The HTTP client used for every upstream (connection pooling, HTTP/2 over TLS by ALPN, no
+/// decompression: bodies pass through as they are).
+pub fn client(connect_timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    static PROVIDER: Once = Once::new();
+    PROVIDER.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
+/// `base` (no trailing slash, may carry a path prefix) + the request's path and query.
+pub fn target_url(base: &str, path_and_query: &str) -> String {
+    let mut url = String::with_capacity(base.len() + path_and_query.len());
+    url.push_str(base);
+    url.push_str(path_and_query);
+    url
+}
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(header::TRANSFER_ENCODING);
+}
+
+/// The headers to send upstream: the client's, minus hop-by-hop headers, `host`,
+/// `content-length` (recomputed) and the client's credentials, plus the endpoint's.
+pub fn request_headers(incoming: &HeaderMap, upstream: &Upstream) -> HeaderMap {
+    let mut h = incoming.clone();
+    strip_hop_by_hop(&mut h);
+    h.remove(header::HOST);
+    h.remove(header::CONTENT_LENGTH);
+    h.remove("x-api-key");
+    h.remove(header::AUTHORIZATION);
+    let (name, value) = &upstream.credential;
+    h.insert(name.clone(), value.clone());
+    h
+}
+
+/// The headers to send back: the upstream's, minus hop-by-hop headers.
+pub fn response_headers(upstream: &HeaderMap) -> HeaderMap {
+    let mut h = upstream.clone();
+    strip_hop_by_hop(&mut h);
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_with_path_prefix_and_query() {
+        assert_eq!(
+            target_url("https://relay.example/api", "/v1/messages?beta=true"),
+            "https://relay.example/api/v1/messages?beta=true"
+        );
+    }
+
+    #[test]
+    fn strips_hop_by_hop_and_connection_named_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", "close, x-custom".parse().unwrap());
+        h.insert("x-custom", "1".parse().unwrap());
+        h.insert("keep-alive", "timeout=5".parse().unwrap());
+        h.insert("anthropic-beta", "a,b".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h["anthropic-beta"], "a,b");
+    }
+}
