@@ -8,6 +8,7 @@
 pub mod complete;
 pub mod completions;
 pub mod ctx;
+pub mod demo;
 pub mod endpoint;
 pub mod env;
 pub mod error;
@@ -96,6 +97,8 @@ pub enum Command {
     Env(env::Args),
     /// Print the shell completion script (bash, zsh, fish)
     Completions(completions::Args),
+    /// A keyless, offline tour: fake upstreams, the real proxy, streamed requests
+    Demo(demo::Args),
 }
 
 /// Handle `COMPLETE=<shell> qcc ...` (the shell asking for completions) and exit, or return.
@@ -116,5 +119,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Proxy(cmd) => proxy::run(&ctx, cmd),
         Command::Env(args) => env::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
+        Command::Demo(args) => demo::run(&ctx, args),
     }
 }

@@ -142,12 +142,28 @@ fn prepare(paths: &Paths, opts: &RunOptions) -> Result<Prepared, DaemonError> {
     })
 }
 
+/// Every proxied stream holds two sockets: raise the soft open-file limit to the hard one.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 fn run_inner(
     paths: &Paths,
     opts: &RunOptions,
     ready: &mut Option<File>,
 ) -> Result<(), DaemonError> {
     let prepared = prepare(paths, opts)?;
+    raise_fd_limit();
     let proxy = Arc::new(
         Proxy::new(&prepared.config, prepared.token.clone()).map_err(DaemonError::Config)?,
     );

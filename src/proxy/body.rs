@@ -130,11 +130,8 @@ impl Passthrough {
                 c.stats.add_usage(s.input, s.output);
             }
             if let Some(msg) = failure {
-                tracing::warn!(
-                    endpoint_errors = c.stats.errors() + 1,
-                    "stream failed: {msg}"
-                );
-                c.stats.record_error(msg);
+                tracing::warn!("response failed after it started: {msg}");
+                c.stats.record_error(format!("failed mid-stream: {msg}"));
             }
         }
     }

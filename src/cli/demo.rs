@@ -1,0 +1,218 @@
+//! `qcc demo`: a keyless, offline tour. Starts two fake Anthropic upstreams on loopback, a
+//! throwaway config with one profile, and the real proxy daemon; streams real requests
+//! through it, shows the status table, then stops the daemon and removes everything.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use crate::cli::ctx::Ctx;
+use crate::cli::error::CliError;
+use crate::daemon::spawn::{self, StartOptions, Started};
+use crate::fake::{FakeUpstream, Fault};
+use crate::ipc::client::Client;
+use crate::ipc::protocol::{Request, Response};
+use crate::state::model::{AuthStyle, NewEndpoint, Strategy};
+use crate::state::secret::Secret;
+use crate::state::{Config, Paths, Store};
+use crate::ui::{style, table};
+
+/// A keyless, offline tour of qcc: fake upstreams, a throwaway profile, the real proxy
+/// daemon, real streamed requests, the status table. Touches nothing of yours: everything
+/// lives in a temp dir that is removed at the end.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  qcc demo
+  cargo run --release -- demo")]
+pub struct Args {
+    /// How many streamed requests to send
+    #[arg(short = 'n', long, default_value_t = 4, value_name = "N")]
+    pub requests: usize,
+}
+
+/// Stops the demo daemon however the demo ends.
+struct DaemonGuard {
+    paths: Paths,
+}
+
+impl Drop for DaemonGuard {
+    fn drop(&mut self) {
+        if let Ok(mut c) = Client::connect(&self.paths.socket(), Duration::from_secs(5))
+            && c.call(&Request::Stop { timeout_secs: 5 }).is_ok()
+        {
+            let _ = c.wait_closed(Duration::from_secs(10));
+        }
+    }
+}
+
+fn step(n: u32, text: &str) {
+    println!("\n{} {text}", console::style(format!("{n}.")).bold());
+}
+
+pub fn run(_ctx: &Ctx, args: &Args) -> Result<(), CliError> {
+    let failed = |what: &str, e: &dyn std::fmt::Display| {
+        CliError::failed(format!("demo: {what}: {e}"), None)
+    };
+    println!(
+        "{}",
+        console::style("qcc demo — a keyless, offline tour (everything runs on 127.0.0.1)").bold()
+    );
+
+    step(
+        1,
+        "Two fake Anthropic upstreams (real SSE, no key, no network):",
+    );
+    let relay_a = FakeUpstream::spawn_named("relay-a").map_err(|e| failed("fake upstream", &e))?;
+    let relay_b = FakeUpstream::spawn_named("relay-b").map_err(|e| failed("fake upstream", &e))?;
+    for (up, name) in [(&relay_a, "relay-a"), (&relay_b, "relay-b")] {
+        up.set_default_fault(Fault::SlowStream(Duration::from_millis(35)));
+        up.set_reply_text(&format!(
+            "Hi! This answer streamed from {name} through qcc."
+        ));
+    }
+    println!(
+        "   relay-a  {}\n   relay-b  {}",
+        relay_a.url(),
+        relay_b.url()
+    );
+
+    let dir = tempfile::Builder::new()
+        .prefix("qcc-demo-")
+        .tempdir()
+        .map_err(|e| failed("temp dir", &e))?;
+    let paths = Paths::with_runtime(dir.path().join("config"), dir.path().join("run"));
+    step(
+        2,
+        "A throwaway profile 'demo' holding both, weighted round-robin:",
+    );
+    let ids = seed(&paths, &relay_a.url(), &relay_b.url())?;
+    println!("   {}  relay-a\n   {}  relay-b", ids[0], ids[1]);
+    println!("   (config in {})", paths.config_dir().display());
+
+    step(3, "The proxy daemon, started like `qcc proxy start`:");
+    let started = spawn::start(
+        &paths,
+        &StartOptions {
+            listen: Some("127.0.0.1:0".into()),
+            ..StartOptions::default()
+        },
+    )?;
+    let _guard = DaemonGuard {
+        paths: paths.clone(),
+    };
+    let Started::New { pid, listen } = started else {
+        return Err(failed("daemon", &"a demo daemon was already running"));
+    };
+    let base = format!("http://{listen}");
+    println!("   pid {pid}, listening on {base}");
+    println!("   export ANTHROPIC_BASE_URL={base}");
+
+    step(
+        4,
+        "Streaming requests through it, printed as the events arrive:",
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| failed("runtime", &e))?;
+    runtime.block_on(stream_requests(&base, args.requests))?;
+
+    step(5, "What `qcc proxy status` shows:");
+    let mut client = Client::connect(&paths.socket(), Duration::from_secs(5))?;
+    if let Response::Status(report) = client.call(&Request::Status)? {
+        println!("{}", table::proxy_endpoints(&report.endpoints));
+    }
+    drop(client);
+    drop(_guard);
+    step(6, "Stopped the daemon; the temp config goes away now.");
+    style::note("next: qcc profile add <name> && qcc endpoint add <name>  — then qcc proxy start");
+    Ok(())
+}
+
+/// Write the demo profile straight into the temp config.
+fn seed(paths: &Paths, a: &str, b: &str) -> Result<Vec<String>, CliError> {
+    let store = Store::open(paths.clone())?;
+    store.update(|c: &mut Config| {
+        c.add_profile(
+            "demo",
+            Some("qcc demo".into()),
+            Strategy::Weighted,
+            Utc::now(),
+        )?;
+        let mut ids = Vec::new();
+        for (n, url) in [("relay-a", a), ("relay-b", b)] {
+            let e = c.add_endpoint(
+                "demo",
+                NewEndpoint {
+                    name: Some(n.into()),
+                    url: url.into(),
+                    key: Secret::new(format!("sk-demo-{n}-0000000000")),
+                    auth: AuthStyle::ApiKey,
+                    weight: 100,
+                },
+                crate::cli::endpoint::new_id,
+            )?;
+            ids.push(e.id.clone());
+        }
+        Ok::<_, CliError>(ids)
+    })
+}
+
+/// Send `n` streamed requests one after another, echoing the text as it streams.
+async fn stream_requests(base: &str, n: usize) -> Result<(), CliError> {
+    let client = crate::proxy::upstream::client(Duration::from_secs(5))
+        .map_err(|e| CliError::failed(format!("demo: client: {e}"), None))?;
+    for i in 1..=n {
+        let started = Instant::now();
+        let body = format!(
+            r#"{{"model":"claude-demo","stream":true,"max_tokens":64,"messages":[{{"role":"user","content":"demo request {i}"}}]}}"#
+        );
+        let mut resp = client
+            .post(format!("{base}/v1/messages?beta=true"))
+            .header("x-api-key", "no-key-needed")
+            .header("anthropic-version", "2023-06-01")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| CliError::failed(format!("demo: request {i}: {e}"), None))?;
+        let via = resp
+            .headers()
+            .get("x-qcc-endpoint")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("?")
+            .to_owned();
+        print!("   request {i} → {} via {via}: ", resp.status().as_u16());
+        let _ = std::io::stdout().flush();
+        let mut first_byte = None;
+        let mut events = 0;
+        let mut pending = String::new();
+        while let Ok(Some(chunk)) = resp.chunk().await {
+            first_byte.get_or_insert_with(|| started.elapsed());
+            pending.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = pending.find("\n\n") {
+                let event: String = pending.drain(..end + 2).collect();
+                events += 1;
+                if let Some(text) = delta_text(&event) {
+                    print!("{text}");
+                    let _ = std::io::stdout().flush();
+                }
+            }
+        }
+        println!(
+            "  ({events} events, first byte after {} ms)",
+            first_byte.unwrap_or_default().as_millis()
+        );
+    }
+    Ok(())
+}
+
+/// The text of a `content_block_delta` event, if it is one.
+fn delta_text(event: &str) -> Option<String> {
+    let data = event.lines().find_map(|l| l.strip_prefix("data: "))?;
+    let v: serde_json::Value = serde_json::from_str(data).ok()?;
+    (v["type"] == "content_block_delta")
+        .then(|| v["delta"]["text"].as_str().map(str::to_owned))
+        .flatten()
+}

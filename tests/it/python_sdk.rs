@@ -1,0 +1,92 @@
+//! A real client: the official `anthropic` Python SDK, streaming and not, through the
+//! daemon. CI installs the SDK (`pip install anthropic` in .ci/run); elsewhere the test is
+//! skipped with a message when the SDK is missing.
+
+use std::path::Path;
+
+use qcc::fake::{FakeUpstream, Fault};
+
+use crate::harness::TestEnv;
+
+fn sdk_available() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import anthropic"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn the_official_python_sdk_works_through_the_proxy() {
+    if !sdk_available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have the anthropic SDK: pip install anthropic"
+        );
+        eprintln!("skipped: the anthropic Python SDK is not installed (pip install anthropic)");
+        return;
+    }
+    let env = TestEnv::new();
+    let up = FakeUpstream::spawn_named("sdk").unwrap();
+    up.set_reply_text("Hello from the SDK test.");
+    env.endpoint_for("work", &up.url(), "sk-upstream-sdk-000000000001", "bearer");
+    let proxy = env.start_proxy();
+    // The fourth call (after create, stream, count_tokens) is rate-limited upstream with a
+    // single endpoint: the SDK must see the 429 and its retry-after unchanged.
+    up.push_fault(Fault::None);
+    up.push_fault(Fault::None);
+    up.push_fault(Fault::None);
+    up.push_fault(Fault::rate_limited(7));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/python/sdk_roundtrip.py");
+    let out = env
+        .shell_cmd("python3")
+        .arg(script)
+        .env("ANTHROPIC_BASE_URL", &proxy.base_url)
+        .env("ANTHROPIC_API_KEY", "sk-client-sdk-key")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = |tag: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(tag))
+            .unwrap_or_else(|| panic!("no {tag} line in:\n{stdout}"))
+            .to_owned()
+    };
+    assert!(
+        line("NONSTREAM").contains("Hello from the SDK test. end_turn"),
+        "{stdout}"
+    );
+    assert!(
+        line("STREAM").contains("Hello from the SDK test. end_turn"),
+        "{stdout}"
+    );
+    assert!(
+        line("COUNT ")
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(line("RATELIMIT"), "RATELIMIT 429 7");
+    let reqs = up.requests();
+    assert_eq!(reqs.len(), 4);
+    assert_eq!(reqs[2].path, "/v1/messages/count_tokens");
+    for r in &reqs {
+        assert_eq!(
+            r.header("authorization"),
+            Some("Bearer sk-upstream-sdk-000000000001")
+        );
+        assert!(
+            r.header("anthropic-version").is_some(),
+            "SDK headers pass through"
+        );
+        assert!(r.header("x-stainless-lang").is_some());
+    }
+}
