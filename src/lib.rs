@@ -3,12 +3,16 @@
 //! The library holds everything; `main.rs` only parses, runs and maps errors to exit codes.
 //! Modules that do no terminal IO (`state`) never import `cli` or `ui`.
 
+/// Choosing among a profile's endpoints: strategies and sticky conversations.
+pub mod balance;
 /// Command-line interface: one folder per command group, one file per leaf subcommand.
 pub mod cli;
 /// The proxy daemon's lifecycle: start (detached re-exec), run, control, reload, stop.
 pub mod daemon;
 /// A fake Anthropic upstream that fails on command, for tests, benchmarks and `qcc demo`.
 pub mod fake;
+/// Endpoint health: the per-endpoint circuit breaker.
+pub mod health;
 /// The CLI ↔ daemon control protocol over a Unix socket.
 pub mod ipc;
 /// The data plane: the forwarding HTTP server.

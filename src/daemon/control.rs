@@ -67,15 +67,19 @@ pub async fn handle(d: &Daemon, request: Request) -> Response {
 }
 
 fn status(d: &Daemon) -> Response {
-    let routes = d.proxy.routes();
+    let tiers = d.proxy.router.tier_state();
+    let table = d.proxy.routes();
+    let tier_of = |name: &str| table.profile(name).and_then(|(_, p)| p.tier);
     Response::Status(Box::new(StatusReport {
         pid: std::process::id(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         started_at: d.started_at,
         uptime_secs: d.started.elapsed().as_secs(),
         listen: d.listen.clone(),
-        active_profile: routes.active_profile.clone(),
-        active_tier: routes.active_tier.map(|t| t.to_string()),
+        active_tier: tier_of(&tiers.serving).map(|t| t.to_string()),
+        active_profile: Some(tiers.serving),
+        chosen_profile: Some(tiers.chosen),
+        failed_over_from: tiers.failed_over_from,
         config_error: d.reloader.error(),
         requests: d.proxy.requests(),
         in_flight: d.proxy.in_flight(),

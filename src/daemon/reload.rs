@@ -55,10 +55,9 @@ impl Reloader {
             .and_then(|c| self.proxy.apply(&c));
         match &result {
             Ok(()) => {
-                let routes = self.proxy.routes();
                 tracing::info!(
-                    active = routes.active_profile.as_deref().unwrap_or("-"),
-                    endpoints = routes.serving.len(),
+                    serving = %self.proxy.router.tier_state().serving,
+                    endpoints = self.proxy.routes().all.len(),
                     "config reloaded ({why})"
                 );
                 *self.error.lock().expect("reload lock") = None;

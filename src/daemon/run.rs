@@ -225,6 +225,11 @@ async fn serve(
     };
     tokio::spawn(crate::ipc::server::serve(control_listener, handler));
     tokio::spawn(reloader.clone().watch());
+    tokio::spawn(proxy.clone().maintain());
+    tokio::spawn(record_switches(
+        proxy.router.subscribe(),
+        Store::open(paths.clone())?,
+    ));
     tokio::spawn(signals(daemon.shutdown.clone(), reloader));
     if let Some(log) = opts.log_file.clone() {
         tokio::spawn(rotate_logs(log));
@@ -232,7 +237,7 @@ async fn serve(
 
     tracing::info!(
         pid = std::process::id(),
-        active = proxy.routes().active_profile.as_deref().unwrap_or("-"),
+        serving = %proxy.router.tier_state().serving,
         "qcc {} listening on http://{local}",
         env!("CARGO_PKG_VERSION")
     );
@@ -256,6 +261,27 @@ async fn serve(
     // `proxy stop` that sees its connection close can start a new daemon at once.
     drop(lock);
     Ok(())
+}
+
+/// Persist the router's failover / recovery switches to `history.json` (off the request
+/// path, on the blocking pool).
+async fn record_switches(
+    mut events: tokio::sync::mpsc::UnboundedReceiver<crate::state::model::SwitchRecord>,
+    store: Store,
+) {
+    while let Some(record) = events.recv().await {
+        let store = store.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            store.update(|h: &mut crate::state::History| {
+                h.push(record);
+                Ok::<_, crate::state::StoreError>(())
+            })
+        })
+        .await;
+        if let Ok(Err(e)) = written {
+            tracing::error!("cannot record a switch in history.json: {e}");
+        }
+    }
 }
 
 /// SIGTERM / SIGINT drain and stop; SIGHUP reloads.

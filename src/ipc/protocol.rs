@@ -68,8 +68,13 @@ pub struct StatusReport {
     pub started_at: DateTime<Utc>,
     pub uptime_secs: u64,
     pub listen: String,
+    /// The profile serving traffic now.
     pub active_profile: Option<String>,
     pub active_tier: Option<String>,
+    /// The profile the config makes active (differs from `active_profile` after a failover).
+    pub chosen_profile: Option<String>,
+    /// Set while failed over: the profile traffic returns to on recovery.
+    pub failed_over_from: Option<String>,
     /// Why the last reload was refused, if it was (the previous config stays in force).
     pub config_error: Option<String>,
     pub requests: u64,
@@ -85,6 +90,14 @@ pub struct EndpointStatus {
     pub name: String,
     pub url: String,
     pub enabled: bool,
+    /// `closed`, `open` or `half-open`.
+    pub breaker: String,
+    pub cooldown_left_secs: Option<u64>,
+    /// Why the endpoint gets no traffic now, if it does not.
+    pub unavailable: Option<String>,
+    pub consecutive_failures: u32,
+    /// Conversations pinned to this endpoint (sticky sessions).
+    pub pinned: usize,
     pub in_flight: u64,
     pub requests: u64,
     pub errors: u64,

@@ -18,14 +18,17 @@ use futures_util::Stream;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
+use crate::health::breaker::{BreakerPolicy, Failure};
 use crate::proxy::error::sse_error_event;
-use crate::proxy::stats::{EndpointStats, InFlight};
+use crate::proxy::routing::Upstream;
+use crate::proxy::stats::InFlight;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type of every proxy response.
 pub type ProxyBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
 
-type ChunkStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+/// An upstream body as a stream of chunks.
+pub type ChunkStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
 /// Reads `usage` from SSE lines that carry it; ignores everything else.
 #[derive(Default)]
@@ -88,13 +91,16 @@ impl UsageSniffer {
 
 /// What happens when the body is finished.
 struct Completion {
-    stats: Arc<EndpointStats>,
+    upstream: Arc<Upstream>,
+    policy: BreakerPolicy,
     _in_flight: InFlight,
 }
 
 /// An upstream response body on its way to the client.
 pub struct Passthrough {
     stream: ChunkStream,
+    /// Bytes already read from the stream (its first event), sent first.
+    prefix: Option<Bytes>,
     idle: Duration,
     timer: Pin<Box<Sleep>>,
     sse: Option<UsageSniffer>,
@@ -106,19 +112,23 @@ pub struct Passthrough {
 impl Passthrough {
     pub fn new(
         stream: ChunkStream,
+        prefix: Option<Bytes>,
         idle: Duration,
         sse: bool,
-        stats: Arc<EndpointStats>,
+        upstream: Arc<Upstream>,
+        policy: BreakerPolicy,
         in_flight: InFlight,
     ) -> Self {
         Self {
             stream,
+            prefix,
             idle,
             timer: Box::pin(tokio::time::sleep(idle)),
             sse: sse.then(UsageSniffer::default),
             done: false,
             completion: Some(Completion {
-                stats,
+                upstream,
+                policy,
                 _in_flight: in_flight,
             }),
         }
@@ -126,12 +136,20 @@ impl Passthrough {
 
     fn finish(&mut self, failure: Option<String>) {
         if let Some(c) = self.completion.take() {
+            let u = &c.upstream;
             if let Some(s) = &self.sse {
-                c.stats.add_usage(s.input, s.output);
+                u.stats.add_usage(s.input, s.output);
             }
             if let Some(msg) = failure {
-                tracing::warn!("response failed after it started: {msg}");
-                c.stats.record_error(format!("failed mid-stream: {msg}"));
+                tracing::warn!(endpoint = %u.id, "response failed after it started: {msg}");
+                let reason = format!("failed mid-stream: {msg}");
+                u.stats.record_error(&reason);
+                u.breaker.failure(
+                    &Failure::Transient(reason),
+                    c.policy,
+                    u.key_fp,
+                    std::time::Instant::now(),
+                );
             }
         }
     }
@@ -162,6 +180,12 @@ impl Body for Passthrough {
         let this = &mut *self;
         if this.done {
             return Poll::Ready(None);
+        }
+        if let Some(first) = this.prefix.take() {
+            if let Some(s) = &mut this.sse {
+                s.feed(&first);
+            }
+            return Poll::Ready(Some(Ok(Frame::data(first))));
         }
         match this.stream.as_mut().poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {

@@ -4,35 +4,44 @@
 //! 2. With an access token configured, the client must present it (`x-api-key` or
 //!    `Authorization: Bearer`), compared in constant time.
 //! 3. The body is read fully, bounded by `max_body_bytes` (413 past it), so that it can be
-//!    sent again to another endpoint.
-//! 4. One routing snapshot is taken; it lists the candidate endpoints.
-//! 5. Each candidate in turn (at most `max_attempts`): send the request with the client's
-//!    headers minus its credentials, plus the endpoint's; wait for headers (timeout by
-//!    `stream`). A connect error, a timeout or a retryable status ([`retry`]) moves on to the
-//!    next candidate; anything else is the commit point.
-//! 6. Commit: status, headers and body go back unchanged, the body streamed frame by frame,
-//!    plus `x-qcc-endpoint` and `x-qcc-attempts`.
-//! 7. Every candidate failed: the last attempt's upstream error response goes back as it is;
-//!    if the last attempt got no response, a 503 with `retry-after` naming the endpoints.
-//!
-//! [`retry`]: crate::proxy::retry
+//!    sent again to another endpoint; its `stream` flag and conversation id are read.
+//! 4. One routing snapshot is taken and the router lists the candidates (recovery trial,
+//!    the serving profile by stickiness and strategy, then the next tiers).
+//! 5. Each candidate in turn, within `max_attempts`, the retry deadline and the retry
+//!    budget: send with the client's headers minus its credentials plus the endpoint's.
+//!    A connect error, a timeout before headers, a retryable status, or a stream whose
+//!    first SSE event is an `error` is a failure: the breaker hears of it and the next
+//!    candidate is tried.
+//! 6. Commit point — response headers, or for a stream its first event: status, headers and
+//!    body go back unchanged, streamed frame by frame, plus `x-qcc-endpoint` and
+//!    `x-qcc-attempts`. Nothing is retried after this.
+//! 7. Every candidate failed: the last upstream error response goes back unchanged; if no
+//!    attempt got one, a 503 with `retry-after` naming each endpoint tried.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use subtle::ConstantTimeEq;
 
+use crate::balance::sticky::session_key;
+use crate::health::breaker::Failure;
 use crate::proxy::Proxy;
-use crate::proxy::body::{Passthrough, ProxyBody, describe};
+use crate::proxy::body::{ChunkStream, Passthrough, ProxyBody, describe};
 use crate::proxy::error::{error_response, full};
-use crate::proxy::retry::{Verdict, classify_status};
-use crate::proxy::routing::{RouteTable, Upstream};
+use crate::proxy::retry::{Verdict, classify_status, failure_for};
+use crate::proxy::routing::{Candidate, RouteTable, Upstream};
 use crate::proxy::upstream::{request_headers, response_headers, target_url};
+
+/// Largest upstream error body kept to pass on or to read a spend-limit message from.
+const MAX_ERROR_BODY: usize = 1024 * 1024;
+/// Longest first SSE event looked at before committing.
+const MAX_FIRST_EVENT: usize = 256 * 1024;
 
 /// Handle one client request. Never fails: every problem becomes a response.
 pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Response<ProxyBody> {
@@ -45,9 +54,9 @@ pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Response<Proxy
     proxy.requests.fetch_add(1, Ordering::Relaxed);
     proxy.in_flight.fetch_add(1, Ordering::Relaxed);
     let _guard = InFlightGuard(&proxy);
-    let routes = proxy.routes();
+    let table = proxy.router.table();
     let (parts, body) = req.into_parts();
-    let max = routes.settings.max_body_bytes as usize;
+    let max = table.settings.max_body_bytes as usize;
     let body = match Limited::new(body, max).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e)
@@ -68,7 +77,8 @@ pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Response<Proxy
             );
         }
     };
-    forward(&proxy, &routes, parts, body).await
+    let meta = RequestMeta::read(&parts.method, &parts.headers, &body);
+    forward(&proxy, &table, &parts, body, &meta).await
 }
 
 /// Keeps the proxy-wide in-flight count.
@@ -80,152 +90,339 @@ impl Drop for InFlightGuard<'_> {
     }
 }
 
-/// Whether the body asks for a stream (`"stream": true`), read without building a tree.
-fn wants_stream(method: &Method, body: &Bytes) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Peek {
-        #[serde(default)]
-        stream: bool,
-    }
-    *method == Method::POST
-        && serde_json::from_slice::<Peek>(body)
-            .map(|p| p.stream)
-            .unwrap_or(false)
+/// What the proxy needs to know of a request body.
+struct RequestMeta {
+    stream: bool,
+    session: Option<String>,
 }
 
-/// One failed attempt, for logs and the final 503.
-struct Failure {
+impl RequestMeta {
+    /// Read `stream` and `metadata.user_id` with a field-only parse (no tree is built).
+    fn read(method: &Method, headers: &HeaderMap, body: &Bytes) -> Self {
+        #[derive(serde::Deserialize)]
+        struct Peek {
+            #[serde(default)]
+            stream: bool,
+            #[serde(default)]
+            metadata: Option<PeekMeta>,
+        }
+        #[derive(serde::Deserialize)]
+        struct PeekMeta {
+            #[serde(default)]
+            user_id: Option<String>,
+        }
+        let peek = (*method == Method::POST)
+            .then(|| serde_json::from_slice::<Peek>(body).ok())
+            .flatten();
+        let header = headers
+            .get("x-claude-code-session-id")
+            .and_then(|v| v.to_str().ok());
+        let user_id = peek
+            .as_ref()
+            .and_then(|p| p.metadata.as_ref())
+            .and_then(|m| m.user_id.as_deref());
+        Self {
+            stream: peek.as_ref().is_some_and(|p| p.stream),
+            session: session_key(header, user_id),
+        }
+    }
+}
+
+/// An upstream error response read whole, to pass on if it is the last word.
+struct Buffered {
     endpoint: String,
-    reason: String,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+enum Attempt {
+    /// Past the commit point: this goes to the client.
+    Commit(Response<ProxyBody>),
+    /// Failed before the commit point.
+    Failed {
+        failure: Failure,
+        response: Option<Buffered>,
+    },
+}
+
+fn failed(reason: String) -> Attempt {
+    Attempt::Failed {
+        failure: Failure::Transient(reason),
+        response: None,
+    }
 }
 
 async fn forward(
     proxy: &Proxy,
-    routes: &RouteTable,
-    parts: http::request::Parts,
+    table: &RouteTable,
+    parts: &http::request::Parts,
     body: Bytes,
+    meta: &RequestMeta,
 ) -> Response<ProxyBody> {
-    let settings = &routes.settings;
-    let stream = wants_stream(&parts.method, &body);
-    let header_timeout = Duration::from_secs(if stream {
+    let settings = &table.settings;
+    let deadline = Instant::now() + Duration::from_secs(settings.retry_deadline_secs);
+    let router = &proxy.router;
+    router.budget.record_request();
+    let candidates = router.plan(
+        table,
+        meta.session.as_deref(),
+        settings.max_attempts.max(1) as usize,
+    );
+    let mut tried: Vec<(String, String)> = Vec::new();
+    let mut last_response: Option<Buffered> = None;
+    for (i, candidate) in candidates.into_iter().enumerate() {
+        if i > 0 {
+            if Instant::now() >= deadline {
+                tried.push(("-".into(), "retry deadline passed".into()));
+                break;
+            }
+            if !router.budget.try_retry() {
+                tried.push(("-".into(), "retry budget exhausted".into()));
+                break;
+            }
+        }
+        let u = candidate.upstream.clone();
+        match attempt(proxy, table, parts, &body, meta, &candidate, i + 1).await {
+            Attempt::Commit(response) => return response,
+            Attempt::Failed { failure, response } => {
+                let reason = failure.reason().to_owned();
+                tracing::warn!(endpoint = %u.id, attempt = i + 1, "attempt failed: {reason}");
+                u.stats.record_error(&reason);
+                let now = Instant::now();
+                if u.breaker
+                    .failure(&failure, table.breaker_policy(), u.key_fp, now)
+                {
+                    router.evaluate(table, now);
+                }
+                tried.push((u.id.clone(), reason));
+                if response.is_some() {
+                    last_response = response;
+                }
+            }
+        }
+    }
+    let attempts = tried.iter().filter(|(id, _)| id != "-").count();
+    match last_response {
+        Some(r) => pass_on(r, attempts),
+        None => all_failed(table, &tried, attempts),
+    }
+}
+
+/// One attempt at one endpoint, up to the commit point.
+async fn attempt(
+    proxy: &Proxy,
+    table: &RouteTable,
+    parts: &http::request::Parts,
+    body: &Bytes,
+    meta: &RequestMeta,
+    candidate: &Candidate,
+    number: usize,
+) -> Attempt {
+    let u = &candidate.upstream;
+    let settings = &table.settings;
+    let header_timeout = Duration::from_secs(if meta.stream {
         settings.stream_header_timeout_secs
     } else {
         settings.header_timeout_secs
     });
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let candidates: Vec<&Arc<Upstream>> = routes
-        .candidates()
-        .take(settings.max_attempts.max(1) as usize)
-        .collect();
-    let mut failures: Vec<Failure> = Vec::new();
-    let total = candidates.len();
-    for (i, upstream) in candidates.into_iter().enumerate() {
-        let attempt = i + 1;
-        let in_flight = upstream.stats.begin();
-        let started = Instant::now();
-        let request = proxy
-            .client
-            .request(
-                parts.method.clone(),
-                target_url(&upstream.base_url, path_and_query),
-            )
-            .headers(request_headers(&parts.headers, upstream))
-            .body(body.clone());
-        let outcome = tokio::time::timeout(header_timeout, request.send()).await;
-        let response = match outcome {
-            Err(_) => {
-                let reason = format!("no response headers within {} s", header_timeout.as_secs());
-                upstream.stats.record_error(&reason);
-                failures.push(Failure {
-                    endpoint: upstream.id.clone(),
-                    reason,
-                });
-                continue;
-            }
-            Ok(Err(e)) => {
-                let reason = describe(&e);
-                upstream.stats.record_error(&reason);
-                tracing::warn!(endpoint = %upstream.id, attempt, "upstream failed: {reason}");
-                failures.push(Failure {
-                    endpoint: upstream.id.clone(),
-                    reason,
-                });
-                continue;
-            }
-            Ok(Ok(r)) => r,
-        };
-        let status = response.status();
-        if classify_status(status) == Verdict::Retry {
-            let reason = format!("HTTP {}", status.as_u16());
-            upstream.stats.record_error(&reason);
-            tracing::warn!(endpoint = %upstream.id, attempt, "upstream answered {status}");
-            if attempt < total {
-                failures.push(Failure {
-                    endpoint: upstream.id.clone(),
-                    reason,
-                });
-                continue;
-            }
-        } else {
-            upstream.stats.record_latency(started.elapsed());
+    let in_flight = u.stats.begin();
+    let started = Instant::now();
+    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let request = proxy
+        .client
+        .request(
+            parts.method.clone(),
+            target_url(&u.base_url, path_and_query),
+        )
+        .headers(request_headers(&parts.headers, u))
+        .body(body.clone());
+    let response = match tokio::time::timeout(header_timeout, request.send()).await {
+        Err(_) => {
+            return failed(format!(
+                "no response headers within {} s",
+                header_timeout.as_secs()
+            ));
         }
-        tracing::debug!(endpoint = %upstream.id, attempt, %status, "committed");
-        return commit(
-            response,
-            upstream,
-            attempt,
-            settings.idle_timeout_secs,
-            in_flight,
-        );
-    }
-    all_failed(&failures)
-}
-
-/// Hand an upstream response to the client, streaming its body.
-fn commit(
-    response: reqwest::Response,
-    upstream: &Arc<Upstream>,
-    attempts: usize,
-    idle_secs: u64,
-    in_flight: crate::proxy::stats::InFlight,
-) -> Response<ProxyBody> {
+        Ok(Err(e)) => return failed(describe(&e)),
+        Ok(Ok(r)) => r,
+    };
     let status = response.status();
-    let mut headers = response_headers(response.headers());
-    let sse = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
-    if let Ok(v) = HeaderValue::from_str(&upstream.id) {
-        headers.insert("x-qcc-endpoint", v);
+    let headers = response.headers().clone();
+    if classify_status(status) == Verdict::Retry {
+        let body = read_bounded(response, MAX_ERROR_BODY, Duration::from_secs(10)).await;
+        return Attempt::Failed {
+            failure: failure_for(status, &headers, &body),
+            response: Some(Buffered {
+                endpoint: u.id.clone(),
+                status,
+                headers,
+                body,
+            }),
+        };
     }
-    headers.insert("x-qcc-attempts", HeaderValue::from(attempts));
+    let latency = started.elapsed();
+    let sse = is_sse(&headers);
+    let mut stream: ChunkStream = Box::pin(response.bytes_stream());
+    let mut prefix = None;
+    if sse && status.is_success() {
+        let left = header_timeout.saturating_sub(started.elapsed());
+        match first_event(&mut stream, left).await {
+            Ok(first) if is_error_event(&first) => {
+                return Attempt::Failed {
+                    failure: Failure::Transient("the stream's first event was an error".into()),
+                    response: Some(Buffered {
+                        endpoint: u.id.clone(),
+                        status,
+                        headers,
+                        body: first,
+                    }),
+                };
+            }
+            Ok(first) => prefix = Some(first),
+            Err(reason) => return failed(reason),
+        }
+    }
+    // The commit point.
+    u.stats.record_latency(latency);
+    u.breaker.success();
+    if let Some(session) = &meta.session {
+        proxy.router.sticky.pin(session, &u.id);
+    }
+    tracing::debug!(endpoint = %u.id, attempt = number, %status, "committed");
     let body = Passthrough::new(
-        Box::pin(response.bytes_stream()),
-        Duration::from_secs(idle_secs),
+        stream,
+        prefix,
+        Duration::from_secs(settings.idle_timeout_secs),
         sse,
-        upstream.stats.clone(),
+        u.clone(),
+        table.breaker_policy(),
         in_flight,
     );
     let mut out = Response::new(body.boxed_unsync());
     *out.status_mut() = status;
+    *out.headers_mut() = response_headers(&headers);
+    mark(out.headers_mut(), u, number);
+    Attempt::Commit(out)
+}
+
+fn mark(headers: &mut HeaderMap, u: &Upstream, attempts: usize) {
+    if let Ok(v) = HeaderValue::from_str(&u.id) {
+        headers.insert("x-qcc-endpoint", v);
+    }
+    headers.insert("x-qcc-attempts", HeaderValue::from(attempts));
+}
+
+fn is_sse(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+/// Read a (small) body whole, within a size cap and a time limit.
+async fn read_bounded(response: reqwest::Response, cap: usize, limit: Duration) -> Bytes {
+    let mut buf = BytesMut::new();
+    let mut stream = response.bytes_stream();
+    let read = async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            buf.extend_from_slice(&chunk[..chunk.len().min(cap - buf.len())]);
+            if buf.len() >= cap {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(limit, read).await;
+    buf.freeze()
+}
+
+/// Read until the first SSE event is complete (a blank line), the stream ends, or `limit`.
+async fn first_event(stream: &mut ChunkStream, limit: Duration) -> Result<Bytes, String> {
+    let mut buf = BytesMut::new();
+    let read = async {
+        loop {
+            match stream.next().await {
+                Some(Ok(chunk)) => {
+                    buf.extend_from_slice(&chunk);
+                    let done = buf.windows(2).any(|w| w == b"\n\n")
+                        || buf.windows(4).any(|w| w == b"\r\n\r\n");
+                    if done || buf.len() >= MAX_FIRST_EVENT {
+                        return Ok(());
+                    }
+                }
+                Some(Err(e)) => {
+                    return Err(format!(
+                        "stream failed before its first event: {}",
+                        describe(&e)
+                    ));
+                }
+                None => return Ok(()),
+            }
+        }
+    };
+    match tokio::time::timeout(limit, read).await {
+        Err(_) => Err(format!("no first event within {} s", limit.as_secs())),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(())) if buf.is_empty() => Err("the stream ended before its first event".into()),
+        Ok(Ok(())) => Ok(buf.freeze()),
+    }
+}
+
+/// Whether the first SSE event is an `error` event.
+fn is_error_event(first: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(first);
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix("event:") {
+            return name.trim() == "error";
+        }
+        if let Some(data) = line.strip_prefix("data:") {
+            return serde_json::from_str::<serde_json::Value>(data.trim())
+                .is_ok_and(|v| v["type"] == "error");
+        }
+    }
+    false
+}
+
+/// Pass an upstream error response on unchanged (plus our two headers).
+fn pass_on(r: Buffered, attempts: usize) -> Response<ProxyBody> {
+    let mut out = Response::new(full(r.body));
+    *out.status_mut() = r.status;
+    let mut headers = response_headers(&r.headers);
+    headers.remove(http::header::CONTENT_LENGTH);
+    if let Ok(v) = HeaderValue::from_str(&r.endpoint) {
+        headers.insert("x-qcc-endpoint", v);
+    }
+    headers.insert("x-qcc-attempts", HeaderValue::from(attempts));
     *out.headers_mut() = headers;
     out
 }
 
-/// Every candidate failed without an upstream response to pass on.
-fn all_failed(failures: &[Failure]) -> Response<ProxyBody> {
-    let message = if failures.is_empty() {
-        "qcc: the active profile has no enabled endpoint".to_owned()
+/// No attempt got an upstream response to pass on: 503, `retry-after` from the soonest
+/// cooldown (1–60 s), and what happened to each endpoint.
+fn all_failed(
+    table: &RouteTable,
+    tried: &[(String, String)],
+    attempts: usize,
+) -> Response<ProxyBody> {
+    let now = Instant::now();
+    let soonest = table
+        .all
+        .iter()
+        .filter(|u| u.enabled)
+        .filter_map(|u| u.breaker.view(u.key_fp, now).cooldown_left)
+        .min()
+        .map_or(10, |d| d.as_secs_f64().ceil() as u64)
+        .clamp(1, 60);
+    let message = if tried.is_empty() {
+        "qcc: no endpoint is available (all disabled, rejected or cooling down; see `qcc proxy status`)"
+            .to_owned()
     } else {
-        let tried: Vec<String> = failures
+        let list: Vec<String> = tried
             .iter()
-            .map(|f| format!("{} ({})", f.endpoint, f.reason))
+            .map(|(id, why)| format!("{id}: {why}"))
             .collect();
-        format!("qcc: every endpoint failed: {}", tried.join("; "))
+        format!("qcc: every endpoint tried failed ({})", list.join("; "))
     };
     let mut r = error_response(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -233,9 +430,9 @@ fn all_failed(failures: &[Failure]) -> Response<ProxyBody> {
         &message,
     );
     r.headers_mut()
-        .insert(http::header::RETRY_AFTER, HeaderValue::from_static("10"));
+        .insert(http::header::RETRY_AFTER, HeaderValue::from(soonest));
     r.headers_mut()
-        .insert("x-qcc-attempts", HeaderValue::from(failures.len()));
+        .insert("x-qcc-attempts", HeaderValue::from(attempts));
     r
 }
 
@@ -282,11 +479,12 @@ fn own_endpoint(proxy: &Proxy, req: &Request<Incoming>) -> Response<ProxyBody> {
             if let Some(denied) = check_access(proxy, req) {
                 return denied;
             }
-            let routes = proxy.routes();
+            let tiers = proxy.router.tier_state();
             json(serde_json::json!({
                 "version": env!("CARGO_PKG_VERSION"),
-                "active_profile": routes.active_profile,
-                "active_tier": routes.active_tier,
+                "active_profile": tiers.serving,
+                "chosen_profile": tiers.chosen,
+                "failed_over_from": tiers.failed_over_from,
                 "requests": proxy.requests(),
                 "in_flight": proxy.in_flight(),
                 "endpoints": proxy.endpoint_status(),
@@ -297,5 +495,39 @@ fn own_endpoint(proxy: &Proxy, req: &Request<Incoming>) -> Response<ProxyBody> {
             "not_found_error",
             "qcc: unknown proxy endpoint (try /_qcc/health or /_qcc/status)",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_events_are_recognised_by_name_or_type() {
+        assert!(is_error_event(
+            b"event: error\ndata: {\"type\":\"error\"}\n\n"
+        ));
+        assert!(is_error_event(
+            b"data: {\"type\":\"error\",\"error\":{}}\n\n"
+        ));
+        assert!(!is_error_event(
+            b"event: message_start\ndata: {\"type\":\"message_start\"}\n\n"
+        ));
+        assert!(!is_error_event(b": comment\n"));
+    }
+
+    #[test]
+    fn meta_reads_stream_and_session() {
+        let body = Bytes::from_static(
+            br#"{"stream":true,"metadata":{"user_id":"{\"session_id\":\"s-9\"}"},"messages":[]}"#,
+        );
+        let m = RequestMeta::read(&Method::POST, &HeaderMap::new(), &body);
+        assert!(m.stream);
+        assert_eq!(m.session.as_deref(), Some("s-9"));
+        let mut h = HeaderMap::new();
+        h.insert("x-claude-code-session-id", "hdr".parse().unwrap());
+        let m = RequestMeta::read(&Method::POST, &h, &Bytes::from_static(b"not json"));
+        assert!(!m.stream);
+        assert_eq!(m.session.as_deref(), Some("hdr"));
     }
 }

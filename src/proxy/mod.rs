@@ -23,20 +23,16 @@ pub mod upstream;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-use arc_swap::ArcSwap;
+use std::time::{Duration, Instant};
 
 use crate::ipc::protocol::EndpointStatus;
 use crate::state::Config;
 use crate::state::secret::Secret;
-use routing::RouteTable;
-use stats::StatsRegistry;
+use routing::{RouteTable, Router};
 
 /// Shared state of a running proxy.
 pub struct Proxy {
-    routes: ArcSwap<RouteTable>,
-    registry: StatsRegistry,
+    pub router: Router,
     client: reqwest::Client,
     /// Clients must present this (either auth header) when set.
     access_token: Option<Secret>,
@@ -47,13 +43,11 @@ pub struct Proxy {
 impl Proxy {
     /// Build from a validated config.
     pub fn new(config: &Config, access_token: Option<Secret>) -> Result<Self, String> {
-        let registry = StatsRegistry::default();
-        let routes = RouteTable::build(config, &registry)?;
+        let router = Router::new(config)?;
         let client = upstream::client(Duration::from_secs(config.proxy.connect_timeout_secs))
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Self {
-            routes: ArcSwap::from_pointee(routes),
-            registry,
+            router,
             client,
             access_token,
             requests: AtomicU64::new(0),
@@ -63,14 +57,12 @@ impl Proxy {
 
     /// Swap in a new config. In-flight requests keep the snapshot they started with.
     pub fn apply(&self, config: &Config) -> Result<(), String> {
-        let routes = RouteTable::build(config, &self.registry)?;
-        self.routes.store(Arc::new(routes));
-        Ok(())
+        self.router.apply(config)
     }
 
     /// The snapshot in force now.
     pub fn routes(&self) -> Arc<RouteTable> {
-        self.routes.load_full()
+        self.router.table()
     }
 
     pub fn requests(&self) -> u64 {
@@ -83,6 +75,22 @@ impl Proxy {
 
     /// Per-endpoint status for `proxy status`.
     pub fn endpoint_status(&self) -> Vec<EndpointStatus> {
-        self.routes().all.iter().map(|u| u.status()).collect()
+        self.router.endpoint_status()
+    }
+
+    /// Upkeep on a timer: tier failover and recovery checks, expiry of sticky pins.
+    pub async fn maintain(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut n: u64 = 0;
+        loop {
+            tick.tick().await;
+            let table = self.router.table();
+            self.router.evaluate(&table, Instant::now());
+            n += 1;
+            if n.is_multiple_of(40) {
+                self.router.sticky.sweep(table.sticky_ttl());
+            }
+        }
     }
 }

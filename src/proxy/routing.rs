@@ -1,19 +1,36 @@
-//! The routing snapshot: what the proxy forwards to, built from a [`Config`] and swapped
-//! atomically on reload. Request handling reads one snapshot and touches only atomics.
+//! Routing: which endpoints a request may try, in which order.
 //!
-//! This release chooses simply: the active profile's enabled endpoints, starting at a
-//! rotating index (round-robin), the rest as fallbacks in list order. The routing issue
-//! replaces [`RouteTable::candidates`] with strategies, stickiness and health filtering.
+//! A [`RouteTable`] is an immutable snapshot of the config (every profile with its enabled
+//! endpoints, the tier order, policy and settings), swapped atomically on reload; in-flight
+//! requests keep the one they started with. The [`Router`] holds what outlives snapshots:
+//! which profile is serving (tier failover and recovery), sticky conversations, and the
+//! retry budget. Request handling touches only atomics and short uncontended locks.
+//!
+//! Candidates for a request, best first: a recovery trial on the profile we failed over
+//! from (if its breaker is due one), then the serving profile's available endpoints (the
+//! conversation's pinned endpoint first, half-open trials next, then the profile's
+//! strategy), then — with auto-failover — the next profiles in tier order.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use http::{HeaderName, HeaderValue};
+use serde_json::Map;
+use tokio::sync::mpsc;
 
+use crate::balance::Balancer;
+use crate::balance::sticky::StickyMap;
+use crate::health::breaker::{Admit, Breaker, BreakerPolicy, TrialPermit};
 use crate::ipc::protocol::EndpointStatus;
+use crate::proxy::retry::RetryBudget;
 use crate::proxy::stats::{EndpointStats, StatsRegistry};
 use crate::state::Config;
-use crate::state::model::{AuthStyle, Endpoint, ProxySettings, Tier};
+use crate::state::model::{
+    AuthStyle, Endpoint, Policy, ProxySettings, SwitchKind, SwitchRecord, Tier,
+};
 
 /// One endpoint as the proxy sees it.
 pub struct Upstream {
@@ -25,7 +42,11 @@ pub struct Upstream {
     /// The credential header to set (`x-api-key` or `authorization`), marked sensitive.
     pub credential: (HeaderName, HeaderValue),
     pub enabled: bool,
+    pub weight: u32,
+    /// Fingerprint of the key (a rejected key is skipped until it changes).
+    pub key_fp: u64,
     pub stats: Arc<EndpointStats>,
+    pub breaker: Arc<Breaker>,
 }
 
 impl Upstream {
@@ -47,6 +68,9 @@ impl Upstream {
             )
         })?;
         value.set_sensitive(true);
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        e.key.expose().hash(&mut h);
+        let (stats, breaker) = registry.get(&e.id);
         Ok(Self {
             id: e.id.clone(),
             profile: profile.to_owned(),
@@ -54,19 +78,33 @@ impl Upstream {
             base_url: e.url.trim_end_matches('/').to_owned(),
             credential: (name, value),
             enabled: e.enabled,
-            stats: registry.get(&e.id),
+            weight: u32::from(e.weight),
+            key_fp: h.finish(),
+            stats,
+            breaker,
         })
     }
 
-    pub fn status(&self) -> EndpointStatus {
+    pub fn status(&self, now: Instant, pinned: usize) -> EndpointStatus {
         let (p50, p95) = self.stats.percentiles_ms();
         let (input, output) = self.stats.tokens();
+        let view = self.breaker.view(self.key_fp, now);
+        let unavailable = if self.enabled {
+            view.unavailable
+        } else {
+            Some("disabled".into())
+        };
         EndpointStatus {
             id: self.id.clone(),
             profile: self.profile.clone(),
             name: self.name.clone(),
             url: self.base_url.clone(),
             enabled: self.enabled,
+            breaker: view.state.to_owned(),
+            cooldown_left_secs: view.cooldown_left.map(|d| d.as_secs_f64().ceil() as u64),
+            unavailable,
+            consecutive_failures: view.consecutive_failures,
+            pinned,
             in_flight: self.stats.in_flight(),
             requests: self.stats.requests(),
             errors: self.stats.errors(),
@@ -79,51 +117,382 @@ impl Upstream {
     }
 }
 
+/// One profile in a snapshot.
+pub struct ProfileRoute {
+    pub name: String,
+    pub tier: Option<Tier>,
+    /// Enabled endpoints, in list order.
+    pub endpoints: Vec<Arc<Upstream>>,
+    balancer: Balancer,
+}
+
+impl ProfileRoute {
+    /// Could any endpoint take a request now?
+    pub fn available(&self, now: Instant) -> bool {
+        self.endpoints
+            .iter()
+            .any(|u| u.breaker.available(u.key_fp, now))
+    }
+
+    /// Is any endpoint proven healthy (breaker closed)?
+    pub fn healthy(&self) -> bool {
+        self.endpoints.iter().any(|u| u.breaker.healthy(u.key_fp))
+    }
+}
+
 /// An immutable view of the config for request handling.
 pub struct RouteTable {
-    pub active_profile: Option<String>,
-    pub active_tier: Option<Tier>,
-    /// Enabled endpoints of the active profile, in list order.
-    pub serving: Vec<Arc<Upstream>>,
-    /// Every endpoint of every profile (for status).
+    pub profiles: Vec<ProfileRoute>,
+    /// The profile the config makes active (the user's choice).
+    pub chosen: String,
+    /// Indexes of the tiered profiles, in failover order.
+    pub order: Vec<usize>,
+    /// Every endpoint of every profile, disabled ones too (for status).
     pub all: Vec<Arc<Upstream>>,
     pub settings: ProxySettings,
-    next: AtomicUsize,
+    pub policy: Policy,
 }
 
 impl RouteTable {
     /// Build a snapshot. Refuses a config the proxy cannot serve from.
     pub fn build(config: &Config, registry: &StatsRegistry) -> Result<Self, String> {
-        let active = config
+        let chosen = config
             .active_profile()
-            .ok_or("no profile is configured: add one with `qcc profile add <name>`")?;
+            .ok_or("no profile is configured: add one with `qcc profile add <name>`")?
+            .name
+            .clone();
         let mut all = Vec::new();
-        let mut serving = Vec::new();
-        for (p, e) in config.endpoints() {
-            let u = Arc::new(Upstream::build(&p.name, e, registry)?);
-            if p.name == active.name && e.enabled {
-                serving.push(u.clone());
+        let mut profiles = Vec::new();
+        for p in &config.profiles {
+            let mut endpoints = Vec::new();
+            for e in &p.endpoints {
+                let u = Arc::new(Upstream::build(&p.name, e, registry)?);
+                if e.enabled {
+                    endpoints.push(u.clone());
+                }
+                all.push(u);
             }
-            all.push(u);
+            profiles.push(ProfileRoute {
+                name: p.name.clone(),
+                tier: config.tiers.tier_of(&p.name),
+                balancer: Balancer::new(p.strategy, endpoints.len()),
+                endpoints,
+            });
         }
+        let order = config
+            .tiers
+            .ordered()
+            .filter_map(|(_, name)| profiles.iter().position(|p| p.name == name))
+            .collect();
         Ok(Self {
-            active_profile: Some(active.name.clone()),
-            active_tier: config.tiers.tier_of(&active.name),
-            serving,
+            profiles,
+            chosen,
+            order,
             all,
             settings: config.proxy.clone(),
-            next: AtomicUsize::new(0),
+            policy: config.policy.clone(),
         })
     }
 
-    /// The endpoints to try for one request, best first, each at most once.
-    pub fn candidates(&self) -> impl Iterator<Item = &Arc<Upstream>> {
-        let n = self.serving.len();
-        let start = if n == 0 {
-            0
-        } else {
-            self.next.fetch_add(1, Ordering::Relaxed) % n
+    pub fn profile(&self, name: &str) -> Option<(usize, &ProfileRoute)> {
+        self.profiles
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.name == name)
+    }
+
+    /// Profiles to fail over to from `serving`: the ones after it in tier order (same tier
+    /// first, then lower tiers); every tiered profile if it is not in a tier itself.
+    pub fn after(&self, serving: usize) -> Vec<usize> {
+        match self.order.iter().position(|&i| i == serving) {
+            Some(pos) => self.order[pos + 1..].to_vec(),
+            None => self
+                .order
+                .iter()
+                .copied()
+                .filter(|&i| i != serving)
+                .collect(),
+        }
+    }
+
+    pub fn breaker_policy(&self) -> BreakerPolicy {
+        BreakerPolicy {
+            threshold: self.policy.failure_threshold,
+            cooldown: Duration::from_secs(self.policy.cooldown_secs),
+        }
+    }
+
+    pub fn sticky_ttl(&self) -> Duration {
+        Duration::from_secs(self.settings.sticky_ttl_secs)
+    }
+}
+
+/// One endpoint a request may try.
+pub struct Candidate {
+    pub upstream: Arc<Upstream>,
+    /// Held when this attempt is the endpoint's half-open trial.
+    pub trial: Option<TrialPermit>,
+}
+
+/// Which profile serves, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TierState {
+    /// The config's active profile when this state began.
+    pub chosen: String,
+    /// The profile traffic goes to now.
+    pub serving: String,
+    /// Set while failed over: the profile to return to.
+    pub failed_over_from: Option<String>,
+    healthy_since: Option<Instant>,
+}
+
+impl TierState {
+    fn fresh(chosen: &str) -> Self {
+        Self {
+            chosen: chosen.to_owned(),
+            serving: chosen.to_owned(),
+            failed_over_from: None,
+            healthy_since: None,
+        }
+    }
+}
+
+/// Routing state that outlives snapshots.
+pub struct Router {
+    table: ArcSwap<RouteTable>,
+    registry: StatsRegistry,
+    tiers: Mutex<TierState>,
+    pub sticky: StickyMap,
+    pub budget: RetryBudget,
+    events: Mutex<Option<mpsc::UnboundedSender<SwitchRecord>>>,
+}
+
+impl Router {
+    pub fn new(config: &Config) -> Result<Self, String> {
+        let registry = StatsRegistry::default();
+        let table = RouteTable::build(config, &registry)?;
+        Ok(Self {
+            tiers: Mutex::new(TierState::fresh(&table.chosen)),
+            table: ArcSwap::from_pointee(table),
+            registry,
+            sticky: StickyMap::default(),
+            budget: RetryBudget::default(),
+            events: Mutex::new(None),
+        })
+    }
+
+    /// Swap in a new config. A changed active profile (a manual switch) resets failover.
+    pub fn apply(&self, config: &Config) -> Result<(), String> {
+        let table = RouteTable::build(config, &self.registry)?;
+        {
+            let mut st = self.tiers.lock().expect("tier lock");
+            if st.chosen != table.chosen || table.profile(&st.serving).is_none() {
+                *st = TierState::fresh(&table.chosen);
+            }
+        }
+        self.table.store(Arc::new(table));
+        Ok(())
+    }
+
+    pub fn table(&self) -> Arc<RouteTable> {
+        self.table.load_full()
+    }
+
+    pub fn tier_state(&self) -> TierState {
+        self.tiers.lock().expect("tier lock").clone()
+    }
+
+    /// Receive the switch records the router makes (the daemon persists them).
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<SwitchRecord> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.events.lock().expect("events lock") = Some(tx);
+        rx
+    }
+
+    /// The endpoints one request may try, best first, at most `max`.
+    pub fn plan(&self, table: &RouteTable, session: Option<&str>, max: usize) -> Vec<Candidate> {
+        let now = Instant::now();
+        let st = self.tier_state();
+        let serving = table
+            .profile(&st.serving)
+            .or_else(|| table.profile(&table.chosen))
+            .map(|(i, _)| i);
+        let mut out = Vec::with_capacity(max);
+        if table.policy.auto_recovery
+            && let Some((_, from)) = st
+                .failed_over_from
+                .as_deref()
+                .and_then(|f| table.profile(f))
+            && let Some(trial) =
+                from.endpoints
+                    .iter()
+                    .find_map(|u| match u.breaker.admit(u.key_fp, now) {
+                        Admit::Trial(t) => Some(Candidate {
+                            upstream: u.clone(),
+                            trial: Some(t),
+                        }),
+                        _ => None,
+                    })
+        {
+            out.push(trial);
+        }
+        let Some(serving) = serving else {
+            return out;
         };
-        (0..n).map(move |i| &self.serving[(start + i) % n])
+        self.push_profile(
+            &table.profiles[serving],
+            session,
+            table.sticky_ttl(),
+            now,
+            &mut out,
+        );
+        if table.policy.auto_failover {
+            for i in table.after(serving) {
+                if out.len() >= max {
+                    break;
+                }
+                self.push_profile(&table.profiles[i], None, table.sticky_ttl(), now, &mut out);
+            }
+        }
+        out.truncate(max);
+        out
+    }
+
+    fn push_profile(
+        &self,
+        p: &ProfileRoute,
+        session: Option<&str>,
+        ttl: Duration,
+        now: Instant,
+        out: &mut Vec<Candidate>,
+    ) {
+        let mut ready = Vec::new();
+        let mut trials = Vec::new();
+        for (i, u) in p.endpoints.iter().enumerate() {
+            match u.breaker.admit(u.key_fp, now) {
+                Admit::Yes => ready.push(i),
+                Admit::Trial(t) => trials.push(Candidate {
+                    upstream: u.clone(),
+                    trial: Some(t),
+                }),
+                Admit::No => {}
+            }
+        }
+        let cand = |i: usize| Candidate {
+            upstream: p.endpoints[i].clone(),
+            trial: None,
+        };
+        let pinned = session
+            .and_then(|s| self.sticky.get(s, ttl))
+            .and_then(|id| p.endpoints.iter().position(|u| u.id == id))
+            .filter(|i| ready.contains(i));
+        match pinned {
+            // A known conversation: its endpoint first; the strategy is not consulted.
+            Some(i) => {
+                out.push(cand(i));
+                out.extend(trials);
+                out.extend(ready.into_iter().filter(|&j| j != i).map(cand));
+            }
+            // A new conversation: a due half-open trial first, then the strategy's order.
+            None => {
+                let order = p.balancer.order(&p.endpoints, &ready);
+                out.extend(trials);
+                out.extend(order.into_iter().map(cand));
+            }
+        }
+    }
+
+    /// Fail over when the serving profile has no available endpoint; recover when the
+    /// profile we left has been healthy for the recovery hold. Called after a breaker opens
+    /// and on a timer.
+    pub fn evaluate(&self, table: &RouteTable, now: Instant) {
+        let mut st = self.tiers.lock().expect("tier lock");
+        let Some((si, serving)) = table.profile(&st.serving) else {
+            *st = TierState::fresh(&table.chosen);
+            return;
+        };
+        if table.policy.auto_failover
+            && !serving.available(now)
+            && let Some(next) = table
+                .after(si)
+                .into_iter()
+                .find(|&i| table.profiles[i].available(now))
+        {
+            let from = st.serving.clone();
+            let to = table.profiles[next].name.clone();
+            let why: Vec<String> = serving
+                .endpoints
+                .iter()
+                .filter_map(|u| {
+                    u.breaker
+                        .view(u.key_fp, now)
+                        .unavailable
+                        .map(|r| format!("{}: {r}", u.id))
+                })
+                .collect();
+            let reason = if why.is_empty() {
+                format!("no available endpoint in '{from}'")
+            } else {
+                format!("no available endpoint in '{from}' ({})", why.join("; "))
+            };
+            tracing::warn!("failover {from} → {to}: {reason}");
+            if st.failed_over_from.is_none() {
+                st.failed_over_from = Some(from.clone());
+            }
+            st.serving = to.clone();
+            st.healthy_since = None;
+            self.emit(from, to, reason, SwitchKind::Failover);
+        }
+        let Some(origin) = st.failed_over_from.clone() else {
+            return;
+        };
+        if origin == st.serving {
+            st.failed_over_from = None;
+            return;
+        }
+        if !table.policy.auto_recovery {
+            return;
+        }
+        match table.profile(&origin) {
+            None => st.failed_over_from = None,
+            Some((_, p)) if p.healthy() => {
+                let since = *st.healthy_since.get_or_insert(now);
+                let hold = Duration::from_secs(table.policy.recovery_hold_secs);
+                if now.duration_since(since) >= hold {
+                    let from = std::mem::replace(&mut st.serving, origin.clone());
+                    st.failed_over_from = None;
+                    st.healthy_since = None;
+                    let reason = format!("'{origin}' healthy again for {} s", hold.as_secs());
+                    tracing::info!("recovery {from} → {origin}: {reason}");
+                    self.emit(from, origin, reason, SwitchKind::Recovery);
+                }
+            }
+            Some(_) => st.healthy_since = None,
+        }
+    }
+
+    fn emit(&self, from: String, to: String, reason: String, kind: SwitchKind) {
+        if let Some(tx) = self.events.lock().expect("events lock").as_ref() {
+            let _ = tx.send(SwitchRecord {
+                at: chrono::Utc::now(),
+                from: Some(from),
+                to,
+                reason,
+                kind,
+                extra: Map::new(),
+            });
+        }
+    }
+
+    /// Per-endpoint status.
+    pub fn endpoint_status(&self) -> Vec<EndpointStatus> {
+        let table = self.table();
+        let now = Instant::now();
+        let pins: HashMap<String, usize> = self.sticky.counts(table.sticky_ttl());
+        table
+            .all
+            .iter()
+            .map(|u| u.status(now, pins.get(&u.id).copied().unwrap_or(0)))
+            .collect()
     }
 }

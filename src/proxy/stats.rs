@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::health::breaker::Breaker;
+
 /// How many recent latencies are kept for percentiles.
 const LATENCY_WINDOW: usize = 512;
 
@@ -19,6 +21,8 @@ pub struct EndpointStats {
     input_tokens: AtomicU64,
     output_tokens: AtomicU64,
     latencies_us: Mutex<VecDeque<u64>>,
+    /// Peak-EWMA of time to headers, in µs (0 = no sample yet).
+    ewma_us: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
@@ -40,6 +44,15 @@ impl EndpointStats {
     }
 
     pub fn record_latency(&self, d: Duration) {
+        let sample = d.as_micros() as u64;
+        let old = self.ewma_us.load(Ordering::Relaxed);
+        // Peak-sensitive: a slower sample is taken at once, faster ones decay it slowly.
+        let new = if old == 0 || sample > old {
+            sample
+        } else {
+            (old * 9 + sample) / 10
+        };
+        self.ewma_us.store(new.max(1), Ordering::Relaxed);
         let mut l = self.latencies_us.lock().expect("stats lock");
         if l.len() == LATENCY_WINDOW {
             l.pop_front();
@@ -55,6 +68,11 @@ impl EndpointStats {
     pub fn add_usage(&self, input: u64, output: u64) {
         self.input_tokens.fetch_add(input, Ordering::Relaxed);
         self.output_tokens.fetch_add(output, Ordering::Relaxed);
+    }
+
+    /// The latency estimate the `fastest` strategy compares (µs; 0 before any sample).
+    pub fn latency_estimate_us(&self) -> u64 {
+        self.ewma_us.load(Ordering::Relaxed)
     }
 
     pub fn in_flight(&self) -> u64 {
@@ -101,14 +119,17 @@ impl EndpointStats {
     }
 }
 
-/// Stats by endpoint id, kept across reloads.
+/// An endpoint's runtime state: figures and breaker.
+pub type EndpointRuntime = (Arc<EndpointStats>, Arc<Breaker>);
+
+/// Stats and breakers by endpoint id, kept across reloads.
 #[derive(Default)]
 pub struct StatsRegistry {
-    map: Mutex<HashMap<String, Arc<EndpointStats>>>,
+    map: Mutex<HashMap<String, EndpointRuntime>>,
 }
 
 impl StatsRegistry {
-    pub fn get(&self, id: &str) -> Arc<EndpointStats> {
+    pub fn get(&self, id: &str) -> EndpointRuntime {
         self.map
             .lock()
             .expect("registry lock")
@@ -135,6 +156,8 @@ mod tests {
         }
         assert_eq!(s.percentiles_ms(), (Some(50.0), Some(95.0)));
         let reg = StatsRegistry::default();
-        assert!(Arc::ptr_eq(&reg.get("a"), &reg.get("a")));
+        assert!(Arc::ptr_eq(&reg.get("a").0, &reg.get("a").0));
+        assert!(Arc::ptr_eq(&reg.get("a").1, &reg.get("a").1));
+        assert!(s.latency_estimate_us() > 0);
     }
 }

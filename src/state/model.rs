@@ -392,6 +392,10 @@ pub struct ProxySettings {
     pub header_timeout_secs: u64,
     /// Distinct endpoints one request may try.
     pub max_attempts: u32,
+    /// No new attempt starts this long after the request arrived.
+    pub retry_deadline_secs: u64,
+    /// A conversation stays on its endpoint while it is idle less than this.
+    pub sticky_ttl_secs: u64,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -406,6 +410,8 @@ impl Default for ProxySettings {
             stream_header_timeout_secs: 60,
             header_timeout_secs: 600,
             max_attempts: 3,
+            retry_deadline_secs: 120,
+            sticky_ttl_secs: 300,
             extra: Map::new(),
         }
     }

@@ -137,35 +137,44 @@ pub fn proxy_endpoints(rows: &[EndpointStatus]) -> Table {
         "ID",
         "PROFILE",
         "NAME",
+        "BREAKER",
         "IN-FLIGHT",
         "REQUESTS",
         "ERRORS",
         "P50 MS",
         "P95 MS",
+        "PINNED",
         "TOKENS IN/OUT",
-        "LAST ERROR",
+        "WHY UNAVAILABLE / LAST ERROR",
     ]);
     let ms = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
     for e in rows {
-        let mut id = e.id.clone();
-        if !e.enabled {
-            id.push_str(" (off)");
-        }
-        let mut last = e.last_error.clone().unwrap_or_else(|| "-".into());
-        if last.chars().count() > 60 {
-            last = last.chars().take(59).collect::<String>() + "…";
+        let breaker = match (e.enabled, e.cooldown_left_secs) {
+            (false, _) => "disabled".to_owned(),
+            (true, Some(s)) => format!("{} ({s}s left)", e.breaker),
+            (true, None) => e.breaker.clone(),
+        };
+        let mut note = e
+            .unavailable
+            .clone()
+            .or_else(|| e.last_error.clone())
+            .unwrap_or_else(|| "-".into());
+        if note.chars().count() > 70 {
+            note = note.chars().take(69).collect::<String>() + "…";
         }
         t.add_row(vec![
-            id,
+            e.id.clone(),
             e.profile.clone(),
             e.name.clone(),
+            breaker,
             e.in_flight.to_string(),
             e.requests.to_string(),
             e.errors.to_string(),
             ms(e.p50_ms),
             ms(e.p95_ms),
+            e.pinned.to_string(),
             format!("{}/{}", e.input_tokens, e.output_tokens),
-            last,
+            note,
         ]);
     }
     t

@@ -451,3 +451,39 @@ fn the_proxys_own_endpoints() {
     let s = serde_json::to_string(&status).unwrap();
     assert!(!s.contains("0000000000000013"), "no keys in status");
 }
+
+#[test]
+fn idle_timeout_applies_between_chunks_never_in_total() {
+    let env = TestEnv::new();
+    let up = FakeUpstream::spawn().unwrap();
+    env.endpoint_for("work", &up.url(), "sk-upstream-0000000000000014", "api-key");
+    env.edit_config(|c| c.proxy.idle_timeout_secs = 1);
+    let proxy = env.start_proxy();
+    let rt = runtime();
+    // 250 ms between events, ~10 events: well over the 1 s idle timeout in total, but never
+    // 1 s of silence, so the stream completes.
+    up.push_fault(Fault::SlowStream(Duration::from_millis(250)));
+    let started = Instant::now();
+    let (status, _, body) = rt.block_on(stream_once(&proxy.base_url, STREAM_BODY));
+    assert_eq!(status, 200);
+    assert!(
+        started.elapsed() > Duration::from_secs(1),
+        "the stream outlived the idle timeout"
+    );
+    assert!(
+        body.contains("event: message_stop") && !body.contains("event: error"),
+        "{body}"
+    );
+    // 2 s between events: the first one arrives (waiting for it is the header timeout's
+    // business, before the commit point), then 2 s of silence trip the 1 s idle timeout,
+    // which ends the stream with an in-band error.
+    up.push_fault(Fault::SlowStream(Duration::from_secs(2)));
+    let (status, _, body) = rt.block_on(stream_once(&proxy.base_url, STREAM_BODY));
+    assert_eq!(status, 200);
+    assert!(body.starts_with("event: message_start"), "{body}");
+    assert_eq!(body.matches("event: ").count(), 2, "{body}");
+    assert!(
+        body.contains("event: error") && body.contains("idle timeout"),
+        "{body}"
+    );
+}

@@ -48,7 +48,7 @@ pub fn run(ctx: &Ctx, _args: &Args) -> Result<(), CliError> {
     );
     println!("  listening: http://{}", report.listen);
     println!(
-        "  active:    {}{}",
+        "  serving:   {}{}",
         report.active_profile.as_deref().unwrap_or("-"),
         report
             .active_tier
@@ -56,6 +56,11 @@ pub fn run(ctx: &Ctx, _args: &Args) -> Result<(), CliError> {
             .map(|t| format!(" ({t} tier)"))
             .unwrap_or_default()
     );
+    if let Some(from) = &report.failed_over_from {
+        println!(
+            "  failover:  from '{from}' (returns when it is healthy again, if auto-recovery is on)"
+        );
+    }
     println!(
         "  requests:  {} total, {} in flight",
         report.requests, report.in_flight
