@@ -13,9 +13,11 @@ use crate::daemon::spawn::{self, StartOptions, Started};
 use crate::fake::{FakeUpstream, Fault};
 use crate::ipc::client::Client;
 use crate::ipc::protocol::{Request, Response};
-use crate::state::model::{AuthStyle, NewEndpoint, Strategy};
+use crate::state::History;
+use crate::state::model::{AuthStyle, NewEndpoint, Strategy, Tier};
 use crate::state::secret::Secret;
 use crate::state::{Config, Paths, Store};
+use crate::ui::views::SwitchView;
 use crate::ui::{style, table};
 
 /// A keyless, offline tour of qcc: fake upstreams, a throwaway profile, the real proxy
@@ -66,17 +68,15 @@ pub fn run(_ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     );
     let relay_a = FakeUpstream::spawn_named("relay-a").map_err(|e| failed("fake upstream", &e))?;
     let relay_b = FakeUpstream::spawn_named("relay-b").map_err(|e| failed("fake upstream", &e))?;
-    for (up, name) in [(&relay_a, "relay-a"), (&relay_b, "relay-b")] {
-        up.set_default_fault(Fault::SlowStream(Duration::from_millis(35)));
-        up.set_reply_text(&format!(
-            "Hi! This answer streamed from {name} through qcc."
-        ));
-    }
-    println!(
-        "   relay-a  {}\n   relay-b  {}",
-        relay_a.url(),
-        relay_b.url()
-    );
+    relay_a.set_default_fault(Fault::Status {
+        status: 529,
+        retry_after: None,
+        message: Some("Overloaded".into()),
+    });
+    relay_b.set_default_fault(Fault::SlowStream(Duration::from_millis(35)));
+    relay_b.set_reply_text("Hi! relay-a is overloaded, so this answer streamed from relay-b.");
+    println!("   relay-a  {}  (overloaded: answers 529)", relay_a.url());
+    println!("   relay-b  {}  (healthy)", relay_b.url());
 
     let dir = tempfile::Builder::new()
         .prefix("qcc-demo-")
@@ -85,10 +85,14 @@ pub fn run(_ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     let paths = Paths::with_runtime(dir.path().join("config"), dir.path().join("run"));
     step(
         2,
-        "A throwaway profile 'demo' holding both, weighted round-robin:",
+        "Profiles: 'main' (primary tier) → relay-a, 'backup' (secondary) → relay-b:",
     );
     let ids = seed(&paths, &relay_a.url(), &relay_b.url())?;
-    println!("   {}  relay-a\n   {}  relay-b", ids[0], ids[1]);
+    println!(
+        "   {}  main    relay-a\n   {}  backup  relay-b",
+        ids[0], ids[1]
+    );
+    println!("   policy: a breaker opens after 2 consecutive failures");
     println!("   (config in {})", paths.config_dir().display());
 
     step(3, "The proxy daemon, started like `qcc proxy start`:");
@@ -99,7 +103,7 @@ pub fn run(_ctx: &Ctx, args: &Args) -> Result<(), CliError> {
             ..StartOptions::default()
         },
     )?;
-    let _guard = DaemonGuard {
+    let guard = DaemonGuard {
         paths: paths.clone(),
     };
     let Started::New { pid, listen } = started else {
@@ -118,37 +122,77 @@ pub fn run(_ctx: &Ctx, args: &Args) -> Result<(), CliError> {
         .build()
         .map_err(|e| failed("runtime", &e))?;
     runtime.block_on(stream_requests(&base, args.requests))?;
+    println!(
+        "   relay-a saw {} request(s); then its breaker opened and traffic moved to 'backup'.",
+        relay_a.request_count()
+    );
 
     step(5, "What `qcc proxy status` shows:");
     let mut client = Client::connect(&paths.socket(), Duration::from_secs(5))?;
     if let Response::Status(report) = client.call(&Request::Status)? {
+        println!(
+            "   serving: {}{}",
+            report.active_profile.as_deref().unwrap_or("-"),
+            report
+                .failed_over_from
+                .as_deref()
+                .map(|f| format!(" (failed over from '{f}')"))
+                .unwrap_or_default()
+        );
         println!("{}", table::proxy_endpoints(&report.endpoints));
     }
     drop(client);
-    drop(_guard);
-    step(6, "Stopped the daemon; the temp config goes away now.");
+
+    step(6, "What `qcc priority history` shows:");
+    let history = wait_for_switch(&paths);
+    let rows: Vec<SwitchView> = history.latest(5).map(SwitchView::from).collect();
+    if rows.is_empty() {
+        println!("   (no switch recorded)");
+    } else {
+        println!("{}", table::history(&rows));
+    }
+    drop(guard);
+    step(7, "Stopped the daemon; the temp config goes away now.");
     style::note("next: qcc profile add <name> && qcc endpoint add <name>  — then qcc proxy start");
     Ok(())
 }
 
-/// Write the demo profile straight into the temp config.
+/// The daemon records switches in the background: give it a moment to land.
+fn wait_for_switch(paths: &Paths) -> History {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let h: History = Store::open(paths.clone())
+            .and_then(|s| s.read())
+            .unwrap_or_default();
+        if !h.records.is_empty() || Instant::now() > deadline {
+            return h;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Write the demo profiles straight into the temp config.
 fn seed(paths: &Paths, a: &str, b: &str) -> Result<Vec<String>, CliError> {
     let store = Store::open(paths.clone())?;
     store.update(|c: &mut Config| {
-        c.add_profile(
-            "demo",
-            Some("qcc demo".into()),
-            Strategy::Weighted,
-            Utc::now(),
-        )?;
         let mut ids = Vec::new();
-        for (n, url) in [("relay-a", a), ("relay-b", b)] {
+        for (profile, name, url, tier) in [
+            ("main", "relay-a", a, Tier::Primary),
+            ("backup", "relay-b", b, Tier::Secondary),
+        ] {
+            c.add_profile(
+                profile,
+                Some("qcc demo".into()),
+                Strategy::Weighted,
+                Utc::now(),
+            )?;
+            c.set_tier(profile, Some(tier))?;
             let e = c.add_endpoint(
-                "demo",
+                profile,
                 NewEndpoint {
-                    name: Some(n.into()),
+                    name: Some(name.into()),
                     url: url.into(),
-                    key: Secret::new(format!("sk-demo-{n}-0000000000")),
+                    key: Secret::new(format!("sk-demo-{name}-0000000000")),
                     auth: AuthStyle::ApiKey,
                     weight: 100,
                 },
@@ -156,6 +200,7 @@ fn seed(paths: &Paths, a: &str, b: &str) -> Result<Vec<String>, CliError> {
             )?;
             ids.push(e.id.clone());
         }
+        c.policy.failure_threshold = 2;
         Ok::<_, CliError>(ids)
     })
 }
@@ -183,7 +228,16 @@ async fn stream_requests(base: &str, n: usize) -> Result<(), CliError> {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("?")
             .to_owned();
-        print!("   request {i} → {} via {via}: ", resp.status().as_u16());
+        let attempts = resp
+            .headers()
+            .get("x-qcc-attempts")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("?")
+            .to_owned();
+        print!(
+            "   request {i} → {} via {via} (attempts: {attempts}): ",
+            resp.status().as_u16()
+        );
         let _ = std::io::stdout().flush();
         let mut first_byte = None;
         let mut events = 0;

@@ -4,10 +4,13 @@
 mod harness;
 
 mod bad_input;
+mod breakers_tiers;
+mod chaos;
 mod claude_settings;
 mod completion;
 mod demo;
 mod endpoint;
+mod failover;
 mod generated;
 mod priority;
 mod profile;
@@ -15,3 +18,4 @@ mod proxy_forward;
 mod proxy_lifecycle;
 mod python_sdk;
 mod state_safety;
+mod strategies;

@@ -38,6 +38,40 @@ impl TestEnv {
         self.json(&["proxy", "status"])
     }
 
+    /// One endpoint's entry in `proxy status`.
+    pub fn endpoint_status(&self, id: &str) -> Value {
+        let s = self.proxy_status();
+        s["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == id)
+            .unwrap_or_else(|| panic!("{id} not in status: {s}"))
+            .clone()
+    }
+
+    /// Wait (re-reading `proxy status`) until `pred` holds; panics after `timeout`. For
+    /// conditions only time brings (a cooldown ending), or the daemon's own background work.
+    pub fn wait_status(
+        &self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let s = self.proxy_status();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {s}"
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     /// Change config.json through the library (locked, atomic), e.g. short timeouts.
     pub fn edit_config(&self, f: impl FnOnce(&mut qcc::state::Config)) {
         let store = qcc::state::Store::open(qcc::state::Paths::at(self.config_dir())).unwrap();

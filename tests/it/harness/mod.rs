@@ -1,6 +1,7 @@
 //! Test harness: [`TestEnv`] gives every test its own config dir, HOME and XDG dirs, strips
 //! inherited `QCC_*` / `NO_COLOR` / `COLUMNS`, and runs the real `qcc` binary.
 
+pub mod client;
 pub mod daemon;
 
 use std::ffi::OsStr;
