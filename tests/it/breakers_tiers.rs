@@ -173,6 +173,15 @@ fn tiers_fail_over_recover_and_respect_a_manual_switch() {
     assert_eq!(s["active_profile"], "spare");
     assert_eq!(s["chosen_profile"], "main");
     assert_eq!(s["failed_over_from"], "main");
+    let listed = env.json(&["priority", "list"]);
+    assert_eq!(
+        (listed["serving"].as_str(), listed["active"].as_str()),
+        (Some("spare"), Some("main"))
+    );
+    assert!(
+        env.ok(&["priority", "list"])
+            .contains("serves: spare (failed over from 'main')")
+    );
     let failover = env_wait_history(&env, 1);
     assert_eq!(failover[0]["kind"], "failover");
     assert_eq!(

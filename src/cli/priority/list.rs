@@ -2,10 +2,12 @@
 
 use crate::cli::ctx::Ctx;
 use crate::cli::error::CliError;
+use crate::ipc::protocol::{Request, Response};
 use crate::ui::views::PriorityView;
 use crate::ui::{self, table};
 
-/// Show the tiers in failover order, the active profile (*) and the failover policy.
+/// Show the tiers in failover order, the active profile (*) and the failover policy; with
+/// the proxy running, also the profile it serves now (which differs after a failover).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
@@ -13,11 +15,26 @@ Examples:
   qcc priority list --json | jq -r .active")]
 pub struct Args {}
 
+/// What a running proxy serves: (serving profile, failed over from), if it runs.
+fn serving(ctx: &Ctx) -> Option<(String, Option<String>)> {
+    if !ctx.paths.socket().exists() {
+        return None;
+    }
+    match ctx.daemon().ok()?.call(&Request::Status).ok()? {
+        Response::Status(s) => Some((s.active_profile?, s.failed_over_from)),
+        _ => None,
+    }
+}
+
 pub fn run(ctx: &Ctx, _args: &Args) -> Result<(), CliError> {
     let config = ctx.config()?;
     let view = PriorityView::new(&config);
+    let serving = serving(ctx);
     if ctx.json {
-        ui::print_json(&view);
+        let mut v = serde_json::to_value(&view).expect("serializable");
+        v["serving"] = serving.as_ref().map(|(s, _)| s.clone()).into();
+        v["failed_over_from"] = serving.and_then(|(_, f)| f).into();
+        ui::print_json(&v);
         return Ok(());
     }
     if view.entries.is_empty() {
@@ -25,6 +42,13 @@ pub fn run(ctx: &Ctx, _args: &Args) -> Result<(), CliError> {
         return Ok(());
     }
     println!("{}", table::tiers(&view.entries));
+    if let Some((s, from)) = &serving {
+        let why = from
+            .as_deref()
+            .map(|f| format!(" (failed over from '{f}')"))
+            .unwrap_or_default();
+        println!("The running proxy serves: {s}{why}");
+    }
     println!(
         "Active: {}    auto-failover: {}    auto-recovery: {}",
         view.active.as_deref().unwrap_or("-"),
