@@ -17,6 +17,8 @@ pub mod health;
 pub mod ipc;
 /// The data plane: the forwarding HTTP server.
 pub mod proxy;
+/// The failure queue: requests that failed everywhere, kept and replayed.
+pub mod queue;
 /// On-disk state: paths, the pure model, locked atomic storage.
 pub mod state;
 /// Terminal output: tables, prompts, colours, JSON views with masked keys.

@@ -25,6 +25,8 @@ pub enum CliError {
     Daemon(#[from] DaemonError),
     #[error(transparent)]
     Ipc(#[from] IpcError),
+    #[error(transparent)]
+    Queue(#[from] crate::queue::QueueError),
     #[error("missing {}", .0.join(", "))]
     MissingInput(Vec<String>),
     #[error("{0} needs confirmation")]
@@ -68,6 +70,7 @@ impl CliError {
             CliError::Model(e) => e.hint(),
             CliError::Daemon(e) => e.hint(),
             CliError::Ipc(e) => e.hint(),
+            CliError::Queue(e) => e.hint(),
             CliError::MissingInput(_) => Some(
                 "stdin is not a terminal, so qcc cannot ask: pass them as flags (see --help)"
                     .into(),

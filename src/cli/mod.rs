@@ -16,6 +16,7 @@ pub mod generate;
 pub mod priority;
 pub mod profile;
 pub mod proxy;
+pub mod queue;
 
 use std::path::PathBuf;
 
@@ -93,6 +94,9 @@ pub enum Command {
     /// The local failover proxy: start, stop, status, logs
     #[command(subcommand)]
     Proxy(proxy::Cmd),
+    /// Requests that failed everywhere, kept for replay: status, list, retry, clear
+    #[command(subcommand)]
+    Queue(queue::Cmd),
     /// Print `export` lines that point a shell at a profile directly
     Env(env::Args),
     /// Print the shell completion script (bash, zsh, fish)
@@ -117,6 +121,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Endpoint(cmd) => endpoint::run(&ctx, cmd),
         Command::Priority(cmd) => priority::run(&ctx, cmd),
         Command::Proxy(cmd) => proxy::run(&ctx, cmd),
+        Command::Queue(cmd) => queue::run(&ctx, cmd),
         Command::Env(args) => env::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),

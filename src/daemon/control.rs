@@ -11,6 +11,10 @@ use tokio::sync::watch;
 use crate::daemon::reload::Reloader;
 use crate::ipc::protocol::{Request, Response, StatusReport};
 use crate::proxy::Proxy;
+use crate::queue::replay::{self, Selection};
+
+/// Queued requests replayed at once.
+pub const QUEUE_CONCURRENCY: usize = 4;
 
 /// A one-shot shutdown signal carrying the drain deadline.
 #[derive(Clone)]
@@ -63,6 +67,7 @@ pub async fn handle(d: &Daemon, request: Request) -> Response {
         Request::Status => status(d),
         Request::Reload => reload(d).await,
         Request::Stop { timeout_secs } => stop(d, timeout_secs),
+        Request::QueueRetry { ids } => queue_retry(d, ids).await,
     }
 }
 
@@ -97,4 +102,30 @@ fn stop(d: &Daemon, timeout_secs: u64) -> Response {
     tracing::info!("stop requested (drain up to {timeout_secs} s)");
     d.shutdown.trigger(Duration::from_secs(timeout_secs));
     Response::Stopping
+}
+
+async fn queue_retry(d: &Daemon, ids: Option<Vec<String>>) -> Response {
+    let Some(queue) = d.proxy.queue.get().cloned() else {
+        return Response::Error {
+            message: "this daemon has no failure queue".into(),
+        };
+    };
+    let selection = match ids {
+        Some(ids) => Selection::Ids(ids),
+        None => Selection::AllPending,
+    };
+    match replay::run(
+        d.proxy.clone(),
+        (*queue).clone(),
+        selection,
+        QUEUE_CONCURRENCY,
+        |_, _| {},
+    )
+    .await
+    {
+        Ok(summary) => Response::QueueRetried(summary),
+        Err(e) => Response::Error {
+            message: e.to_string(),
+        },
+    }
 }

@@ -226,6 +226,10 @@ async fn serve(
     tokio::spawn(crate::ipc::server::serve(control_listener, handler));
     tokio::spawn(reloader.clone().watch());
     tokio::spawn(proxy.clone().maintain());
+    let queue = crate::queue::QueueStore::open(paths)
+        .map_err(|e| DaemonError::Startup(format!("cannot open the failure queue: {e}")))?;
+    let _ = proxy.queue.set(Arc::new(queue.clone()));
+    tokio::spawn(retry_queue(proxy.clone(), queue));
     tokio::spawn(record_switches(
         proxy.router.subscribe(),
         Store::open(paths.clone())?,
@@ -280,6 +284,38 @@ async fn record_switches(
         .await;
         if let Ok(Err(e)) = written {
             tracing::error!("cannot record a switch in history.json: {e}");
+        }
+    }
+}
+
+/// Replay due queued requests in the background while `auto_retry` is on.
+async fn retry_queue(proxy: Arc<Proxy>, queue: crate::queue::QueueStore) {
+    use crate::queue::replay::{self, Selection};
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        if !proxy.routes().queue.auto_retry {
+            continue;
+        }
+        match replay::run(
+            proxy.clone(),
+            queue.clone(),
+            Selection::Due,
+            control::QUEUE_CONCURRENCY,
+            |_, _| {},
+        )
+        .await
+        {
+            Ok(s) if s.attempted > 0 => tracing::info!(
+                succeeded = s.succeeded,
+                failed = s.failed,
+                dead = s.dead,
+                "replayed {} queued request(s)",
+                s.attempted
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!("queue retry failed: {e}"),
         }
     }
 }

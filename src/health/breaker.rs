@@ -66,6 +66,8 @@ struct State {
     reason: Option<String>,
     /// Fingerprint of a key the upstream rejected, and why.
     rejected_key: Option<(u64, String)>,
+    /// The upstream asked not to be called before this (`retry-after`): probes wait too.
+    honour_until: Option<Instant>,
 }
 
 /// One endpoint's breaker. Shared by every routing snapshot (kept across reloads).
@@ -84,6 +86,7 @@ impl Default for Breaker {
                 trial_in_flight: false,
                 reason: None,
                 rejected_key: None,
+                honour_until: None,
             }),
         }
     }
@@ -162,10 +165,29 @@ impl Breaker {
         s.phase == Phase::Closed && s.rejected_key.as_ref().is_none_or(|(k, _)| *k != key)
     }
 
+    /// Whether the upstream rejected this key (it is skipped until the key changes).
+    pub fn key_rejected(&self, key: u64) -> bool {
+        self.lock()
+            .rejected_key
+            .as_ref()
+            .is_some_and(|(k, _)| *k == key)
+    }
+
+    /// Forget a rejected key: a probe with it just passed.
+    pub fn clear_rejection(&self) {
+        self.lock().rejected_key = None;
+    }
+
+    /// May a health probe call the endpoint now? Not while a `retry-after` it sent runs.
+    pub fn probe_allowed(&self, now: Instant) -> bool {
+        self.lock().honour_until.is_none_or(|t| now >= t)
+    }
+
     /// The endpoint answered properly.
     pub fn success(&self) {
         let mut s = self.lock();
         s.consecutive = 0;
+        s.honour_until = None;
         if s.phase != Phase::Closed {
             s.phase = Phase::Closed;
             s.trips = 0;
@@ -188,7 +210,11 @@ impl Breaker {
                 s.rejected_key = Some((key, reason));
                 return false;
             }
-            Failure::RetryAfter(d, _) => (*d).clamp(Duration::from_secs(1), MAX_COOLDOWN),
+            Failure::RetryAfter(d, _) => {
+                let d = (*d).clamp(Duration::from_secs(1), MAX_COOLDOWN);
+                s.honour_until = Some(now + d);
+                d
+            }
             Failure::Billing(_) => BILLING_COOLDOWN,
             Failure::Transient(_) => {
                 s.consecutive += 1;
@@ -300,6 +326,8 @@ mod tests {
             t
         ));
         assert_eq!(b.view(1, t).cooldown_left, Some(Duration::from_secs(7)));
+        assert!(!b.probe_allowed(t), "probes honour retry-after");
+        assert!(b.probe_allowed(t + Duration::from_secs(7)));
         let b = Breaker::default();
         assert!(b.failure(&Failure::Billing("HTTP 402".into()), P, 1, t));
         assert_eq!(b.view(1, t).cooldown_left, Some(BILLING_COOLDOWN));
@@ -327,6 +355,9 @@ mod tests {
         assert!(!b.failure(&Failure::Credential("HTTP 401".into()), P, 42, t));
         assert!(matches!(b.admit(42, t), Admit::No));
         assert!(b.view(42, t).unavailable.unwrap().contains("key rejected"));
+        assert!(b.key_rejected(42) && !b.key_rejected(43));
+        b.clear_rejection();
+        assert!(!b.key_rejected(42));
         assert!(
             matches!(b.admit(43, t), Admit::Yes),
             "a new key is tried again"

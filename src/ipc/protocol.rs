@@ -41,6 +41,8 @@ pub enum Request {
     /// Drain in-flight requests (up to `timeout_secs`) and exit. The daemon answers
     /// `Stopping` at once; the connection closes when the process is gone.
     Stop { timeout_secs: u64 },
+    /// Replay queued requests now: these ids, or every pending item.
+    QueueRetry { ids: Option<Vec<String>> },
 }
 
 /// What the daemon answers.
@@ -55,6 +57,7 @@ pub enum Response {
         error: Option<String>,
     },
     Stopping,
+    QueueRetried(crate::queue::replay::RetrySummary),
     Error {
         message: String,
     },

@@ -140,6 +140,10 @@ impl Passthrough {
             if let Some(s) = &self.sse {
                 u.stats.add_usage(s.input, s.output);
             }
+            if failure.is_none() {
+                // Ended cleanly (or the client left: not the endpoint's fault).
+                u.stats.record_success();
+            }
             if let Some(msg) = failure {
                 tracing::warn!(endpoint = %u.id, "response failed after it started: {msg}");
                 let reason = format!("failed mid-stream: {msg}");

@@ -36,7 +36,9 @@ use crate::proxy::body::{ChunkStream, Passthrough, ProxyBody, describe};
 use crate::proxy::error::{error_response, full};
 use crate::proxy::retry::{Verdict, classify_status, failure_for};
 use crate::proxy::routing::{Candidate, RouteTable, Upstream};
-use crate::proxy::upstream::{request_headers, response_headers, target_url};
+use crate::proxy::upstream::{request_headers, response_headers, storable_headers, target_url};
+use crate::queue::model::NewItem;
+use crate::state::model::QueueMode;
 
 /// Largest upstream error body kept to pass on or to read a spend-limit message from.
 const MAX_ERROR_BODY: usize = 1024 * 1024;
@@ -78,7 +80,28 @@ pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Response<Proxy
         }
     };
     let meta = RequestMeta::read(&parts.method, &parts.headers, &body);
-    forward(&proxy, &table, &parts, body, &meta).await
+    forward(&proxy, &table, &parts, body, &meta, true).await
+}
+
+/// Send a request through the normal routing (tiers, breakers, budget) without going
+/// through a client connection, and without queueing it again if it fails: how queued
+/// requests are replayed.
+pub async fn dispatch(
+    proxy: &Proxy,
+    method: Method,
+    path_and_query: &str,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response<ProxyBody>, http::Error> {
+    let (mut parts, ()) = Request::builder()
+        .method(method)
+        .uri(path_and_query)
+        .body(())?
+        .into_parts();
+    parts.headers = headers;
+    let meta = RequestMeta::read(&parts.method, &parts.headers, &body);
+    let table = proxy.router.table();
+    Ok(forward(proxy, &table, &parts, body, &meta, false).await)
 }
 
 /// Keeps the proxy-wide in-flight count.
@@ -159,6 +182,7 @@ async fn forward(
     parts: &http::request::Parts,
     body: Bytes,
     meta: &RequestMeta,
+    enqueue: bool,
 ) -> Response<ProxyBody> {
     let settings = &table.settings;
     let deadline = Instant::now() + Duration::from_secs(settings.retry_deadline_secs);
@@ -203,9 +227,67 @@ async fn forward(
         }
     }
     let attempts = tried.iter().filter(|(id, _)| id != "-").count();
-    match last_response {
+    let mut response = match last_response {
         Some(r) => pass_on(r, attempts),
         None => all_failed(table, &tried, attempts),
+    };
+    if enqueue {
+        let error = tried.last().map_or_else(
+            || "no endpoint available".to_owned(),
+            |(id, why)| format!("{id}: {why}"),
+        );
+        queue_failed(proxy, table, parts, body, meta, error, &mut response).await;
+    }
+    response
+}
+
+/// Step 7's epilogue: keep a request that failed everywhere for replay, as the queue policy
+/// says, and tell the client its id in `x-qcc-queue-id`. The files are written on the
+/// blocking pool.
+async fn queue_failed(
+    proxy: &Proxy,
+    table: &RouteTable,
+    parts: &http::request::Parts,
+    body: Bytes,
+    meta: &RequestMeta,
+    error: String,
+    response: &mut Response<ProxyBody>,
+) {
+    let settings = table.queue.clone();
+    let wanted = match settings.mode {
+        QueueMode::All => true,
+        QueueMode::NonStreaming => !meta.stream,
+        QueueMode::None => false,
+    };
+    let Some(queue) = proxy.queue.get().filter(|_| wanted).cloned() else {
+        return;
+    };
+    let new = NewItem {
+        id: String::new(),
+        method: parts.method.to_string(),
+        path: parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned(),
+        headers: storable_headers(&parts.headers),
+        stream: meta.stream,
+        body_bytes: 0,
+        error,
+    };
+    let stored = tokio::task::spawn_blocking(move || queue.enqueue(new, &body, &settings)).await;
+    match stored {
+        Ok(Ok((id, evicted))) => {
+            tracing::info!(queue_id = %id, "request failed everywhere; queued for replay");
+            if !evicted.is_empty() {
+                tracing::warn!("queue limits reached: evicted the oldest {evicted:?}");
+            }
+            if let Ok(v) = HeaderValue::from_str(&id) {
+                response.headers_mut().insert("x-qcc-queue-id", v);
+            }
+        }
+        Ok(Err(e)) => tracing::error!("could not queue a failed request: {e}"),
+        Err(e) => tracing::error!("queueing task failed: {e}"),
     }
 }
 
@@ -285,6 +367,7 @@ async fn attempt(
     }
     // The commit point.
     u.stats.record_latency(latency);
+    u.stats.record_first_byte(started.elapsed());
     u.breaker.success();
     if let Some(session) = &meta.session {
         proxy.router.sticky.pin(session, &u.id);

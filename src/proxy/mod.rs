@@ -38,6 +38,8 @@ pub struct Proxy {
     access_token: Option<Secret>,
     requests: AtomicU64,
     in_flight: AtomicU64,
+    /// Where requests that failed everywhere are kept (set by the daemon).
+    pub queue: std::sync::OnceLock<Arc<crate::queue::QueueStore>>,
 }
 
 impl Proxy {
@@ -52,6 +54,7 @@ impl Proxy {
             access_token,
             requests: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
+            queue: std::sync::OnceLock::new(),
         })
     }
 

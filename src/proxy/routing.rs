@@ -29,7 +29,7 @@ use crate::proxy::retry::RetryBudget;
 use crate::proxy::stats::{EndpointStats, StatsRegistry};
 use crate::state::Config;
 use crate::state::model::{
-    AuthStyle, Endpoint, Policy, ProxySettings, SwitchKind, SwitchRecord, Tier,
+    AuthStyle, Endpoint, Policy, ProxySettings, QueueSettings, SwitchKind, SwitchRecord, Tier,
 };
 
 /// One endpoint as the proxy sees it.
@@ -151,6 +151,7 @@ pub struct RouteTable {
     pub all: Vec<Arc<Upstream>>,
     pub settings: ProxySettings,
     pub policy: Policy,
+    pub queue: QueueSettings,
 }
 
 impl RouteTable {
@@ -191,6 +192,7 @@ impl RouteTable {
             all,
             settings: config.proxy.clone(),
             policy: config.policy.clone(),
+            queue: config.queue.clone(),
         })
     }
 

@@ -1,29 +1,66 @@
-//! Per-endpoint counters kept by the proxy: in-flight, requests, errors, recent latencies,
-//! token usage, last error. Updated with atomics (latencies and the last error under a
-//! short uncontended mutex, never held across an await). Stats survive reloads: they are
-//! keyed by endpoint id in a [`StatsRegistry`].
+//! Per-endpoint figures kept by the proxy: in-flight, requests, successes, errors, recent
+//! latencies (time to headers) and times to first byte, recent outcomes, token usage, the
+//! last error — all from real traffic only — and, kept apart, the endpoint's probe results
+//! (probes never touch the user-traffic figures). Counters are atomics; windows and notes
+//! sit under short uncontended mutexes, never held across an await. Stats survive reloads:
+//! they are keyed by endpoint id in a [`StatsRegistry`], and they can be saved to and
+//! restored from `health.json` ([`EndpointSnapshot`]).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::health::breaker::Breaker;
+use chrono::{DateTime, Utc};
 
-/// How many recent latencies are kept for percentiles.
-const LATENCY_WINDOW: usize = 512;
+use crate::health::breaker::Breaker;
+use crate::state::health::{EndpointSnapshot, PROBE_HISTORY_CAP, ProbeRecord};
+
+/// How many recent latencies (and first-byte times) are kept for percentiles.
+pub const LATENCY_WINDOW: usize = 512;
+/// How many recent outcomes the recent success rate is computed over.
+pub const OUTCOME_WINDOW: usize = 100;
+/// How many samples of each window `health.json` keeps.
+pub const PERSISTED_WINDOW: usize = 128;
+
+#[derive(Default)]
+struct Windows {
+    latencies_us: VecDeque<u64>,
+    first_byte_us: VecDeque<u64>,
+    /// `true` = success.
+    outcomes: VecDeque<bool>,
+}
+
+fn push_capped<T>(q: &mut VecDeque<T>, v: T, cap: usize) {
+    if q.len() == cap {
+        q.pop_front();
+    }
+    q.push_back(v);
+}
+
+#[derive(Default)]
+struct Notes {
+    last_error: Option<(String, DateTime<Utc>)>,
+    last_success_at: Option<DateTime<Utc>>,
+    probes: VecDeque<ProbeRecord>,
+}
 
 #[derive(Default)]
 pub struct EndpointStats {
     in_flight: AtomicU64,
     requests: AtomicU64,
+    successes: AtomicU64,
     errors: AtomicU64,
     input_tokens: AtomicU64,
     output_tokens: AtomicU64,
-    latencies_us: Mutex<VecDeque<u64>>,
+    windows: Mutex<Windows>,
     /// Peak-EWMA of time to headers, in µs (0 = no sample yet).
     ewma_us: AtomicU64,
-    last_error: Mutex<Option<String>>,
+    notes: Mutex<Notes>,
+    /// Dynamic weight factor in permille (0 = not computed: 1000).
+    weight_permille: AtomicU32,
+    /// A probe of this endpoint is running.
+    probing: AtomicBool,
 }
 
 /// Decrements the in-flight count when dropped.
@@ -35,6 +72,15 @@ impl Drop for InFlight {
     }
 }
 
+/// Marks a probe of the endpoint as running; cleared when dropped.
+pub struct ProbeSlot(Arc<EndpointStats>);
+
+impl Drop for ProbeSlot {
+    fn drop(&mut self) {
+        self.0.probing.store(false, Ordering::Release);
+    }
+}
+
 impl EndpointStats {
     /// A request to this endpoint starts.
     pub fn begin(self: &Arc<Self>) -> InFlight {
@@ -43,6 +89,15 @@ impl EndpointStats {
         InFlight(self.clone())
     }
 
+    fn windows(&self) -> std::sync::MutexGuard<'_, Windows> {
+        self.windows.lock().expect("stats lock")
+    }
+
+    fn notes(&self) -> std::sync::MutexGuard<'_, Notes> {
+        self.notes.lock().expect("stats lock")
+    }
+
+    /// Time to response headers of an attempt that was answered.
     pub fn record_latency(&self, d: Duration) {
         let sample = d.as_micros() as u64;
         let old = self.ewma_us.load(Ordering::Relaxed);
@@ -53,16 +108,30 @@ impl EndpointStats {
             (old * 9 + sample) / 10
         };
         self.ewma_us.store(new.max(1), Ordering::Relaxed);
-        let mut l = self.latencies_us.lock().expect("stats lock");
-        if l.len() == LATENCY_WINDOW {
-            l.pop_front();
-        }
-        l.push_back(d.as_micros() as u64);
+        push_capped(&mut self.windows().latencies_us, sample, LATENCY_WINDOW);
     }
 
+    /// Time to the first body byte (for a stream, its first event) of an answered attempt.
+    pub fn record_first_byte(&self, d: Duration) {
+        push_capped(
+            &mut self.windows().first_byte_us,
+            d.as_micros() as u64,
+            LATENCY_WINDOW,
+        );
+    }
+
+    /// An attempt was answered and its body ended without an upstream failure.
+    pub fn record_success(&self) {
+        self.successes.fetch_add(1, Ordering::Relaxed);
+        push_capped(&mut self.windows().outcomes, true, OUTCOME_WINDOW);
+        self.notes().last_success_at = Some(Utc::now());
+    }
+
+    /// An attempt failed (before or after the commit point).
     pub fn record_error(&self, message: impl Into<String>) {
         self.errors.fetch_add(1, Ordering::Relaxed);
-        *self.last_error.lock().expect("stats lock") = Some(message.into());
+        push_capped(&mut self.windows().outcomes, false, OUTCOME_WINDOW);
+        self.notes().last_error = Some((message.into(), Utc::now()));
     }
 
     pub fn add_usage(&self, input: u64, output: u64) {
@@ -83,6 +152,10 @@ impl EndpointStats {
         self.requests.load(Ordering::Relaxed)
     }
 
+    pub fn successes(&self) -> u64 {
+        self.successes.load(Ordering::Relaxed)
+    }
+
     pub fn errors(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
     }
@@ -95,28 +168,154 @@ impl EndpointStats {
     }
 
     pub fn last_error(&self) -> Option<String> {
-        self.last_error.lock().expect("stats lock").clone()
+        self.notes().last_error.as_ref().map(|(m, _)| m.clone())
     }
 
-    /// (p50, p95) of recent latencies, in milliseconds.
+    /// (p50, p95) of recent latencies (time to headers), in milliseconds.
     pub fn percentiles_ms(&self) -> (Option<f64>, Option<f64>) {
-        let mut v: Vec<u64> = self
-            .latencies_us
-            .lock()
-            .expect("stats lock")
-            .iter()
-            .copied()
-            .collect();
-        if v.is_empty() {
-            return (None, None);
-        }
-        v.sort_unstable();
-        let at = |q: f64| {
-            let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
-            (v[i] as f64 / 1000.0 * 100.0).round() / 100.0
-        };
-        (Some(at(0.50)), Some(at(0.95)))
+        let v: Vec<u64> = self.windows().latencies_us.iter().copied().collect();
+        percentiles_ms(v)
     }
+
+    /// (p50, p95) of recent times to first byte, in milliseconds.
+    pub fn first_byte_percentiles_ms(&self) -> (Option<f64>, Option<f64>) {
+        let v: Vec<u64> = self.windows().first_byte_us.iter().copied().collect();
+        percentiles_ms(v)
+    }
+
+    /// Success rate over the recent outcomes, and how many there are.
+    pub fn recent_success_rate(&self) -> (Option<f64>, usize) {
+        let w = self.windows();
+        let n = w.outcomes.len();
+        let ok = w.outcomes.iter().filter(|&&o| o).count();
+        ((n > 0).then(|| ok as f64 / n as f64), n)
+    }
+
+    /// Keep a probe result (bounded history; never counted as user traffic).
+    pub fn record_probe(&self, record: ProbeRecord) {
+        push_capped(&mut self.notes().probes, record, PROBE_HISTORY_CAP);
+    }
+
+    pub fn last_probe(&self) -> Option<ProbeRecord> {
+        self.notes().probes.back().cloned()
+    }
+
+    /// Claim the right to probe this endpoint; `None` while another probe of it runs.
+    pub fn try_probe(self: &Arc<Self>) -> Option<ProbeSlot> {
+        self.probing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| ProbeSlot(self.clone()))
+    }
+
+    /// The dynamic weight factor, in permille (1000 = the configured weight).
+    pub fn weight_permille(&self) -> u32 {
+        match self.weight_permille.load(Ordering::Relaxed) {
+            0 => 1000,
+            p => p,
+        }
+    }
+
+    pub fn set_weight_permille(&self, p: u32) {
+        self.weight_permille
+            .store(p.clamp(1, 1000), Ordering::Relaxed);
+    }
+
+    /// Everything worth keeping across a restart, windows cut to their newest `window`
+    /// samples. (Breaker fields are the caller's to fill.)
+    pub fn snapshot(&self, window: usize) -> EndpointSnapshot {
+        let tail = |q: &VecDeque<u64>| -> Vec<u64> {
+            q.iter()
+                .skip(q.len().saturating_sub(window))
+                .copied()
+                .collect()
+        };
+        let (latencies_us, first_byte_us, recent) = {
+            let w = self.windows();
+            (
+                tail(&w.latencies_us),
+                tail(&w.first_byte_us),
+                w.outcomes.iter().copied().collect(),
+            )
+        };
+        let notes = self.notes();
+        let (input_tokens, output_tokens) = self.tokens();
+        EndpointSnapshot {
+            requests: self.requests(),
+            successes: self.successes(),
+            failures: self.errors(),
+            input_tokens,
+            output_tokens,
+            recent,
+            latencies_us,
+            first_byte_us,
+            last_error: notes.last_error.as_ref().map(|(m, _)| m.clone()),
+            last_error_at: notes.last_error.as_ref().map(|(_, at)| *at),
+            last_success_at: notes.last_success_at,
+            probes: notes.probes.iter().cloned().collect(),
+            ..EndpointSnapshot::default()
+        }
+    }
+
+    /// Carry figures saved by an earlier daemon on (added to what this one counted).
+    pub fn restore(&self, s: &EndpointSnapshot) {
+        self.requests.fetch_add(s.requests, Ordering::Relaxed);
+        self.successes.fetch_add(s.successes, Ordering::Relaxed);
+        self.errors.fetch_add(s.failures, Ordering::Relaxed);
+        self.add_usage(s.input_tokens, s.output_tokens);
+        {
+            let mut w = self.windows();
+            let prepend = |q: &mut VecDeque<u64>, old: &[u64]| {
+                for &v in old.iter().rev() {
+                    if q.len() == LATENCY_WINDOW {
+                        break;
+                    }
+                    q.push_front(v);
+                }
+            };
+            prepend(&mut w.latencies_us, &s.latencies_us);
+            prepend(&mut w.first_byte_us, &s.first_byte_us);
+            for &o in s.recent.iter().rev() {
+                if w.outcomes.len() == OUTCOME_WINDOW {
+                    break;
+                }
+                w.outcomes.push_front(o);
+            }
+            if self.ewma_us.load(Ordering::Relaxed) == 0
+                && let Some(&last) = s.latencies_us.last()
+            {
+                self.ewma_us.store(last.max(1), Ordering::Relaxed);
+            }
+        }
+        let mut n = self.notes();
+        if n.last_error.is_none()
+            && let (Some(m), Some(at)) = (&s.last_error, s.last_error_at)
+        {
+            n.last_error = Some((m.clone(), at));
+        }
+        if n.last_success_at.is_none() {
+            n.last_success_at = s.last_success_at;
+        }
+        for p in s.probes.iter().rev() {
+            if n.probes.len() == PROBE_HISTORY_CAP {
+                break;
+            }
+            n.probes.push_front(p.clone());
+        }
+    }
+}
+
+/// (p50, p95) in milliseconds (two decimals) of samples in µs; nearest-rank.
+pub fn percentiles_ms(mut v: Vec<u64>) -> (Option<f64>, Option<f64>) {
+    if v.is_empty() {
+        return (None, None);
+    }
+    v.sort_unstable();
+    let at = |q: f64| {
+        let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
+        (v[i] as f64 / 1000.0 * 100.0).round() / 100.0
+    };
+    (Some(at(0.50)), Some(at(0.95)))
 }
 
 /// An endpoint's runtime state: figures and breaker.
@@ -159,5 +358,55 @@ mod tests {
         assert!(Arc::ptr_eq(&reg.get("a").0, &reg.get("a").0));
         assert!(Arc::ptr_eq(&reg.get("a").1, &reg.get("a").1));
         assert!(s.latency_estimate_us() > 0);
+    }
+
+    #[test]
+    fn outcomes_feed_the_recent_success_rate() {
+        let s = EndpointStats::default();
+        assert_eq!(s.recent_success_rate(), (None, 0));
+        for _ in 0..3 {
+            s.record_success();
+        }
+        s.record_error("HTTP 529");
+        assert_eq!(s.recent_success_rate(), (Some(0.75), 4));
+        for _ in 0..OUTCOME_WINDOW {
+            s.record_success();
+        }
+        assert_eq!(s.recent_success_rate(), (Some(1.0), OUTCOME_WINDOW));
+        assert_eq!((s.successes(), s.errors()), (103, 1));
+        assert_eq!(s.last_error().as_deref(), Some("HTTP 529"));
+    }
+
+    #[test]
+    fn snapshots_restore_into_a_fresh_daemon() {
+        let s = EndpointStats::default();
+        for ms in 1..=300 {
+            s.record_latency(Duration::from_millis(ms));
+            s.record_first_byte(Duration::from_millis(ms * 2));
+        }
+        s.record_success();
+        s.record_error("boom");
+        let snap = s.snapshot(PERSISTED_WINDOW);
+        assert_eq!(snap.latencies_us.len(), PERSISTED_WINDOW);
+        assert_eq!(*snap.latencies_us.last().unwrap(), 300_000);
+        let fresh = EndpointStats::default();
+        fresh.restore(&snap);
+        assert_eq!((fresh.successes(), fresh.errors()), (1, 1));
+        assert_eq!(fresh.last_error().as_deref(), Some("boom"));
+        assert_eq!(fresh.recent_success_rate(), (Some(0.5), 2));
+        assert!(fresh.percentiles_ms().0.is_some());
+        assert!(fresh.latency_estimate_us() > 0);
+    }
+
+    #[test]
+    fn one_probe_at_a_time() {
+        let s = Arc::new(EndpointStats::default());
+        let slot = s.try_probe().expect("free");
+        assert!(s.try_probe().is_none());
+        drop(slot);
+        assert!(s.try_probe().is_some());
+        assert_eq!(s.weight_permille(), 1000);
+        s.set_weight_permille(0);
+        assert_eq!(s.weight_permille(), 1);
     }
 }

@@ -75,6 +75,19 @@ pub fn request_headers(incoming: &HeaderMap, upstream: &Upstream) -> HeaderMap {
     h
 }
 
+/// The client's headers as kept with a queued request: without hop-by-hop headers, `host`,
+/// `content-length` and credentials (the endpoint's are set again on replay).
+pub fn storable_headers(incoming: &HeaderMap) -> Vec<(String, String)> {
+    let mut h = incoming.clone();
+    strip_hop_by_hop(&mut h);
+    for name in ["host", "content-length", "x-api-key", "authorization"] {
+        h.remove(name);
+    }
+    h.iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect()
+}
+
 /// The headers to send back: the upstream's, minus hop-by-hop headers.
 pub fn response_headers(upstream: &HeaderMap) -> HeaderMap {
     let mut h = upstream.clone();

@@ -1,10 +1,12 @@
 //! Everything qcc keeps on disk: where it lives ([`paths`]), what it means ([`model`], pure
-//! types and domain rules with no IO), how secrets are shown ([`secret`]), and the one module
-//! that reads, locks and writes files ([`store`]).
+//! types and domain rules with no IO; [`health`], the daemon's `health.json`), how secrets
+//! are shown ([`secret`]), and the one module that reads, locks and writes files
+//! ([`store`]).
 //!
 //! Nothing here prints to a terminal or knows about the CLI; the daemon and tests use it too.
 
 pub mod claude;
+pub mod health;
 pub mod model;
 pub mod paths;
 pub mod secret;

@@ -236,6 +236,9 @@ pub struct Endpoint {
     pub enabled: bool,
     #[serde(default)]
     pub kind: EndpointKind,
+    /// The model health probes ask this endpoint (else `health.probe_model`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_model: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -417,6 +420,107 @@ impl Default for ProxySettings {
     }
 }
 
+/// Which requests that failed everywhere are kept for replay.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum QueueMode {
+    /// Every request.
+    All,
+    /// Only non-streaming requests (scripts, batch jobs); interactive streams are retried
+    /// by their client (Claude Code resends the turn itself).
+    #[default]
+    NonStreaming,
+    /// None: the queue is off.
+    None,
+}
+
+/// When a queued request is tried again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryStrategy {
+    /// 5 s, 10 s, 20 s … capped at 300 s, with ±20% jitter.
+    #[default]
+    Exponential,
+    /// Every `interval_secs`.
+    Fixed,
+    /// At once.
+    Immediate,
+}
+
+/// Failure queue policy (`config.json` → `queue`, set with `qcc queue config`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QueueSettings {
+    pub mode: QueueMode,
+    pub max_items: u32,
+    pub max_age_secs: u64,
+    pub max_total_bytes: u64,
+    pub strategy: RetryStrategy,
+    /// For the `fixed` strategy.
+    pub interval_secs: u64,
+    /// Replays before an item is `dead`.
+    pub max_retries: u32,
+    /// The daemon replays due items in the background.
+    pub auto_retry: bool,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            mode: QueueMode::NonStreaming,
+            max_items: 1000,
+            max_age_secs: 7 * 24 * 3600,
+            max_total_bytes: 256 * 1024 * 1024,
+            strategy: RetryStrategy::Exponential,
+            interval_secs: 60,
+            max_retries: 5,
+            auto_retry: true,
+            extra: Map::new(),
+        }
+    }
+}
+
+/// Health checks (`config.json` → `health`, set with `qcc health config`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthSettings {
+    /// How often an endpoint whose breaker is open or half-open is probed (seconds).
+    pub interval_secs: u64,
+    /// Probe every endpoint this often, healthy ones too (0 = off: no tokens spent on
+    /// probes while everything works).
+    pub probe_all_interval_secs: u64,
+    /// A probe that has not finished its answer by then fails.
+    pub probe_timeout_secs: u64,
+    /// The model probes ask (an endpoint's own `probe_model` wins).
+    pub probe_model: String,
+    /// Scale `weighted` endpoints' weights by recent success rate and latency.
+    pub weight_adjust: bool,
+    /// Samples an endpoint needs before its stability score and weight adjustment are
+    /// computed.
+    pub min_checks: u32,
+    /// Probes running at once in the daemon.
+    pub max_concurrency: u32,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        Self {
+            interval_secs: 15,
+            probe_all_interval_secs: 0,
+            probe_timeout_secs: 20,
+            probe_model: "claude-haiku-4-5".into(),
+            weight_adjust: false,
+            min_checks: 10,
+            max_concurrency: 4,
+            extra: Map::new(),
+        }
+    }
+}
+
 /// `config.json`: everything the user configured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Config {
@@ -432,6 +536,10 @@ pub struct Config {
     pub policy: Policy,
     #[serde(default)]
     pub proxy: ProxySettings,
+    #[serde(default)]
+    pub queue: QueueSettings,
+    #[serde(default)]
+    pub health: HealthSettings,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -445,6 +553,8 @@ impl Default for Config {
             tiers: Tiers::default(),
             policy: Policy::default(),
             proxy: ProxySettings::default(),
+            queue: QueueSettings::default(),
+            health: HealthSettings::default(),
             extra: Map::new(),
         }
     }
@@ -736,6 +846,7 @@ impl Config {
             weight,
             enabled: true,
             kind: EndpointKind::Anthropic,
+            probe_model: None,
             extra: Map::new(),
         });
         Ok(endpoints.last().expect("just pushed"))

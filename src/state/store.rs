@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::state::health::{HEALTH_VERSION, HealthDoc};
 use crate::state::model::{CONFIG_VERSION, Config, HISTORY_VERSION, History};
 use crate::state::paths::Paths;
 
@@ -101,6 +102,12 @@ impl Document for Config {
 impl Document for History {
     const FILE: &'static str = "history.json";
     const VERSION: u32 = HISTORY_VERSION;
+}
+
+/// Written by the daemon only; the CLI reads it.
+impl Document for HealthDoc {
+    const FILE: &'static str = "health.json";
+    const VERSION: u32 = HEALTH_VERSION;
 }
 
 /// Handle on the config dir. Cheap to create; holds no lock between calls.

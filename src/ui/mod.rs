@@ -3,6 +3,7 @@
 //!
 //! Nothing outside `cli` calls into here; `ui` never reads or writes state.
 
+pub mod progress;
 pub mod prompt;
 pub mod style;
 pub mod table;

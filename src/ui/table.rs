@@ -5,6 +5,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
 use crate::ipc::protocol::EndpointStatus;
+use crate::ui::views::QueueItemView;
 use crate::ui::views::{EndpointView, PolicyView, ProfileView, SwitchView, TierEntry};
 
 fn table(header: &[&str]) -> Table {
@@ -175,6 +176,44 @@ pub fn proxy_endpoints(rows: &[EndpointStatus]) -> Table {
             e.pinned.to_string(),
             format!("{}/{}", e.input_tokens, e.output_tokens),
             note,
+        ]);
+    }
+    t
+}
+
+pub fn queue_items(rows: &[QueueItemView]) -> Table {
+    let mut t = table(&[
+        "ID",
+        "STATE",
+        "QUEUED (UTC)",
+        "REQUEST",
+        "ATTEMPTS",
+        "NEXT TRY",
+        "LAST ERROR / RESULT",
+    ]);
+    for i in rows {
+        let next = i
+            .next_attempt_at
+            .map(|n| n.format("%H:%M:%S").to_string())
+            .unwrap_or_else(|| "-".into());
+        let result = match (i.response_status, &i.last_error) {
+            (Some(s), _) => format!("HTTP {s} via {}", i.endpoint.as_deref().unwrap_or("?")),
+            (None, Some(e)) => e.chars().take(60).collect(),
+            (None, None) => "-".into(),
+        };
+        t.add_row(vec![
+            i.id.clone(),
+            i.state.to_string(),
+            i.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            format!(
+                "{} {}{}",
+                i.method,
+                i.path,
+                if i.stream { " (stream)" } else { "" }
+            ),
+            i.attempts.to_string(),
+            next,
+            result,
         ]);
     }
     t

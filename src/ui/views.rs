@@ -185,3 +185,41 @@ impl From<&SwitchRecord> for SwitchView {
         }
     }
 }
+
+/// One queued request (`qcc queue list / show --json`).
+#[derive(Debug, Serialize)]
+pub struct QueueItemView {
+    pub id: String,
+    pub state: crate::queue::ItemState,
+    pub method: String,
+    pub path: String,
+    pub stream: bool,
+    pub created_at: DateTime<Utc>,
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub body_bytes: u64,
+    pub response_status: Option<u16>,
+    pub response_bytes: Option<u64>,
+    pub endpoint: Option<String>,
+}
+
+impl From<&crate::queue::QueueItem> for QueueItemView {
+    fn from(i: &crate::queue::QueueItem) -> Self {
+        Self {
+            id: i.id.clone(),
+            state: i.state,
+            method: i.method.clone(),
+            path: i.path.clone(),
+            stream: i.stream,
+            created_at: i.created_at,
+            attempts: i.attempts,
+            next_attempt_at: i.next_attempt_at,
+            last_error: i.last_error.clone(),
+            body_bytes: i.body_bytes,
+            response_status: i.response.as_ref().map(|r| r.status),
+            response_bytes: i.response.as_ref().map(|r| r.bytes),
+            endpoint: i.response.as_ref().and_then(|r| r.endpoint.clone()),
+        }
+    }
+}

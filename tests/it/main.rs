@@ -17,5 +17,6 @@ mod profile;
 mod proxy_forward;
 mod proxy_lifecycle;
 mod python_sdk;
+mod queue;
 mod state_safety;
 mod strategies;

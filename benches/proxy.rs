@@ -1,0 +1,1245 @@
+//! Proxy benchmark: what the qcc proxy daemon adds over talking to the upstream directly.
+//!
+//! Everything runs on this one machine (load generator, proxy and upstream share the cores):
+//!
+//! - Latency (p50/p99 of the whole response, and for streams of the first chunk) and
+//!   throughput of closed-loop clients (each sends, reads the whole response, repeats) at
+//!   1, 16 and 128 concurrent clients, streaming and non-streaming, against three targets
+//!   in front of the same fake upstream (`qcc::fake`): `direct` (the fake itself), `qcc` (the
+//!   release daemon) and `nginx` (a reverse proxy, the reference; only when `nginx` is on
+//!   PATH). The proxies' figures are also given as "added" over `direct`.
+//! - How long `qcc proxy start` takes to return with a ready daemon (median of 10 cycles).
+//! - The daemon's RSS idle, and while it holds 1,000 open streams.
+//!
+//! The request body is `../shared/fixtures/claude_code_like_request.json` (75 KB, sent with
+//! that fixture's headers), with `"stream"` set to true or false.
+//!
+//! Run from the repo root: `cargo bench --bench proxy` (`-- --quick` for 1 s runs, `--
+//! --no-nginx` to leave nginx out). Prints Markdown tables for docs/benchmarks.md.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use qcc::fake::{FakeUpstream, Fault};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use tokio::runtime::Runtime;
+
+const QCC: &str = env!("CARGO_BIN_EXE_qcc");
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/fixtures/claude_code_like_request.json"
+);
+const FIXTURE_HEADERS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/fixtures/claude_code_like_request.headers.json"
+);
+const CONCURRENCY: [usize; 3] = [1, 16, 128];
+const START_CYCLES: usize = 10;
+const HELD_STREAMS: usize = 1000;
+/// Each held stream waits this long before every SSE event, so all stay open together.
+const HELD_STREAM_PACE: Duration = Duration::from_secs(2);
+const MB: f64 = 1_000_000.0;
+/// The load runs' fake upstream (its thread is `fake-upstream-<name>`).
+const FAKE_NAME: &str = "load";
+
+// Goals (from the issue).
+const GOAL_ADDED_P99_MS: f64 = 1.0;
+const GOAL_FIRST_BYTE_MS: f64 = 0.3;
+const GOAL_START_MS: f64 = 300.0;
+const GOAL_RSS_IDLE_MB: f64 = 20.0;
+const GOAL_RSS_STREAMS_MB: f64 = 150.0;
+
+fn main() {
+    let opts = Options::from_args();
+    raise_fd_limit();
+    // Installs the rustls provider once, before any other client is built.
+    qcc::proxy::upstream::client(Duration::from_secs(5)).expect("cannot build an HTTP client");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("cannot start the tokio runtime");
+    let request = Request::load();
+    let nginx = opts.nginx.then(find_nginx).flatten();
+
+    let everything = opts.only.is_none();
+    let start_times = everything.then(|| {
+        eprintln!("measuring `proxy start` ({START_CYCLES} cycles)…");
+        measure_start_times()
+    });
+    let memory = everything.then(|| {
+        eprintln!("measuring daemon memory (idle, then {HELD_STREAMS} open streams)…");
+        measure_memory(&runtime, &request)
+    });
+    let mut rows = Vec::new();
+    for cell in opts.cells() {
+        eprintln!("load: {}, {} clients…", cell.mode.label(), cell.concurrency);
+        rows.extend(run_cell(&runtime, &opts, nginx.as_deref(), &request, cell));
+    }
+
+    let report = Report {
+        rows,
+        start_times,
+        memory,
+        nginx: nginx.is_some(),
+    };
+    report.print(&opts);
+}
+
+// ---------------------------------------------------------------------------------------
+// Options and environment
+
+struct Options {
+    quick: bool,
+    nginx: bool,
+    /// `--only stream:16` (or `whole:1`, …): run that load cell alone (for profiling).
+    only: Option<Cell>,
+}
+
+impl Options {
+    /// `cargo bench` passes `--bench`; unknown arguments are ignored.
+    fn from_args() -> Options {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let has = |flag: &str| args.iter().any(|a| a == flag);
+        let only = args.iter().position(|a| a == "--only").map(|i| {
+            let spec = args.get(i + 1).map_or("", String::as_str);
+            Cell::parse(spec).expect("--only takes MODE:CLIENTS, MODE being whole or stream")
+        });
+        Options {
+            quick: has("--quick"),
+            nginx: !has("--no-nginx"),
+            only,
+        }
+    }
+
+    fn cells(&self) -> Vec<Cell> {
+        if let Some(cell) = self.only {
+            return vec![cell];
+        }
+        let modes = [Mode::Whole, Mode::Stream];
+        let each = |mode| CONCURRENCY.map(|concurrency| Cell { mode, concurrency });
+        modes.into_iter().flat_map(each).collect()
+    }
+
+    /// Unrecorded time at the start of every run (connections, caches, pools).
+    fn warmup(&self) -> Duration {
+        Duration::from_millis(if self.quick { 300 } else { 1000 })
+    }
+
+    /// Recorded time of every run.
+    fn window(&self) -> Duration {
+        Duration::from_secs(if self.quick { 1 } else { 3 })
+    }
+}
+
+/// Raise our own soft RLIMIT_NOFILE to the hard limit (1,000 held streams need ~2,100 fds
+/// here: the clients' sockets and the fake upstream's).
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit on a local struct.
+    let ok = unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0
+        }
+    };
+    if !ok || lim.rlim_cur < 4096 {
+        eprintln!(
+            "warning: open-file limit is {} (want ≥ 4096); the 1,000-stream test may fail",
+            lim.rlim_cur
+        );
+    }
+}
+
+fn find_nginx() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path).chain([PathBuf::from("/usr/sbin")]);
+    let found = dirs.map(|d| d.join("nginx")).find(|p| p.is_file());
+    if found.is_none() {
+        eprintln!("nginx not found on PATH: the nginx reference is left out");
+    }
+    found
+}
+
+/// A free port on 127.0.0.1 (bound, read, released).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("cannot bind 127.0.0.1:0");
+    listener
+        .local_addr()
+        .expect("bound socket has an address")
+        .port()
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+// ---------------------------------------------------------------------------------------
+// The request
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Whole,
+    Stream,
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match self {
+            Mode::Whole => "non-streaming",
+            Mode::Stream => "streaming",
+        }
+    }
+}
+
+/// The fixture request: its headers and its body in both modes.
+struct Request {
+    headers: HeaderMap,
+    whole: Bytes,
+    stream: Bytes,
+}
+
+impl Request {
+    fn load() -> Request {
+        let text = std::fs::read(FIXTURE)
+            .unwrap_or_else(|e| panic!("cannot read the request fixture {FIXTURE}: {e}"));
+        let mut body: serde_json::Value =
+            serde_json::from_slice(&text).expect("the request fixture is not JSON");
+        let mut encode = |stream: bool| {
+            body["stream"] = serde_json::Value::Bool(stream);
+            Bytes::from(serde_json::to_vec(&body).expect("JSON encodes"))
+        };
+        Request {
+            whole: encode(false),
+            stream: encode(true),
+            headers: fixture_headers(),
+        }
+    }
+
+    fn body(&self, mode: Mode) -> Bytes {
+        match mode {
+            Mode::Whole => self.whole.clone(),
+            Mode::Stream => self.stream.clone(),
+        }
+    }
+}
+
+/// The fixture's (Claude Code's) headers, with `x-api-key: anything` and no
+/// `accept-encoding` (nobody compresses here; it keeps the comparison plain).
+fn fixture_headers() -> HeaderMap {
+    let text = std::fs::read(FIXTURE_HEADERS)
+        .unwrap_or_else(|e| panic!("cannot read the header fixture {FIXTURE_HEADERS}: {e}"));
+    let pairs: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&text).expect("the header fixture is not a JSON object");
+    let mut headers = HeaderMap::new();
+    for (name, value) in pairs {
+        let (Ok(name), Some(value)) = (HeaderName::from_bytes(name.as_bytes()), value.as_str())
+        else {
+            continue;
+        };
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    }
+    headers.remove(reqwest::header::ACCEPT_ENCODING);
+    headers.insert("x-api-key", HeaderValue::from_static("anything"));
+    headers
+}
+
+/// A client with room for every concurrent connection.
+fn load_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(2048)
+        .tcp_nodelay(true)
+        .build()
+        .expect("cannot build the load generator's HTTP client")
+}
+
+// ---------------------------------------------------------------------------------------
+// The qcc daemon
+
+/// A hermetic qcc home (config, runtime dir, HOME) with one profile and one endpoint.
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new(upstream_url: &str) -> Home {
+        let dir = tempfile::tempdir().expect("cannot create a temp dir");
+        let home = Home { dir };
+        home.run(&["profile", "add", "bench"]);
+        let key = "sk-bench-0000000000000000";
+        home.run(&[
+            "endpoint",
+            "add",
+            "bench",
+            "--url",
+            upstream_url,
+            "--key",
+            key,
+        ]);
+        home
+    }
+
+    fn qcc(&self, args: &[&str]) -> Command {
+        let root = self.dir.path();
+        let mut cmd = Command::new(QCC);
+        cmd.args(args)
+            .env("QCC_CONFIG_DIR", root.join("config"))
+            .env("QCC_RUNTIME_DIR", root.join("run"))
+            .env("HOME", root)
+            .env_remove("QCC_ACCESS_TOKEN")
+            .env_remove("QCC_LOG")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Run qcc to completion; its stdout (panics with its stderr when it fails).
+    fn run(&self, args: &[&str]) -> String {
+        let out = (self.qcc(args).output())
+            .unwrap_or_else(|e| panic!("cannot run {QCC}: {e} (build it: cargo build --release)"));
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            panic!("`qcc {}` failed: {stderr}", args.join(" "));
+        }
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `qcc proxy start` on a free port; stopped again when the guard drops.
+    fn start_daemon(&self) -> Daemon<'_> {
+        let started = Instant::now();
+        let out = self.run(&["proxy", "start", "--listen", "127.0.0.1:0", "--json"]);
+        let ready_in = started.elapsed();
+        let json: serde_json::Value =
+            serde_json::from_str(&out).expect("`proxy start --json` printed no JSON");
+        assert_eq!(
+            json["already_running"].as_bool(),
+            Some(false),
+            "a daemon was already running in a fresh home: {out}"
+        );
+        let pid = json["pid"]
+            .as_i64()
+            .expect("`proxy start --json` has a pid") as i32;
+        let base_url = json["base_url"]
+            .as_str()
+            .expect("`proxy start --json` has a base_url");
+        Daemon {
+            home: self,
+            pid,
+            base_url: base_url.to_owned(),
+            ready_in,
+        }
+    }
+}
+
+/// A running daemon; dropping it runs `qcc proxy stop` (SIGTERM if that fails).
+struct Daemon<'a> {
+    home: &'a Home,
+    pid: i32,
+    base_url: String,
+    /// Wall time of `qcc proxy start`.
+    ready_in: Duration,
+}
+
+impl Daemon<'_> {
+    /// VmRSS in bytes.
+    fn rss(&self) -> u64 {
+        proc_status_kib(self.pid, "VmRSS").map_or(0, |kib| kib * 1024)
+    }
+}
+
+impl Drop for Daemon<'_> {
+    fn drop(&mut self) {
+        let stopped = self.home.qcc(&["proxy", "stop"]).output();
+        if !stopped.is_ok_and(|out| out.status.success()) {
+            // SAFETY: plain kill(2) on the daemon's pid.
+            unsafe { libc::kill(self.pid, libc::SIGTERM) };
+        }
+    }
+}
+
+/// A `kB` field of /proc/<pid>/status, in KiB.
+fn proc_status_kib(pid: i32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(&format!("{field}:")))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+// ---------------------------------------------------------------------------------------
+// nginx, the reference
+
+/// nginx as a reverse proxy in front of `upstream`, in the foreground, killed on drop.
+struct Nginx {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    fn start(binary: &Path, upstream: SocketAddr) -> Result<Nginx, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temp dir: {e}"))?;
+        let port = free_port();
+        let conf = dir.path().join("nginx.conf");
+        std::fs::write(&conf, nginx_config(dir.path(), upstream, port))
+            .map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
+        let error_log = dir.path().join("error.log");
+        let child = Command::new(binary)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-e")
+            .arg(&error_log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+        let mut nginx = Nginx {
+            child,
+            port,
+            _dir: dir,
+        };
+        nginx.wait_ready().map_err(|e| {
+            let log = std::fs::read_to_string(&error_log).unwrap_or_default();
+            format!("{e}; error.log: {}", log.trim())
+        })?;
+        Ok(nginx)
+    }
+
+    /// Readiness: the port accepts connections (nginx has no readiness signal).
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("nginx exited at startup ({status})"));
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Err("nginx did not accept connections within 5 s".to_owned())
+    }
+
+    fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The master and its workers.
+    fn pids(&self) -> Vec<i32> {
+        let master = self.child.id() as i32;
+        let mut pids = children(master);
+        pids.push(master);
+        pids
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM lets the master stop its workers; SIGKILL would orphan them.
+        // SAFETY: plain kill(2) on our child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn nginx_config(dir: &Path, upstream: SocketAddr, port: u16) -> String {
+    let d = dir.display();
+    format!(
+        "daemon off;
+worker_processes 2;
+error_log {d}/error.log;
+pid {d}/nginx.pid;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    upstream up {{ server {upstream}; keepalive 256; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            proxy_buffering off;
+            proxy_request_buffering off;
+            client_max_body_size 64m;
+        }}
+    }}
+}}
+"
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Load: closed-loop clients
+
+/// One response as the client saw it, timed from just before the request was sent.
+#[derive(Clone, Copy)]
+struct Sample {
+    total: Duration,
+    first_chunk: Duration,
+}
+
+/// Send one request and read the whole response.
+async fn one_request(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Sample, String> {
+    let started = Instant::now();
+    let request = client.post(url).headers(headers.clone()).body(body);
+    let mut response = request.send().await.map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    let mut first_chunk = None;
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if first_chunk.is_none() && !chunk.is_empty() {
+            first_chunk = Some(started.elapsed());
+        }
+    }
+    let first_chunk = first_chunk.ok_or("empty response body")?;
+    Ok(Sample {
+        total: started.elapsed(),
+        first_chunk,
+    })
+}
+
+/// What one run of closed-loop clients produced.
+#[derive(Default)]
+struct RunResult {
+    /// Responses that ended inside the measurement window.
+    samples: Vec<Sample>,
+    errors: usize,
+    first_error: Option<String>,
+}
+
+impl RunResult {
+    fn merge(&mut self, other: RunResult) {
+        self.samples.extend(other.samples);
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
+/// When a run records: responses that end in `[from, until]` count.
+#[derive(Clone, Copy)]
+struct Window {
+    from: Instant,
+    until: Instant,
+}
+
+/// One client: send, read everything, repeat, until the window closes.
+async fn client_loop(
+    client: reqwest::Client,
+    url: Arc<str>,
+    headers: Arc<HeaderMap>,
+    body: Bytes,
+    window: Window,
+) -> RunResult {
+    let mut result = RunResult::default();
+    while Instant::now() < window.until {
+        let outcome = one_request(&client, &url, &headers, body.clone()).await;
+        let ended = Instant::now();
+        if ended < window.from || ended > window.until {
+            continue;
+        }
+        match outcome {
+            Ok(sample) => result.samples.push(sample),
+            Err(e) => {
+                result.errors += 1;
+                result.first_error.get_or_insert(e);
+            }
+        }
+    }
+    result
+}
+
+/// `concurrency` closed-loop clients against `url`: a warm-up, then the recorded window.
+/// Also returns the CPU time `probe` saw spent during the recorded window.
+fn closed_loop(
+    runtime: &Runtime,
+    opts: &Options,
+    target: &Target,
+    request: &Request,
+    cell: Cell,
+) -> (RunResult, Cpu) {
+    let client = load_client();
+    let url: Arc<str> = Arc::from(format!("{}/v1/messages", target.url));
+    let headers = Arc::new(request.headers.clone());
+    let from = Instant::now() + opts.warmup();
+    let window = Window {
+        from,
+        until: from + opts.window(),
+    };
+    runtime.block_on(async {
+        let clients: Vec<_> = (0..cell.concurrency)
+            .map(|_| {
+                let body = request.body(cell.mode);
+                let task = client_loop(client.clone(), url.clone(), headers.clone(), body, window);
+                tokio::spawn(task)
+            })
+            .collect();
+        tokio::time::sleep_until(window.from.into()).await;
+        let before = target.cpu.read();
+        tokio::time::sleep_until(window.until.into()).await;
+        let cpu = target.cpu.read().since(before);
+        let mut all = RunResult::default();
+        for client in clients {
+            all.merge(client.await.expect("a load client panicked"));
+        }
+        (all, cpu)
+    })
+}
+
+/// Percentile `p` (0–100) of sorted durations, nearest rank, in ms.
+fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    ms(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The summary of one run.
+#[derive(Clone, Copy)]
+struct Figures {
+    rps: f64,
+    p50: f64,
+    p99: f64,
+    first_p50: f64,
+    first_p99: f64,
+    errors: usize,
+    /// Proxy CPU time per response, µs (`None` for `direct`).
+    proxy_us: Option<f64>,
+    /// CPU use over the window, % of one core: fake upstream, proxy, load generator.
+    cpu_pct: [f64; 3],
+}
+
+impl Figures {
+    fn of(run: &RunResult, cpu: &Cpu, window: Duration, proxied: bool) -> Figures {
+        let count = run.samples.len();
+        let pct = |d: Duration| d.as_secs_f64() / window.as_secs_f64() * 100.0;
+        let per_request = cpu.proxy.as_secs_f64() * 1e6 / count.max(1) as f64;
+        let mut total: Vec<Duration> = run.samples.iter().map(|s| s.total).collect();
+        let mut first: Vec<Duration> = run.samples.iter().map(|s| s.first_chunk).collect();
+        total.sort_unstable();
+        first.sort_unstable();
+        Figures {
+            rps: count as f64 / window.as_secs_f64(),
+            p50: percentile_ms(&total, 50.0),
+            p99: percentile_ms(&total, 99.0),
+            first_p50: percentile_ms(&first, 50.0),
+            first_p99: percentile_ms(&first, 99.0),
+            errors: run.errors,
+            proxy_us: proxied.then_some(per_request),
+            cpu_pct: [pct(cpu.upstream), pct(cpu.proxy), pct(cpu.client)],
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Cell {
+    mode: Mode,
+    concurrency: usize,
+}
+
+impl Cell {
+    /// `stream:16`, `whole:1`.
+    fn parse(spec: &str) -> Option<Cell> {
+        let (mode, clients) = spec.split_once(':')?;
+        let mode = match mode {
+            "whole" => Mode::Whole,
+            "stream" => Mode::Stream,
+            _ => return None,
+        };
+        let concurrency = clients.parse().ok().filter(|&n| n > 0)?;
+        Some(Cell { mode, concurrency })
+    }
+}
+
+struct Row {
+    target: &'static str,
+    cell: Cell,
+    figures: Figures,
+}
+
+/// One mode × concurrency: a fresh fake upstream, with qcc and nginx in front of it; every
+/// target in turn against that one fake. (A fresh fake per cell because the fake keeps
+/// every request it received, 75 KB bodies included, for the life of the instance.)
+fn run_cell(
+    runtime: &Runtime,
+    opts: &Options,
+    nginx_binary: Option<&Path>,
+    request: &Request,
+    cell: Cell,
+) -> Vec<Row> {
+    let fake = FakeUpstream::spawn_named(FAKE_NAME).expect("cannot start the fake upstream");
+    let home = Home::new(&fake.url());
+    let daemon = home.start_daemon();
+    let nginx = nginx_binary.and_then(|bin| {
+        Nginx::start(bin, fake.addr())
+            .map_err(|e| eprintln!("warning: nginx left out: {e}"))
+            .ok()
+    });
+    let fake_thread = fake_thread_stat(FAKE_NAME);
+    let target = |name, url, proxy_pids| Target {
+        name,
+        url,
+        cpu: CpuProbe {
+            fake_thread: fake_thread.clone(),
+            proxy_pids,
+        },
+    };
+    let mut targets = vec![
+        target("direct", fake.url(), vec![]),
+        target("qcc", daemon.base_url.clone(), vec![daemon.pid]),
+    ];
+    if let Some(nginx) = &nginx {
+        targets.push(target("nginx", nginx.base_url(), nginx.pids()));
+    }
+    let mut rows = Vec::new();
+    for target in targets {
+        let (run, cpu) = closed_loop(runtime, opts, &target, request, cell);
+        if let Some(e) = &run.first_error {
+            eprintln!(
+                "warning: {}: {} errors, first: {e}",
+                target.name, run.errors
+            );
+        }
+        let proxied = !target.cpu.proxy_pids.is_empty();
+        let figures = Figures::of(&run, &cpu, opts.window(), proxied);
+        rows.push(Row {
+            target: target.name,
+            cell,
+            figures,
+        });
+    }
+    rows
+}
+
+/// Where a run sends its requests, and whose CPU time it counts.
+struct Target {
+    name: &'static str,
+    url: String,
+    cpu: CpuProbe,
+}
+
+// ---------------------------------------------------------------------------------------
+// CPU accounting (from /proc)
+
+/// CPU time (user + system) spent over some interval.
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    /// The fake upstream's thread.
+    upstream: Duration,
+    /// The proxy's processes.
+    proxy: Duration,
+    /// The rest of this process: the load generator.
+    client: Duration,
+}
+
+impl Cpu {
+    fn since(self, earlier: Cpu) -> Cpu {
+        Cpu {
+            upstream: self.upstream.saturating_sub(earlier.upstream),
+            proxy: self.proxy.saturating_sub(earlier.proxy),
+            client: self.client.saturating_sub(earlier.client),
+        }
+    }
+}
+
+struct CpuProbe {
+    /// `/proc/self/task/<tid>/stat` of the fake upstream's thread.
+    fake_thread: Option<PathBuf>,
+    proxy_pids: Vec<i32>,
+}
+
+impl CpuProbe {
+    /// Cumulative CPU times now.
+    fn read(&self) -> Cpu {
+        let upstream = (self.fake_thread.as_deref()).map_or(Duration::ZERO, stat_cpu);
+        let own = stat_cpu(Path::new("/proc/self/stat"));
+        let pids = self.proxy_pids.iter();
+        let proxy = pids.map(|pid| stat_cpu(&PathBuf::from(format!("/proc/{pid}/stat"))));
+        Cpu {
+            upstream,
+            proxy: proxy.sum(),
+            client: own.saturating_sub(upstream),
+        }
+    }
+}
+
+/// utime + stime of a /proc `stat` file (zero when unreadable).
+fn stat_cpu(path: &Path) -> Duration {
+    let ticks = || -> Option<u64> {
+        let stat = std::fs::read_to_string(path).ok()?;
+        // Fields after the command name (which may hold spaces): state is field 3, utime 14.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+    };
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Duration::from_secs_f64(ticks().unwrap_or(0) as f64 / per_second)
+}
+
+/// The stat file of our thread named `fake-upstream-<name>` (comm is cut at 15 bytes).
+fn fake_thread_stat(name: &str) -> Option<PathBuf> {
+    let full = format!("fake-upstream-{name}");
+    let comm = &full[..full.len().min(15)];
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    let found = tasks.flatten().map(|t| t.path()).find(|task| {
+        std::fs::read_to_string(task.join("comm")).is_ok_and(|c| c.trim_end() == comm)
+    });
+    if found.is_none() {
+        eprintln!("warning: fake upstream thread not found; its CPU shows as 0");
+    }
+    found.map(|task| task.join("stat"))
+}
+
+/// Processes whose parent is `pid`.
+fn children(pid: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let pids = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok());
+    let parent_of = |child: i32| -> Option<i32> {
+        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    pids.filter(|&child| parent_of(child) == Some(pid))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Start time and memory
+
+fn measure_start_times() -> Vec<Duration> {
+    let fake = FakeUpstream::spawn_named("start").expect("cannot start the fake upstream");
+    let home = Home::new(&fake.url());
+    let mut times: Vec<Duration> = (0..START_CYCLES)
+        .map(|_| home.start_daemon().ready_in)
+        .collect();
+    times.sort_unstable();
+    times
+}
+
+/// The daemon's RSS (bytes) in the situations the memory goals name, and a few more that
+/// explain them.
+struct Memory {
+    /// Fresh daemon, 1 s after it started.
+    idle: u64,
+    /// Holding `HELD_STREAMS` streams of the fixture request (the goal).
+    held: Held,
+    /// The same daemon 1 s after those streams were dropped.
+    after: u64,
+    /// The same daemon holding `HELD_STREAMS` again (growth here would be a leak).
+    held_again: Held,
+    /// A fresh daemon holding `HELD_STREAMS` streams of a minimal (~100 B) request.
+    held_small: Held,
+}
+
+/// RSS while holding streams, and how many were open.
+#[derive(Clone, Copy)]
+struct Held {
+    rss: u64,
+    open: usize,
+}
+
+/// A minimal streaming request, to tell per-stream cost from per-request-body cost.
+const SMALL_BODY: &str = r#"{"model":"claude-opus-4-8","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+
+fn measure_memory(runtime: &Runtime, request: &Request) -> Memory {
+    let fake = FakeUpstream::spawn_named("slow").expect("cannot start the fake upstream");
+    fake.set_default_fault(Fault::SlowStream(HELD_STREAM_PACE));
+    let (idle, held, after, held_again) = {
+        let home = Home::new(&fake.url());
+        let daemon = home.start_daemon();
+        std::thread::sleep(Duration::from_secs(1));
+        let idle = daemon.rss();
+        let body = request.body(Mode::Stream);
+        let held = hold_streams(runtime, &fake, &daemon, request, body.clone());
+        std::thread::sleep(Duration::from_secs(1));
+        let after = daemon.rss();
+        let held_again = hold_streams(runtime, &fake, &daemon, request, body);
+        (idle, held, after, held_again)
+    };
+    let home = Home::new(&fake.url());
+    let daemon = home.start_daemon();
+    let small = Bytes::from_static(SMALL_BODY.as_bytes());
+    let held_small = hold_streams(runtime, &fake, &daemon, request, small);
+    Memory {
+        idle,
+        held,
+        after,
+        held_again,
+        held_small,
+    }
+}
+
+/// Open `HELD_STREAMS` streams of `body` through `daemon` at once, wait until the fake has
+/// them all and every client has its first chunk, read the daemon's RSS, drop the streams.
+fn hold_streams(
+    runtime: &Runtime,
+    fake: &FakeUpstream,
+    daemon: &Daemon,
+    request: &Request,
+    body: Bytes,
+) -> Held {
+    let client = load_client();
+    let url = format!("{}/v1/messages", daemon.base_url);
+    let seen_before = fake.request_count();
+    let opened = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let (release, released) = tokio::sync::watch::channel(false);
+    let tasks: Vec<_> = (0..HELD_STREAMS)
+        .map(|_| {
+            let stream = HeldStream {
+                client: client.clone(),
+                url: url.clone(),
+                headers: request.headers.clone(),
+                body: body.clone(),
+                opened: opened.clone(),
+                failed: failed.clone(),
+                released: released.clone(),
+            };
+            runtime.spawn(stream.hold())
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let upstream_has_all = || fake.request_count() - seen_before >= HELD_STREAMS;
+    let all_open = || upstream_has_all() && opened.load(Ordering::SeqCst) == HELD_STREAMS;
+    let settled = || opened.load(Ordering::SeqCst) + failed.load(Ordering::SeqCst) >= HELD_STREAMS;
+    while !(all_open() || settled()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let open = opened.load(Ordering::SeqCst);
+    if open < HELD_STREAMS {
+        let failures = failed.load(Ordering::SeqCst);
+        eprintln!("warning: only {open} of {HELD_STREAMS} streams opened ({failures} failed)");
+    }
+    let rss = daemon.rss();
+    let _ = release.send(true);
+    runtime.block_on(async {
+        for task in tasks {
+            let _ = task.await;
+        }
+    });
+    Held { rss, open }
+}
+
+/// One streaming request held open after its first chunk until released.
+struct HeldStream {
+    client: reqwest::Client,
+    url: String,
+    headers: HeaderMap,
+    body: Bytes,
+    opened: Arc<AtomicUsize>,
+    failed: Arc<AtomicUsize>,
+    released: tokio::sync::watch::Receiver<bool>,
+}
+
+impl HeldStream {
+    async fn hold(mut self) {
+        let request = self
+            .client
+            .post(&self.url)
+            .headers(self.headers)
+            .body(self.body);
+        let first = async move {
+            let mut response = request.send().await.ok()?;
+            let chunk = response.chunk().await.ok()??;
+            (response.status().is_success() && !chunk.is_empty()).then_some(response)
+        };
+        let Some(response) = first.await else {
+            self.failed.fetch_add(1, Ordering::SeqCst);
+            return;
+        };
+        self.opened.fetch_add(1, Ordering::SeqCst);
+        let _ = self.released.wait_for(|released| *released).await;
+        drop(response);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The report
+
+struct Report {
+    rows: Vec<Row>,
+    /// Sorted; `None` when not measured (`--only`).
+    start_times: Option<Vec<Duration>>,
+    memory: Option<Memory>,
+    nginx: bool,
+}
+
+impl Report {
+    fn print(&self, opts: &Options) {
+        println!(
+            "{} cores; every run: {} s recorded after {} s of warm-up.",
+            cores(),
+            opts.window().as_secs_f64(),
+            opts.warmup().as_secs_f64()
+        );
+        println!();
+        for mode in [Mode::Whole, Mode::Stream] {
+            self.print_mode(mode);
+        }
+        self.print_goals();
+        self.print_memory();
+    }
+
+    fn row(&self, target: &str, cell: Cell) -> Option<&Figures> {
+        let row = self
+            .rows
+            .iter()
+            .find(|r| r.target == target && r.cell == cell);
+        row.map(|r| &r.figures)
+    }
+
+    fn print_mode(&self, mode: Mode) {
+        println!("### {} (75 KB request)", capitalized(mode.label()));
+        println!();
+        let streams = mode == Mode::Stream;
+        let mut head = "| target | clients | req/s | p50 ms | p99 ms |".to_owned();
+        if streams {
+            head.push_str(" 1st chunk p50 ms | 1st chunk p99 ms |");
+        }
+        head.push_str(" added p50 ms | added p99 ms | proxy CPU µs/req |");
+        head.push_str(" CPU % upstream / proxy / load gen | errors |");
+        println!("{head}");
+        println!("|{}", "---|".repeat(head.matches('|').count() - 1));
+        for concurrency in CONCURRENCY {
+            let cell = Cell { mode, concurrency };
+            let direct = self.row("direct", cell);
+            for row in self.rows.iter().filter(|r| r.cell == cell) {
+                let f = &row.figures;
+                let mut line = format!(
+                    "| {} | {concurrency} | {:.0} | {:.3} | {:.3} |",
+                    row.target, f.rps, f.p50, f.p99
+                );
+                if streams {
+                    line.push_str(&format!(" {:.3} | {:.3} |", f.first_p50, f.first_p99));
+                }
+                let added = |pick: fn(&Figures) -> f64| match direct {
+                    Some(d) if row.target != "direct" => format!("{:+.3}", pick(f) - pick(d)),
+                    _ => "–".to_owned(),
+                };
+                let proxy_us = f.proxy_us.map_or("–".to_owned(), |us| format!("{us:.0}"));
+                let [up, proxy, client] = f.cpu_pct;
+                line.push_str(&format!(
+                    " {} | {} | {proxy_us} | {up:.0} / {proxy:.0} / {client:.0} | {} |",
+                    added(|f| f.p50),
+                    added(|f| f.p99),
+                    f.errors
+                ));
+                println!("{line}");
+            }
+        }
+        println!();
+    }
+
+    fn print_goals(&self) {
+        println!("### Goals");
+        println!();
+        println!("| goal | target | measured | result |");
+        println!("|---|---|---|---|");
+        self.goal_start();
+        for mode in [Mode::Whole, Mode::Stream] {
+            self.goal_added_p99(mode);
+        }
+        for mode in [Mode::Whole, Mode::Stream] {
+            self.goal_throughput(mode);
+        }
+        self.goal_first_byte();
+        self.goal_memory();
+        println!();
+    }
+
+    fn goal_start(&self) {
+        let Some(times) = &self.start_times else {
+            return;
+        };
+        let median = ms(times[times.len() / 2]);
+        let max = ms(*times.last().expect("start was measured"));
+        let measured = format!(
+            "median {median:.1} ms, max {max:.1} ms ({} runs)",
+            times.len()
+        );
+        goal_line(
+            "`qcc proxy start` until ready",
+            &format!("≤ {GOAL_START_MS} ms"),
+            &measured,
+            Some(median <= GOAL_START_MS),
+        );
+    }
+
+    fn goal_added_p99(&self, mode: Mode) {
+        let cell = Cell {
+            mode,
+            concurrency: 16,
+        };
+        let (Some(direct), Some(qcc)) = (self.row("direct", cell), self.row("qcc", cell)) else {
+            return;
+        };
+        let added = qcc.p99 - direct.p99;
+        let mut measured = format!(
+            "{added:+.3} ms (qcc {:.3}, direct {:.3}",
+            qcc.p99, direct.p99
+        );
+        if let Some(nginx) = self.row("nginx", cell) {
+            measured.push_str(&format!("; nginx adds {:+.3}", nginx.p99 - direct.p99));
+        }
+        measured.push(')');
+        goal_line(
+            &format!("added p99, 16 clients, {}", mode.label()),
+            &format!("≤ {GOAL_ADDED_P99_MS} ms"),
+            &measured,
+            Some(added <= GOAL_ADDED_P99_MS),
+        );
+    }
+
+    fn goal_throughput(&self, mode: Mode) {
+        let cell = Cell {
+            mode,
+            concurrency: 128,
+        };
+        let name = format!("req/s, 128 clients, {}", mode.label());
+        let Some(qcc) = self.row("qcc", cell) else {
+            return;
+        };
+        let direct = self.row("direct", cell).map_or(f64::NAN, |d| d.rps);
+        let Some(nginx) = self.row("nginx", cell).filter(|_| self.nginx) else {
+            let measured = format!("qcc {:.0} (direct {direct:.0}); no nginx", qcc.rps);
+            goal_line(&name, "≥ nginx", &measured, None);
+            return;
+        };
+        let ratio = qcc.rps / nginx.rps * 100.0;
+        let measured = format!(
+            "qcc {:.0} vs nginx {:.0} ({ratio:.0} %; direct {direct:.0})",
+            qcc.rps, nginx.rps
+        );
+        goal_line(&name, "≥ nginx", &measured, Some(qcc.rps >= nginx.rps));
+    }
+
+    fn goal_first_byte(&self) {
+        let cell = Cell {
+            mode: Mode::Stream,
+            concurrency: 1,
+        };
+        let (Some(direct), Some(qcc)) = (self.row("direct", cell), self.row("qcc", cell)) else {
+            return;
+        };
+        let added = qcc.first_p50 - direct.first_p50;
+        let measured = format!(
+            "{added:+.3} ms p50 ({:+.3} ms p99)",
+            qcc.first_p99 - direct.first_p99
+        );
+        goal_line(
+            "first streamed byte added, 1 client",
+            &format!("≤ {GOAL_FIRST_BYTE_MS} ms"),
+            &measured,
+            Some(added <= GOAL_FIRST_BYTE_MS),
+        );
+    }
+
+    fn goal_memory(&self) {
+        let Some(m) = &self.memory else {
+            return;
+        };
+        let idle = m.idle as f64 / MB;
+        goal_line(
+            "daemon RSS idle",
+            &format!("≤ {GOAL_RSS_IDLE_MB} MB"),
+            &format!("{idle:.1} MB"),
+            Some(m.idle > 0 && idle <= GOAL_RSS_IDLE_MB),
+        );
+        let held = m.held.rss as f64 / MB;
+        let complete = m.held.open == HELD_STREAMS;
+        goal_line(
+            &format!("daemon RSS holding {HELD_STREAMS} open streams"),
+            &format!("≤ {GOAL_RSS_STREAMS_MB} MB"),
+            &format!("{held:.1} MB ({} streams open)", m.held.open),
+            Some(complete && m.held.rss > 0 && held <= GOAL_RSS_STREAMS_MB),
+        );
+    }
+
+    fn print_memory(&self) {
+        let Some(m) = &self.memory else {
+            return;
+        };
+        let mb = |bytes: u64| format!("{:.1}", bytes as f64 / MB);
+        let held = |h: &Held| format!("{} | {}", mb(h.rss), h.open);
+        println!("### Daemon memory (VmRSS, MB = 10^6 bytes)");
+        println!();
+        println!("| situation | RSS MB | open streams |");
+        println!("|---|---|---|");
+        println!("| fresh daemon, idle | {} | 0 |", mb(m.idle));
+        println!("| holding streams, 75 KB requests | {} |", held(&m.held));
+        println!("| 1 s after those closed | {} | 0 |", mb(m.after));
+        println!(
+            "| holding them again (same daemon) | {} |",
+            held(&m.held_again)
+        );
+        let small = SMALL_BODY.len();
+        println!(
+            "| fresh daemon, holding streams, {small} B requests | {} |",
+            held(&m.held_small)
+        );
+        println!();
+    }
+}
+
+fn goal_line(goal: &str, target: &str, measured: &str, met: Option<bool>) {
+    let result = match met {
+        Some(true) => "met",
+        Some(false) => "**not met**",
+        None => "n/a",
+    };
+    println!("| {goal} | {target} | {measured} | {result} |");
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map_or_else(String::new, |c| {
+        c.to_uppercase().chain(chars).collect::<String>()
+    })
+}

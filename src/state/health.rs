@@ -1,0 +1,175 @@
+//! `health.json`: the daemon's runtime health facts, so that `qcc health …` can show the last
+//! known values while the daemon is down and a restarted daemon carries its figures on.
+//!
+//! One writer: the daemon (every ~30 s and at shutdown, off the request path). The CLI only
+//! reads it. Pure serde types, no IO (the [`Store`](crate::state::Store) does that). Unknown
+//! fields are kept (`extra`), like in the other documents.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Format version of `health.json`.
+pub const HEALTH_VERSION: u32 = 1;
+/// Probe results kept per endpoint (oldest dropped first).
+pub const PROBE_HISTORY_CAP: usize = 50;
+
+/// `health.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthDoc {
+    pub version: u32,
+    /// When the daemon wrote this snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_at: Option<DateTime<Utc>>,
+    /// The pid of the daemon that wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// By endpoint id.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, EndpointSnapshot>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for HealthDoc {
+    fn default() -> Self {
+        Self {
+            version: HEALTH_VERSION,
+            saved_at: None,
+            pid: None,
+            endpoints: BTreeMap::new(),
+            extra: Map::new(),
+        }
+    }
+}
+
+/// One endpoint's passive figures (real traffic only) and its probe history.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EndpointSnapshot {
+    /// Attempts sent to the endpoint (user traffic).
+    pub requests: u64,
+    /// Attempts that were answered (the response reached the client, whatever its status).
+    pub successes: u64,
+    /// Attempts that failed (retryable status, transport error, timeout, broken stream).
+    pub failures: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Outcomes of the most recent attempts, oldest first (`true` = success).
+    pub recent: Vec<bool>,
+    /// Recent times to response headers, in µs, oldest first.
+    pub latencies_us: Vec<u64>,
+    /// Recent times to the first body byte (a stream's first event), in µs, oldest first.
+    pub first_byte_us: Vec<u64>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// The breaker as last seen (`closed`, `open`, `half-open`), for display only: a
+    /// restarted daemon starts with closed breakers.
+    pub breaker: Option<String>,
+    pub consecutive_failures: u32,
+    /// The effective weight as last computed.
+    pub effective_weight: Option<u32>,
+    /// Probe results, oldest first, at most [`PROBE_HISTORY_CAP`].
+    pub probes: Vec<ProbeRecord>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Why a probe ran.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbeSource {
+    /// The breaker was open or half-open: looking for recovery.
+    #[default]
+    Recovery,
+    /// `health.probe_all_interval_secs`.
+    Interval,
+    /// `qcc health check`.
+    Manual,
+}
+
+impl std::fmt::Display for ProbeSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProbeSource::Recovery => "recovery",
+            ProbeSource::Interval => "interval",
+            ProbeSource::Manual => "manual",
+        })
+    }
+}
+
+/// One conversational test's result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeRecord {
+    pub at: DateTime<Utc>,
+    #[serde(default)]
+    pub source: ProbeSource,
+    pub passed: bool,
+    /// What happened, in a few words ("echoed the nonce", "HTTP 529: Overloaded", …).
+    pub reason: String,
+    /// The model asked for.
+    #[serde(default)]
+    pub model_asked: String,
+    /// The model the answer named (`message_start` / the message's `model`).
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Until the answer was complete (or the probe gave up), in ms.
+    pub latency_ms: f64,
+    /// Until the first body byte, in ms.
+    #[serde(default)]
+    pub first_byte_ms: Option<f64>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl EndpointSnapshot {
+    /// Append a probe result, dropping the oldest past the cap.
+    pub fn push_probe(&mut self, record: ProbeRecord) {
+        self.probes.push(record);
+        if self.probes.len() > PROBE_HISTORY_CAP {
+            let excess = self.probes.len() - PROBE_HISTORY_CAP;
+            self.probes.drain(..excess);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_keeps_unknown_fields() {
+        let raw = r#"{"version":1,"endpoints":{"abc123":{"requests":3,"future":1}},"later":true}"#;
+        let doc: HealthDoc = serde_json::from_str(raw).unwrap();
+        assert_eq!(doc.endpoints["abc123"].requests, 3);
+        let back = serde_json::to_value(&doc).unwrap();
+        assert_eq!(back["later"], true);
+        assert_eq!(back["endpoints"]["abc123"]["future"], 1);
+    }
+
+    #[test]
+    fn probe_history_is_capped() {
+        let mut s = EndpointSnapshot::default();
+        for i in 0..(PROBE_HISTORY_CAP + 5) {
+            s.push_probe(ProbeRecord {
+                at: Utc::now(),
+                source: ProbeSource::Manual,
+                passed: true,
+                reason: i.to_string(),
+                model_asked: "m".into(),
+                model: None,
+                status: Some(200),
+                latency_ms: 1.0,
+                first_byte_ms: None,
+                extra: Map::new(),
+            });
+        }
+        assert_eq!(s.probes.len(), PROBE_HISTORY_CAP);
+        assert_eq!(s.probes[0].reason, "5");
+    }
+}
