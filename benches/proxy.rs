@@ -44,6 +44,8 @@ const HELD_STREAMS: usize = 1000;
 /// Each held stream waits this long before every SSE event, so all stay open together.
 const HELD_STREAM_PACE: Duration = Duration::from_secs(2);
 const MB: f64 = 1_000_000.0;
+/// CPU use by other processes (% of a core) past which a run is reported as disturbed.
+const DISTURBED_PCT: f64 = 15.0;
 /// The load runs' fake upstream (its thread is `fake-upstream-<name>`).
 const FAKE_NAME: &str = "load";
 
@@ -644,8 +646,9 @@ struct Figures {
     errors: usize,
     /// Proxy CPU time per response, µs (`None` for `direct`).
     proxy_us: Option<f64>,
-    /// CPU use over the window, % of one core: fake upstream, proxy, load generator.
-    cpu_pct: [f64; 3],
+    /// CPU use over the window, % of one core: fake upstream, proxy, load generator,
+    /// everything else on the machine.
+    cpu_pct: [f64; 4],
 }
 
 impl Figures {
@@ -665,7 +668,12 @@ impl Figures {
             first_p99: percentile_ms(&first, 99.0),
             errors: run.errors,
             proxy_us: proxied.then_some(per_request),
-            cpu_pct: [pct(cpu.upstream), pct(cpu.proxy), pct(cpu.client)],
+            cpu_pct: [
+                pct(cpu.upstream),
+                pct(cpu.proxy),
+                pct(cpu.client),
+                pct(cpu.other()),
+            ],
         }
     }
 }
@@ -741,6 +749,13 @@ fn run_cell(
         }
         let proxied = !target.cpu.proxy_pids.is_empty();
         let figures = Figures::of(&run, &cpu, opts.window(), proxied);
+        let other = figures.cpu_pct[3];
+        if other > DISTURBED_PCT {
+            eprintln!(
+                "warning: {}: other processes used {other:.0} % of a core during the run",
+                target.name
+            );
+        }
         rows.push(Row {
             target: target.name,
             cell,
@@ -769,6 +784,8 @@ struct Cpu {
     proxy: Duration,
     /// The rest of this process: the load generator.
     client: Duration,
+    /// The whole machine (all cores, every process), from /proc/stat.
+    machine: Duration,
 }
 
 impl Cpu {
@@ -777,7 +794,15 @@ impl Cpu {
             upstream: self.upstream.saturating_sub(earlier.upstream),
             proxy: self.proxy.saturating_sub(earlier.proxy),
             client: self.client.saturating_sub(earlier.client),
+            machine: self.machine.saturating_sub(earlier.machine),
         }
+    }
+
+    /// Everything else the machine did (other processes, and kernel work nobody was
+    /// charged for).
+    fn other(&self) -> Duration {
+        let ours = self.upstream + self.proxy + self.client;
+        self.machine.saturating_sub(ours)
     }
 }
 
@@ -798,8 +823,31 @@ impl CpuProbe {
             upstream,
             proxy: proxy.sum(),
             client: own.saturating_sub(upstream),
+            machine: machine_busy(),
         }
     }
+}
+
+/// Busy time of all cores together (the `cpu` line of /proc/stat minus idle and iowait).
+fn machine_busy() -> Duration {
+    let ticks = || -> Option<u64> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let line = stat.lines().next()?.strip_prefix("cpu ")?;
+        let fields: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal (guest time is inside user).
+        let busy: u64 = fields.iter().take(8).sum::<u64>();
+        Some(busy - fields.get(3)? - fields.get(4)?)
+    };
+    ticks_to_duration(ticks().unwrap_or(0))
+}
+
+fn ticks_to_duration(ticks: u64) -> Duration {
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Duration::from_secs_f64(ticks as f64 / per_second)
 }
 
 /// utime + stime of a /proc `stat` file (zero when unreadable).
@@ -810,9 +858,7 @@ fn stat_cpu(path: &Path) -> Duration {
         let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
         Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
     };
-    // SAFETY: sysconf has no preconditions.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    Duration::from_secs_f64(ticks().unwrap_or(0) as f64 / per_second)
+    ticks_to_duration(ticks().unwrap_or(0))
 }
 
 /// The stat file of our thread named `fake-upstream-<name>` (comm is cut at 15 bytes).
@@ -1044,7 +1090,7 @@ impl Report {
             head.push_str(" 1st chunk p50 ms | 1st chunk p99 ms |");
         }
         head.push_str(" added p50 ms | added p99 ms | proxy CPU µs/req |");
-        head.push_str(" CPU % upstream / proxy / load gen | errors |");
+        head.push_str(" CPU % upstream / proxy / load gen / other | errors |");
         println!("{head}");
         println!("|{}", "---|".repeat(head.matches('|').count() - 1));
         for concurrency in CONCURRENCY {
@@ -1064,9 +1110,9 @@ impl Report {
                     _ => "–".to_owned(),
                 };
                 let proxy_us = f.proxy_us.map_or("–".to_owned(), |us| format!("{us:.0}"));
-                let [up, proxy, client] = f.cpu_pct;
+                let [up, proxy, client, other] = f.cpu_pct;
                 line.push_str(&format!(
-                    " {} | {} | {proxy_us} | {up:.0} / {proxy:.0} / {client:.0} | {} |",
+                    " {} | {} | {proxy_us} | {up:.0} / {proxy:.0} / {client:.0} / {other:.0} | {} |",
                     added(|f| f.p50),
                     added(|f| f.p99),
                     f.errors

@@ -78,9 +78,18 @@ impl Ctx {
 
     /// A connected control client, or exit code 3 when the daemon is not running.
     pub fn daemon(&self) -> Result<crate::ipc::client::Client, CliError> {
+        self.daemon_for(std::time::Duration::from_secs(10))
+    }
+
+    /// Like [`daemon`](Self::daemon), waiting up to `timeout` for each answer (for requests
+    /// the daemon takes long to answer, such as `qcc health check`).
+    pub fn daemon_for(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<crate::ipc::client::Client, CliError> {
         Ok(crate::ipc::client::Client::connect(
             &self.paths.socket(),
-            std::time::Duration::from_secs(10),
+            timeout,
         )?)
     }
 

@@ -13,6 +13,7 @@ pub mod endpoint;
 pub mod env;
 pub mod error;
 pub mod generate;
+pub mod health;
 pub mod priority;
 pub mod profile;
 pub mod proxy;
@@ -94,6 +95,9 @@ pub enum Command {
     /// The local failover proxy: start, stop, status, logs
     #[command(subcommand)]
     Proxy(proxy::Cmd),
+    /// Endpoint health: conversational tests, metrics, probe history, settings
+    #[command(subcommand)]
+    Health(health::Cmd),
     /// Requests that failed everywhere, kept for replay: status, list, retry, clear
     #[command(subcommand)]
     Queue(queue::Cmd),
@@ -121,6 +125,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Endpoint(cmd) => endpoint::run(&ctx, cmd),
         Command::Priority(cmd) => priority::run(&ctx, cmd),
         Command::Proxy(cmd) => proxy::run(&ctx, cmd),
+        Command::Health(cmd) => health::run(&ctx, cmd),
         Command::Queue(cmd) => queue::run(&ctx, cmd),
         Command::Env(args) => env::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),

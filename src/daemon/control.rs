@@ -1,6 +1,7 @@
 //! The daemon's answers to control requests: one match, one small function per request.
 //! Mirrors the CLI: `qcc proxy status` ↔ [`status`], every CLI write ↔ [`reload`],
-//! `qcc proxy stop` ↔ [`stop`].
+//! `qcc proxy stop` ↔ [`stop`], `qcc health status` ↔ [`health`], `qcc health check` ↔
+//! [`probe_now`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,6 +60,8 @@ pub struct Daemon {
     pub started: Instant,
     pub listen: String,
     pub shutdown: Shutdown,
+    /// Active health checks (`qcc health check`) and the health report.
+    pub health: Arc<crate::health::monitor::Monitor>,
 }
 
 pub async fn handle(d: &Daemon, request: Request) -> Response {
@@ -67,6 +70,8 @@ pub async fn handle(d: &Daemon, request: Request) -> Response {
         Request::Status => status(d),
         Request::Reload => reload(d).await,
         Request::Stop { timeout_secs } => stop(d, timeout_secs),
+        Request::Health => health(d),
+        Request::ProbeNow { endpoint } => probe_now(d, endpoint).await,
         Request::QueueRetry { ids } => queue_retry(d, ids).await,
     }
 }
@@ -95,6 +100,19 @@ fn status(d: &Daemon) -> Response {
 async fn reload(d: &Daemon) -> Response {
     Response::Reloaded {
         error: d.reloader.reload("requested by the CLI").await.err(),
+    }
+}
+
+/// `qcc health status | metrics | history`.
+fn health(d: &Daemon) -> Response {
+    Response::Health(Box::new(d.health.report()))
+}
+
+/// `qcc health check`.
+async fn probe_now(d: &Daemon, endpoint: Option<String>) -> Response {
+    match d.health.probe_now(endpoint.as_deref()).await {
+        Ok(results) => Response::Probed { results },
+        Err(message) => Response::Error { message },
     }
 }
 

@@ -167,6 +167,11 @@ fn run_inner(
     let proxy = Arc::new(
         Proxy::new(&prepared.config, prepared.token.clone()).map_err(DaemonError::Config)?,
     );
+    match crate::health::persist::restore(&proxy, &prepared.store) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("health figures of {n} endpoints carried on from health.json"),
+        Err(e) => tracing::warn!("health.json not loaded, starting afresh: {e}"),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("qcc-daemon")
@@ -207,8 +212,12 @@ async fn serve(
         0o600,
     )?;
 
+    let health_store = store.clone();
+    let health =
+        crate::health::monitor::Monitor::new(proxy.clone()).map_err(DaemonError::Startup)?;
     let reloader = Arc::new(Reloader::new(store, proxy.clone()));
     let daemon = Arc::new(Daemon {
+        health: health.clone(),
         proxy: proxy.clone(),
         reloader: reloader.clone(),
         started_at: chrono::Utc::now(),
@@ -226,6 +235,11 @@ async fn serve(
     tokio::spawn(crate::ipc::server::serve(control_listener, handler));
     tokio::spawn(reloader.clone().watch());
     tokio::spawn(proxy.clone().maintain());
+    tokio::spawn(health.run());
+    tokio::spawn(crate::health::persist::run(
+        proxy.clone(),
+        health_store.clone(),
+    ));
     let queue = crate::queue::QueueStore::open(paths)
         .map_err(|e| DaemonError::Startup(format!("cannot open the failure queue: {e}")))?;
     let _ = proxy.queue.set(Arc::new(queue.clone()));
@@ -258,6 +272,7 @@ async fn serve(
     let shutdown = daemon.shutdown.clone();
     let drained =
         crate::proxy::server::serve(listener, proxy, async move { shutdown.wait().await }).await;
+    crate::health::persist::save(&daemon.proxy, &health_store).await;
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(paths.pid_file());
     tracing::info!(drained, "stopped");
@@ -296,6 +311,18 @@ async fn retry_queue(proxy: Arc<Proxy>, queue: crate::queue::QueueStore) {
     loop {
         tick.tick().await;
         if !proxy.routes().queue.auto_retry {
+            continue;
+        }
+        // A cheap look (shared lock) before claiming anything.
+        let q = queue.clone();
+        let due = tokio::task::spawn_blocking(move || q.read()).await;
+        // After the read: it shows items of a dead replayer as due "now".
+        let now = chrono::Utc::now();
+        let any_due = matches!(&due, Ok(Ok(index)) if index.items.iter().any(|i| {
+            i.state == crate::queue::ItemState::Pending
+                && i.next_attempt_at.is_none_or(|t| t <= now)
+        }));
+        if !any_due {
             continue;
         }
         match replay::run(

@@ -211,19 +211,41 @@ mod tests {
     #[test]
     fn stability_needs_samples_and_punishes_jitter() {
         assert_eq!(stability(Some(1.0), 3, Some(100.0), Some(100.0), 10), None);
-        assert_eq!(stability(Some(1.0), 10, Some(100.0), Some(100.0), 10), Some(100.0));
-        assert_eq!(stability(Some(1.0), 10, Some(100.0), Some(400.0), 10), Some(62.5));
+        assert_eq!(
+            stability(Some(1.0), 10, Some(100.0), Some(100.0), 10),
+            Some(100.0)
+        );
+        assert_eq!(
+            stability(Some(1.0), 10, Some(100.0), Some(400.0), 10),
+            Some(62.5)
+        );
         assert_eq!(stability(Some(0.5), 10, None, None, 10), Some(50.0));
         assert_eq!(stability(None, 0, None, None, 0), None);
     }
 
     #[test]
     fn weights_follow_success_and_latency_but_never_vanish() {
-        assert_eq!(weight_permille(Some(0.2), 3, None, None, 10), 1000, "too few");
-        assert_eq!(weight_permille(Some(1.0), 50, Some(100.0), Some(100.0), 10), 1000);
-        assert_eq!(weight_permille(Some(0.5), 50, Some(100.0), Some(100.0), 10), 500);
-        assert_eq!(weight_permille(Some(1.0), 50, Some(200.0), Some(100.0), 10), 500);
-        assert_eq!(weight_permille(Some(1.0), 50, Some(10_000.0), Some(1.0), 10), 250);
+        assert_eq!(
+            weight_permille(Some(0.2), 3, None, None, 10),
+            1000,
+            "too few"
+        );
+        assert_eq!(
+            weight_permille(Some(1.0), 50, Some(100.0), Some(100.0), 10),
+            1000
+        );
+        assert_eq!(
+            weight_permille(Some(0.5), 50, Some(100.0), Some(100.0), 10),
+            500
+        );
+        assert_eq!(
+            weight_permille(Some(1.0), 50, Some(200.0), Some(100.0), 10),
+            500
+        );
+        assert_eq!(
+            weight_permille(Some(1.0), 50, Some(10_000.0), Some(1.0), 10),
+            250
+        );
         assert_eq!(weight_permille(Some(0.0), 50, Some(1.0), Some(1.0), 10), 50);
         assert_eq!(effective_weight(100, 500), 50);
         assert_eq!(effective_weight(1, 50), 1, "never zero");

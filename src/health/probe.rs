@@ -16,6 +16,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use serde_json::{Map, Value};
 
 use crate::health::breaker::Failure;
+use crate::health::metrics::ProbeReport;
 use crate::proxy::body::describe;
 use crate::proxy::retry::{Verdict, classify_status, failure_for};
 use crate::proxy::upstream::target_url;
@@ -68,6 +69,26 @@ fn ms(d: Duration) -> f64 {
 }
 
 impl ProbeOutcome {
+    /// The outcome as `qcc health test` / `check` report it, for the named endpoint.
+    pub fn report(&self, id: &str, profile: &str, name: &str, url: &str) -> ProbeReport {
+        ProbeReport {
+            id: id.to_owned(),
+            profile: profile.to_owned(),
+            name: name.to_owned(),
+            url: url.to_owned(),
+            passed: self.passed,
+            reason: self.reason.clone(),
+            status: self.status,
+            latency_ms: ms(self.latency),
+            first_byte_ms: self.first_byte.map(ms),
+            model_asked: self.model_asked.clone(),
+            model: self.model.clone(),
+            answer: self.answer.clone(),
+            nonce: self.nonce.clone(),
+            breaker: None,
+        }
+    }
+
     /// The history entry for this outcome.
     pub fn record(&self, source: ProbeSource) -> ProbeRecord {
         ProbeRecord {
@@ -136,12 +157,19 @@ struct Seen {
 }
 
 /// Run one probe, within `timeout` for the whole conversation.
-pub async fn run(client: &reqwest::Client, target: &ProbeTarget, timeout: Duration) -> ProbeOutcome {
+pub async fn run(
+    client: &reqwest::Client,
+    target: &ProbeTarget,
+    timeout: Duration,
+) -> ProbeOutcome {
     let nonce = new_nonce();
     let started = Instant::now();
     let mut seen = Seen::default();
-    let result = tokio::time::timeout(timeout, converse(client, target, &nonce, started, &mut seen))
-        .await;
+    let result = tokio::time::timeout(
+        timeout,
+        converse(client, target, &nonce, started, &mut seen),
+    )
+    .await;
     let latency = started.elapsed();
     let failed = |reason: String, failure: Option<Failure>| (false, reason, failure);
     let (passed, reason, failure) = match result {
@@ -245,9 +273,9 @@ async fn converse(
         .is_some_and(|v| v.starts_with("text/event-stream"));
     let mut stream = response.bytes_stream();
     let mut buf = BytesMut::new();
-    let mut events = SseEvents::default();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| transient(format!("the answer broke off: {}", describe(&e))))?;
+        let chunk =
+            chunk.map_err(|e| transient(format!("the answer broke off: {}", describe(&e))))?;
         if seen.first_byte.is_none() && !chunk.is_empty() {
             seen.first_byte = Some(started.elapsed());
         }
@@ -256,7 +284,7 @@ async fn converse(
         }
         buf.extend_from_slice(&chunk);
         if sse && status.is_success() {
-            events.feed(&mut buf, seen)?;
+            feed_events(&mut buf, seen)?;
             if seen.complete {
                 return Ok(());
             }
@@ -266,7 +294,7 @@ async fn converse(
         return Err(http_failure(status, &headers, &buf));
     }
     if sse {
-        events.feed(&mut buf, seen)?;
+        feed_events(&mut buf, seen)?;
         if seen.complete {
             return Ok(());
         }
@@ -311,61 +339,56 @@ fn error_text(v: &Value) -> String {
     m.chars().take(160).collect()
 }
 
-/// Splits an SSE body into events and reads what a probe needs from them.
-#[derive(Default)]
-struct SseEvents;
-
-impl SseEvents {
-    /// Consume every complete event in `buf`.
-    fn feed(&mut self, buf: &mut BytesMut, seen: &mut Seen) -> Result<(), Fail> {
-        loop {
-            let text = &buf[..];
-            let end = find(text, b"\n\n")
-                .map(|i| (i, 2))
-                .into_iter()
-                .chain(find(text, b"\r\n\r\n").map(|i| (i, 4)))
-                .min_by_key(|(i, _)| *i);
-            let Some((at, sep)) = end else {
-                return Ok(());
-            };
-            let event = buf.split_to(at + sep);
-            self.event(&String::from_utf8_lossy(&event), seen)?;
-            if seen.complete {
-                return Ok(());
-            }
-        }
-    }
-
-    fn event(&mut self, event: &str, seen: &mut Seen) -> Result<(), Fail> {
-        let data: String = event
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .map(str::trim)
-            .collect::<Vec<_>>()
-            .join("\n");
-        if data.is_empty() {
-            return Ok(());
-        }
-        let Ok(v) = serde_json::from_str::<Value>(&data) else {
+/// Consume every complete SSE event in `buf`, reading what a probe needs from each.
+fn feed_events(buf: &mut BytesMut, seen: &mut Seen) -> Result<(), Fail> {
+    loop {
+        let text = &buf[..];
+        let end = find(text, b"\n\n")
+            .map(|i| (i, 2))
+            .into_iter()
+            .chain(find(text, b"\r\n\r\n").map(|i| (i, 4)))
+            .min_by_key(|(i, _)| *i);
+        let Some((at, sep)) = end else {
             return Ok(());
         };
-        match v["type"].as_str() {
-            Some("message_start") => {
-                seen.model = v["message"]["model"].as_str().map(str::to_owned);
-            }
-            Some("content_block_delta") => {
-                if let Some(t) = v["delta"]["text"].as_str() {
-                    seen.text.push_str(t);
-                }
-            }
-            Some("message_stop") => seen.complete = true,
-            Some("error") => {
-                return Err(transient(format!("error event: {}", error_text(&v))));
-            }
-            _ => {}
+        let event = buf.split_to(at + sep);
+        read_event(&String::from_utf8_lossy(&event), seen)?;
+        if seen.complete {
+            return Ok(());
         }
-        Ok(())
     }
+}
+
+/// Read one SSE event: the model, text deltas, the end, or an error.
+fn read_event(event: &str, seen: &mut Seen) -> Result<(), Fail> {
+    let data: String = event
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("\n");
+    if data.is_empty() {
+        return Ok(());
+    }
+    let Ok(v) = serde_json::from_str::<Value>(&data) else {
+        return Ok(());
+    };
+    match v["type"].as_str() {
+        Some("message_start") => {
+            seen.model = v["message"]["model"].as_str().map(str::to_owned);
+        }
+        Some("content_block_delta") => {
+            if let Some(t) = v["delta"]["text"].as_str() {
+                seen.text.push_str(t);
+            }
+        }
+        Some("message_stop") => seen.complete = true,
+        Some("error") => {
+            return Err(transient(format!("error event: {}", error_text(&v))));
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -379,9 +402,18 @@ mod tests {
     #[test]
     fn models_match_up_to_dates_aliases_and_prefixes() {
         assert!(model_matches("claude-haiku-4-5", "claude-haiku-4-5"));
-        assert!(model_matches("claude-haiku-4-5", "claude-haiku-4-5-20251001"));
-        assert!(model_matches("claude-3-5-haiku-latest", "claude-3-5-haiku-20241022"));
-        assert!(model_matches("claude-haiku-4-5", "anthropic/claude-haiku-4-5"));
+        assert!(model_matches(
+            "claude-haiku-4-5",
+            "claude-haiku-4-5-20251001"
+        ));
+        assert!(model_matches(
+            "claude-3-5-haiku-latest",
+            "claude-3-5-haiku-20241022"
+        ));
+        assert!(model_matches(
+            "claude-haiku-4-5",
+            "anthropic/claude-haiku-4-5"
+        ));
         assert!(!model_matches("claude-haiku-4-5", "gpt-4o-mini"));
         assert!(!model_matches("claude-haiku-4-5", "claude-sonnet-4-5"));
         assert!(!model_matches("claude-haiku-4-5", ""));
@@ -394,10 +426,12 @@ mod tests {
         let body: Value = serde_json::from_slice(&request_body("m", &n)).unwrap();
         assert_eq!(body["max_tokens"], MAX_TOKENS);
         assert_eq!(body["stream"], true);
-        assert!(body["messages"][0]["content"]
-            .as_str()
-            .unwrap()
-            .ends_with(&format!("nonce: {n}")));
+        assert!(
+            body["messages"][0]["content"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("nonce: {n}"))
+        );
     }
 
     #[test]
@@ -413,11 +447,10 @@ mod tests {
             "data: {\"type\":\"message_stop\"}\n\n",
         );
         let mut seen = Seen::default();
-        let mut ev = SseEvents;
         let mut buf = BytesMut::new();
         for piece in stream.as_bytes().chunks(5) {
             buf.extend_from_slice(piece);
-            ev.feed(&mut buf, &mut seen).unwrap();
+            feed_events(&mut buf, &mut seen).unwrap();
         }
         assert!(seen.complete);
         assert_eq!(seen.text, "7f3a9c2e");
@@ -426,23 +459,28 @@ mod tests {
         let (passed, reason, failure) = judge(&seen, "00000000", "claude-x");
         assert!(!passed && reason.contains("nonce") && failure.is_some());
         let (passed, _, failure) = judge(&seen, "7f3a9c2e", "claude-haiku-4-5");
-        assert!(!passed && failure.is_none(), "wrong model: not a breaker matter");
+        assert!(
+            !passed && failure.is_none(),
+            "wrong model: not a breaker matter"
+        );
     }
 
     #[test]
     fn error_events_fail() {
         let mut seen = Seen::default();
         let mut buf = BytesMut::from(
-            &b"event: error\ndata: {\"type\":\"error\",\"error\":{\"message\":\"Overloaded\"}}\n\n"[..],
+            &b"event: error\ndata: {\"type\":\"error\",\"error\":{\"message\":\"Overloaded\"}}\n\n"
+                [..],
         );
-        let err = SseEvents.feed(&mut buf, &mut seen).unwrap_err();
+        let err = feed_events(&mut buf, &mut seen).unwrap_err();
         assert!(err.0.contains("Overloaded") && err.1.is_some());
     }
 
     #[test]
     fn http_failures_are_classified_for_the_breaker() {
         let h = http::HeaderMap::new();
-        let body = br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let body =
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
         let (reason, f) = http_failure(StatusCode::from_u16(529).unwrap(), &h, body);
         assert_eq!(reason, "HTTP 529: Overloaded");
         assert!(matches!(f, Some(Failure::Transient(_))));

@@ -6,6 +6,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::health::metrics::{HealthReport, ProbeReport};
+
 /// Bump on any incompatible change of the messages below.
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest frame either side accepts.
@@ -41,6 +43,11 @@ pub enum Request {
     /// Drain in-flight requests (up to `timeout_secs`) and exit. The daemon answers
     /// `Stopping` at once; the connection closes when the process is gone.
     Stop { timeout_secs: u64 },
+    /// Every endpoint's health figures and probe history (`qcc health status|metrics|history`).
+    Health,
+    /// Probe one endpoint (id or unique prefix) or every enabled one now, and answer with
+    /// the results (`qcc health check`).
+    ProbeNow { endpoint: Option<String> },
     /// Replay queued requests now: these ids, or every pending item.
     QueueRetry { ids: Option<Vec<String>> },
 }
@@ -57,6 +64,10 @@ pub enum Response {
         error: Option<String>,
     },
     Stopping,
+    Health(Box<HealthReport>),
+    Probed {
+        results: Vec<ProbeReport>,
+    },
     QueueRetried(crate::queue::replay::RetrySummary),
     Error {
         message: String,
@@ -109,6 +120,12 @@ pub struct EndpointStatus {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub last_error: Option<String>,
+    /// The configured weight.
+    #[serde(default)]
+    pub weight: u32,
+    /// The weight the `weighted` strategy uses (differs with `health.weight_adjust`).
+    #[serde(default)]
+    pub effective_weight: u32,
 }
 
 /// Encode one frame (JSON + `\n`).

@@ -29,7 +29,8 @@ use crate::proxy::retry::RetryBudget;
 use crate::proxy::stats::{EndpointStats, StatsRegistry};
 use crate::state::Config;
 use crate::state::model::{
-    AuthStyle, Endpoint, Policy, ProxySettings, QueueSettings, SwitchKind, SwitchRecord, Tier,
+    AuthStyle, Endpoint, HealthSettings, Policy, ProxySettings, QueueSettings, SwitchKind,
+    SwitchRecord, Tier,
 };
 
 /// One endpoint as the proxy sees it.
@@ -47,27 +48,42 @@ pub struct Upstream {
     pub key_fp: u64,
     pub stats: Arc<EndpointStats>,
     pub breaker: Arc<Breaker>,
+    /// The endpoint's own health-probe model, if it has one.
+    pub probe_model: Option<String>,
+    /// `health.weight_adjust`: the balancer uses [`Upstream::effective_weight`].
+    pub weight_adjust: bool,
+}
+
+/// The credential header of an endpoint in its auth style, marked sensitive.
+pub fn credential_header(e: &Endpoint) -> Result<(HeaderName, HeaderValue), String> {
+    let (name, raw) = match e.auth {
+        AuthStyle::ApiKey => (
+            HeaderName::from_static("x-api-key"),
+            e.key.expose().to_owned(),
+        ),
+        AuthStyle::Bearer => (
+            http::header::AUTHORIZATION,
+            format!("Bearer {}", e.key.expose()),
+        ),
+    };
+    let mut value = HeaderValue::from_str(&raw).map_err(|_| {
+        format!(
+            "the key of endpoint {} has characters not allowed in an HTTP header",
+            e.id
+        )
+    })?;
+    value.set_sensitive(true);
+    Ok((name, value))
 }
 
 impl Upstream {
-    fn build(profile: &str, e: &Endpoint, registry: &StatsRegistry) -> Result<Self, String> {
-        let (name, raw) = match e.auth {
-            AuthStyle::ApiKey => (
-                HeaderName::from_static("x-api-key"),
-                e.key.expose().to_owned(),
-            ),
-            AuthStyle::Bearer => (
-                http::header::AUTHORIZATION,
-                format!("Bearer {}", e.key.expose()),
-            ),
-        };
-        let mut value = HeaderValue::from_str(&raw).map_err(|_| {
-            format!(
-                "the key of endpoint {} has characters not allowed in an HTTP header",
-                e.id
-            )
-        })?;
-        value.set_sensitive(true);
+    fn build(
+        profile: &str,
+        e: &Endpoint,
+        registry: &StatsRegistry,
+        weight_adjust: bool,
+    ) -> Result<Self, String> {
+        let credential = credential_header(e)?;
         let mut h = std::collections::hash_map::DefaultHasher::new();
         e.key.expose().hash(&mut h);
         let (stats, breaker) = registry.get(&e.id);
@@ -76,13 +92,25 @@ impl Upstream {
             profile: profile.to_owned(),
             name: e.label(),
             base_url: e.url.trim_end_matches('/').to_owned(),
-            credential: (name, value),
+            credential,
             enabled: e.enabled,
             weight: u32::from(e.weight),
             key_fp: h.finish(),
             stats,
             breaker,
+            probe_model: e.probe_model.clone(),
+            weight_adjust,
         })
+    }
+
+    /// The weight the `weighted` strategy uses: the configured one, scaled by recent
+    /// success rate and latency when `health.weight_adjust` is on (never below 1).
+    pub fn effective_weight(&self) -> u32 {
+        if self.weight_adjust {
+            crate::health::metrics::effective_weight(self.weight, self.stats.weight_permille())
+        } else {
+            self.weight
+        }
     }
 
     pub fn status(&self, now: Instant, pinned: usize) -> EndpointStatus {
@@ -113,6 +141,8 @@ impl Upstream {
             input_tokens: input,
             output_tokens: output,
             last_error: self.stats.last_error(),
+            weight: self.weight,
+            effective_weight: self.effective_weight(),
         }
     }
 }
@@ -152,6 +182,7 @@ pub struct RouteTable {
     pub settings: ProxySettings,
     pub policy: Policy,
     pub queue: QueueSettings,
+    pub health: HealthSettings,
 }
 
 impl RouteTable {
@@ -167,7 +198,12 @@ impl RouteTable {
         for p in &config.profiles {
             let mut endpoints = Vec::new();
             for e in &p.endpoints {
-                let u = Arc::new(Upstream::build(&p.name, e, registry)?);
+                let u = Arc::new(Upstream::build(
+                    &p.name,
+                    e,
+                    registry,
+                    config.health.weight_adjust,
+                )?);
                 if e.enabled {
                     endpoints.push(u.clone());
                 }
@@ -193,6 +229,7 @@ impl RouteTable {
             settings: config.proxy.clone(),
             policy: config.policy.clone(),
             queue: config.queue.clone(),
+            health: config.health.clone(),
         })
     }
 
@@ -298,6 +335,11 @@ impl Router {
 
     pub fn table(&self) -> Arc<RouteTable> {
         self.table.load_full()
+    }
+
+    /// Stats and breakers by endpoint id (kept across reloads).
+    pub fn registry(&self) -> &StatsRegistry {
+        &self.registry
     }
 
     pub fn tier_state(&self) -> TierState {

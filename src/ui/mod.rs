@@ -1,5 +1,6 @@
 //! Terminal output: colours ([`style`]), tables ([`table`], one function per view),
-//! prompts ([`prompt`]), and the JSON views with masked keys that `--json` prints ([`views`]).
+//! prompts ([`prompt`]), progress bars ([`progress`]), and the JSON views with masked keys
+//! that `--json` prints ([`views`]).
 //!
 //! Nothing outside `cli` calls into here; `ui` never reads or writes state.
 

@@ -40,3 +40,18 @@ impl Progress {
         }
     }
 }
+
+/// A spinner with a message, for a wait of unknown length (e.g. `qcc health check` while
+/// the daemon probes); hidden when `quiet` or stderr is not a terminal.
+pub fn spinner(quiet: bool, message: &str) -> Progress {
+    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let s = ProgressBar::new_spinner();
+        s.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"),
+        );
+        s.set_message(message.to_owned());
+        s.enable_steady_tick(std::time::Duration::from_millis(120));
+        s
+    });
+    Progress { bar }
+}

@@ -4,7 +4,10 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
+use crate::health::metrics::{EndpointHealth, ProbeReport};
 use crate::ipc::protocol::EndpointStatus;
+use crate::state::health::ProbeRecord;
+use crate::ui::views::HealthSettingsView;
 use crate::ui::views::QueueItemView;
 use crate::ui::views::{EndpointView, PolicyView, ProfileView, SwitchView, TierEntry};
 
@@ -139,6 +142,7 @@ pub fn proxy_endpoints(rows: &[EndpointStatus]) -> Table {
         "PROFILE",
         "NAME",
         "BREAKER",
+        "WEIGHT",
         "IN-FLIGHT",
         "REQUESTS",
         "ERRORS",
@@ -168,6 +172,7 @@ pub fn proxy_endpoints(rows: &[EndpointStatus]) -> Table {
             e.profile.clone(),
             e.name.clone(),
             breaker,
+            weight(e.weight, e.effective_weight),
             e.in_flight.to_string(),
             e.requests.to_string(),
             e.errors.to_string(),
@@ -216,5 +221,278 @@ pub fn queue_items(rows: &[QueueItemView]) -> Table {
             result,
         ]);
     }
+    t
+}
+
+/// `100`, or `100→73` when health adjusts it.
+fn weight(configured: u32, effective: u32) -> String {
+    if effective == configured || effective == 0 {
+        configured.to_string()
+    } else {
+        format!("{configured}→{effective}")
+    }
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
+}
+
+fn percent(v: Option<f64>) -> String {
+    v.map(|v| format!("{:.1}%", v * 100.0))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// Cut a note to `max` characters.
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() > max {
+        s.chars().take(max - 1).collect::<String>() + "…"
+    } else {
+        s.to_owned()
+    }
+}
+
+fn state(e: &EndpointHealth) -> String {
+    match e.cooldown_left_secs {
+        Some(left) if e.enabled => format!("{} ({left}s left)", e.breaker),
+        _ => e.breaker.clone(),
+    }
+}
+
+fn pass_fail(passed: bool) -> String {
+    if passed { "pass" } else { "FAIL" }.to_owned()
+}
+
+/// `qcc health status`: one line per endpoint.
+pub fn health_status(rows: &[EndpointHealth]) -> Table {
+    let mut t = table(&[
+        "ID",
+        "PROFILE",
+        "NAME",
+        "STATE",
+        "SUCCESS",
+        "P50 MS",
+        "FAILS IN A ROW",
+        "WEIGHT",
+        "LAST PROBE",
+    ]);
+    for e in rows {
+        let success = match e.success_rate {
+            Some(r) => format!("{} of {}", percent(Some(r)), e.samples),
+            None => "-".into(),
+        };
+        let probe = e.last_probe.as_ref().map_or_else(
+            || "-".to_owned(),
+            |p| format!("{} {}", pass_fail(p.passed), p.at.format("%H:%M:%S")),
+        );
+        t.add_row(vec![
+            e.id.clone(),
+            e.profile.clone(),
+            e.name.clone(),
+            state(e),
+            success,
+            ms(e.latency_p50_ms),
+            e.consecutive_failures.to_string(),
+            weight(e.weight, e.effective_weight),
+            probe,
+        ]);
+    }
+    t
+}
+
+/// `qcc health metrics`: every figure, one line per endpoint.
+pub fn health_metrics(rows: &[EndpointHealth]) -> Table {
+    let mut t = table(&[
+        "ID",
+        "NAME",
+        "REQUESTS",
+        "OK",
+        "FAILED",
+        "SUCCESS",
+        "LATENCY P50/P95 MS",
+        "FIRST BYTE P50/P95 MS",
+        "STABILITY",
+        "LAST ERROR",
+    ]);
+    for e in rows {
+        t.add_row(vec![
+            e.id.clone(),
+            e.name.clone(),
+            e.requests.to_string(),
+            e.successes.to_string(),
+            e.failures.to_string(),
+            percent(e.success_rate),
+            format!("{} / {}", ms(e.latency_p50_ms), ms(e.latency_p95_ms)),
+            format!("{} / {}", ms(e.first_byte_p50_ms), ms(e.first_byte_p95_ms)),
+            e.stability
+                .map_or_else(|| "-".into(), |s| format!("{s:.1}")),
+            cut(e.last_error.as_deref().unwrap_or("-"), 50),
+        ]);
+    }
+    t
+}
+
+fn when(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    at.map_or_else(
+        || "-".to_owned(),
+        |a| a.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
+}
+
+/// `qcc health metrics <endpoint>`: one endpoint, one figure per line.
+pub fn health_metrics_detail(e: &EndpointHealth) -> Table {
+    let mut t = table(&["METRIC", "VALUE"]);
+    let success = match e.success_rate {
+        Some(r) => format!("{} of the last {}", percent(Some(r)), e.samples),
+        None => "-".into(),
+    };
+    let stability = e
+        .stability
+        .map_or_else(|| "- (too few samples)".into(), |s| format!("{s:.1} / 100"));
+    let last_error = match &e.last_error {
+        Some(m) => format!("{} ({})", cut(m, 80), when(e.last_error_at)),
+        None => "-".into(),
+    };
+    let last_probe = match &e.last_probe {
+        Some(p) => format!(
+            "{} — {} ({})",
+            pass_fail(p.passed),
+            cut(&p.reason, 60),
+            when(Some(p.at))
+        ),
+        None => "-".into(),
+    };
+    let rows: Vec<(&str, String)> = vec![
+        ("endpoint", format!("{} ({} · {})", e.id, e.profile, e.name)),
+        ("url", e.url.clone()),
+        ("state", state(e)),
+        ("consecutive failures", e.consecutive_failures.to_string()),
+        ("requests", e.requests.to_string()),
+        (
+            "succeeded / failed",
+            format!("{} / {}", e.successes, e.failures),
+        ),
+        ("success rate (recent)", success),
+        (
+            "latency p50 / p95",
+            format!("{} / {} ms", ms(e.latency_p50_ms), ms(e.latency_p95_ms)),
+        ),
+        (
+            "first byte p50 / p95",
+            format!(
+                "{} / {} ms",
+                ms(e.first_byte_p50_ms),
+                ms(e.first_byte_p95_ms)
+            ),
+        ),
+        ("stability", stability),
+        ("weight", weight(e.weight, e.effective_weight)),
+        ("last success", when(e.last_success_at)),
+        ("last error", last_error),
+        ("last probe", last_probe),
+        ("probe model", e.probe_model.clone()),
+    ];
+    for (k, v) in rows {
+        t.add_row(vec![k.to_owned(), v]);
+    }
+    t
+}
+
+/// `qcc health history`: probe results, newest first.
+pub fn probe_history(rows: &[&ProbeRecord]) -> Table {
+    let mut t = table(&[
+        "TIME (UTC)",
+        "WHY",
+        "RESULT",
+        "LATENCY MS",
+        "FIRST BYTE MS",
+        "MODEL",
+        "DETAIL",
+    ]);
+    for r in rows {
+        t.add_row(vec![
+            r.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            r.source.to_string(),
+            pass_fail(r.passed),
+            format!("{:.1}", r.latency_ms),
+            ms(r.first_byte_ms),
+            r.model.clone().unwrap_or_else(|| "-".into()),
+            cut(&r.reason, 70),
+        ]);
+    }
+    t
+}
+
+/// `qcc health test` / `qcc health check`: one line per probed endpoint.
+pub fn probe_results(rows: &[ProbeReport]) -> Table {
+    let with_breaker = rows.iter().any(|r| r.breaker.is_some());
+    let mut header = vec![
+        "ID",
+        "PROFILE",
+        "NAME",
+        "RESULT",
+        "LATENCY MS",
+        "FIRST BYTE MS",
+        "MODEL",
+    ];
+    if with_breaker {
+        header.push("BREAKER");
+    }
+    header.push("WHY");
+    let mut t = table(&header);
+    for r in rows {
+        let mut row = vec![
+            r.id.clone(),
+            r.profile.clone(),
+            r.name.clone(),
+            pass_fail(r.passed),
+            format!("{:.1}", r.latency_ms),
+            ms(r.first_byte_ms),
+            r.model.clone().unwrap_or_else(|| "-".into()),
+        ];
+        if with_breaker {
+            row.push(r.breaker.clone().unwrap_or_else(|| "-".into()));
+        }
+        row.push(cut(&r.reason, 70));
+        t.add_row(row);
+    }
+    t
+}
+
+/// `qcc health config`.
+pub fn health_settings(v: &HealthSettingsView) -> Table {
+    let mut t = table(&["SETTING", "VALUE"]);
+    let on_off = |b: bool| if b { "on" } else { "off" }.to_owned();
+    t.add_row(vec![
+        "interval".to_owned(),
+        format!(
+            "{} s (probes of open / half-open endpoints)",
+            v.interval_secs
+        ),
+    ]);
+    t.add_row(vec![
+        "probe-all-interval".to_owned(),
+        if v.probe_all_interval_secs == 0 {
+            "off (healthy endpoints are not probed)".to_owned()
+        } else {
+            format!("{} s (every endpoint)", v.probe_all_interval_secs)
+        },
+    ]);
+    t.add_row(vec![
+        "timeout".to_owned(),
+        format!("{} s", v.probe_timeout_secs),
+    ]);
+    t.add_row(vec!["probe-model".to_owned(), v.probe_model.clone()]);
+    for (id, m) in &v.endpoint_probe_models {
+        t.add_row(vec![format!("probe-model ({id})"), m.clone()]);
+    }
+    t.add_row(vec!["weight-adjust".to_owned(), on_off(v.weight_adjust)]);
+    t.add_row(vec![
+        "min-checks".to_owned(),
+        format!("{} samples", v.min_checks),
+    ]);
+    t.add_row(vec![
+        "max-concurrency".to_owned(),
+        format!("{} probes at once", v.max_concurrency),
+    ]);
     t
 }

@@ -223,3 +223,36 @@ impl From<&crate::queue::QueueItem> for QueueItemView {
         }
     }
 }
+
+/// `qcc health config`: the health settings, and the endpoints' own probe models.
+#[derive(Debug, Serialize)]
+pub struct HealthSettingsView {
+    pub interval_secs: u64,
+    pub probe_all_interval_secs: u64,
+    pub probe_timeout_secs: u64,
+    pub probe_model: String,
+    pub weight_adjust: bool,
+    pub min_checks: u32,
+    pub max_concurrency: u32,
+    /// Endpoint id → its own probe model.
+    pub endpoint_probe_models: std::collections::BTreeMap<String, String>,
+}
+
+impl From<&Config> for HealthSettingsView {
+    fn from(c: &Config) -> Self {
+        let h = &c.health;
+        Self {
+            interval_secs: h.interval_secs,
+            probe_all_interval_secs: h.probe_all_interval_secs,
+            probe_timeout_secs: h.probe_timeout_secs,
+            probe_model: h.probe_model.clone(),
+            weight_adjust: h.weight_adjust,
+            min_checks: h.min_checks,
+            max_concurrency: h.max_concurrency,
+            endpoint_probe_models: c
+                .endpoints()
+                .filter_map(|(_, e)| Some((e.id.clone(), e.probe_model.clone()?)))
+                .collect(),
+        }
+    }
+}
