@@ -76,6 +76,18 @@ impl Ctx {
         }
     }
 
+    /// The running daemon's status, if it runs and answers (best effort, for display).
+    pub fn daemon_status(&self) -> Option<crate::ipc::protocol::StatusReport> {
+        use crate::ipc::protocol::{Request, Response};
+        if !self.paths.socket().exists() {
+            return None;
+        }
+        match self.daemon().ok()?.call(&Request::Status).ok()? {
+            Response::Status(s) => Some(*s),
+            _ => None,
+        }
+    }
+
     /// A connected control client, or exit code 3 when the daemon is not running.
     pub fn daemon(&self) -> Result<crate::ipc::client::Client, CliError> {
         self.daemon_for(std::time::Duration::from_secs(10))

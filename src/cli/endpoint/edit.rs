@@ -5,8 +5,6 @@ use crate::cli::ctx::Ctx;
 use crate::cli::endpoint::KeySource;
 use crate::cli::error::CliError;
 use crate::state::model::{AuthStyle, validate_weight};
-use crate::ui::views::EndpointView;
-use crate::ui::{self, style};
 
 /// Change an endpoint's URL, key, auth style, weight or name. Its id stays the same.
 #[derive(Debug, clap::Args)]
@@ -52,8 +50,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     }
     let weight = args.weight.map(validate_weight).transpose()?;
     let key = args.key.resolve()?;
-    let view = ctx.update(|c| {
-        let r = c.find_endpoint(Some(&args.profile), &args.id)?;
+    super::change(ctx, &args.profile, &args.id, "updated", |c, r| {
         if args.url.is_some() || key.is_some() {
             c.set_endpoint_target(r, args.url.as_deref(), key)?;
         }
@@ -67,16 +64,6 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
         if let Some(n) = &args.name {
             e.name = Some(n.trim().to_owned()).filter(|n| !n.is_empty());
         }
-        Ok(EndpointView::new(
-            &c.profiles[r.profile],
-            c.endpoint(r),
-            false,
-        ))
-    })?;
-    if ctx.json {
-        ui::print_json(&view);
-    } else {
-        style::success(&format!("updated endpoint {} ({})", view.id, view.url));
-    }
-    Ok(())
+        Ok(())
+    })
 }

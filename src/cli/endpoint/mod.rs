@@ -14,6 +14,7 @@ use clap::Subcommand;
 
 use crate::cli::ctx::Ctx;
 use crate::cli::error::CliError;
+use crate::state::model::{Config, EndpointRef};
 use crate::state::secret::Secret;
 use crate::ui::{self, style, views::EndpointView};
 
@@ -102,11 +103,17 @@ pub fn new_id() -> String {
     format!("{:06x}", rand::random::<u32>() & 0x00ff_ffff)
 }
 
-/// `enable` / `disable`: set an endpoint's `enabled` flag.
-pub fn set_enabled(ctx: &Ctx, profile: &str, id: &str, enabled: bool) -> Result<(), CliError> {
+/// Change one endpoint of a profile with `f`, then print it (`{verb} endpoint …`).
+pub fn change(
+    ctx: &Ctx,
+    profile: &str,
+    id: &str,
+    verb: &str,
+    f: impl FnOnce(&mut Config, EndpointRef) -> Result<(), CliError>,
+) -> Result<(), CliError> {
     let view = ctx.update(|c| {
         let r = c.find_endpoint(Some(profile), id)?;
-        c.endpoint_mut(r).enabled = enabled;
+        f(c, r)?;
         Ok(EndpointView::new(
             &c.profiles[r.profile],
             c.endpoint(r),
@@ -116,8 +123,16 @@ pub fn set_enabled(ctx: &Ctx, profile: &str, id: &str, enabled: bool) -> Result<
     if ctx.json {
         ui::print_json(&view);
     } else {
-        let verb = if enabled { "enabled" } else { "disabled" };
         style::success(&format!("{verb} endpoint {} ({})", view.id, view.url));
     }
     Ok(())
+}
+
+/// `enable` / `disable`: set an endpoint's `enabled` flag.
+pub fn set_enabled(ctx: &Ctx, profile: &str, id: &str, enabled: bool) -> Result<(), CliError> {
+    let verb = if enabled { "enabled" } else { "disabled" };
+    change(ctx, profile, id, verb, |c, r| {
+        c.endpoint_mut(r).enabled = enabled;
+        Ok(())
+    })
 }

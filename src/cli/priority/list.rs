@@ -2,7 +2,6 @@
 
 use crate::cli::ctx::Ctx;
 use crate::cli::error::CliError;
-use crate::ipc::protocol::{Request, Response};
 use crate::ui::views::PriorityView;
 use crate::ui::{self, table};
 
@@ -15,21 +14,12 @@ Examples:
   qcc priority list --json | jq -r .active")]
 pub struct Args {}
 
-/// What a running proxy serves: (serving profile, failed over from), if it runs.
-fn serving(ctx: &Ctx) -> Option<(String, Option<String>)> {
-    if !ctx.paths.socket().exists() {
-        return None;
-    }
-    match ctx.daemon().ok()?.call(&Request::Status).ok()? {
-        Response::Status(s) => Some((s.active_profile?, s.failed_over_from)),
-        _ => None,
-    }
-}
-
 pub fn run(ctx: &Ctx, _args: &Args) -> Result<(), CliError> {
     let config = ctx.config()?;
     let view = PriorityView::new(&config);
-    let serving = serving(ctx);
+    let serving = ctx
+        .daemon_status()
+        .and_then(|s| Some((s.active_profile?, s.failed_over_from)));
     if ctx.json {
         let mut v = serde_json::to_value(&view).expect("serializable");
         v["serving"] = serving.as_ref().map(|(s, _)| s.clone()).into();

@@ -5,7 +5,6 @@ use crate::cli::error::CliError;
 use crate::cli::proxy::TokenArgs;
 use crate::cli::proxy::{start, stop};
 use crate::daemon::spawn::{self, StartOptions};
-use crate::ipc::protocol::{Request, Response};
 
 /// Stop the daemon (draining in-flight requests) and start it again. Keeps the address it
 /// listened on unless --listen says otherwise. Also the cure for a "protocol mismatch" after
@@ -27,14 +26,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
-    let previous = ctx
-        .daemon()
-        .ok()
-        .and_then(|mut c| c.call(&Request::Status).ok())
-        .and_then(|r| match r {
-            Response::Status(s) => Some(s.listen),
-            _ => None,
-        });
+    let previous = ctx.daemon_status().map(|s| s.listen);
     stop::stop_daemon(ctx, args.timeout)?;
     let opts = StartOptions {
         listen: args.listen.clone().or(previous),

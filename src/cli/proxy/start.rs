@@ -4,7 +4,6 @@ use crate::cli::ctx::Ctx;
 use crate::cli::error::CliError;
 use crate::cli::proxy::TokenArgs;
 use crate::daemon::spawn::{self, StartOptions, Started};
-use crate::ipc::protocol::{Request, Response};
 use crate::ui::{self, style};
 
 /// Start the proxy as a background daemon and wait until it is ready.
@@ -42,17 +41,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
 pub fn report(ctx: &Ctx, started: &Started) {
     let (pid, listen, already) = match started {
         Started::New { pid, listen } => (Some(*pid), Some(listen.clone()), false),
-        Started::AlreadyRunning { pid } => {
-            let listen = ctx
-                .daemon()
-                .ok()
-                .and_then(|mut c| c.call(&Request::Status).ok())
-                .and_then(|r| match r {
-                    Response::Status(s) => Some(s.listen),
-                    _ => None,
-                });
-            (*pid, listen, true)
-        }
+        Started::AlreadyRunning { pid } => (*pid, ctx.daemon_status().map(|s| s.listen), true),
     };
     let base_url = listen.as_ref().map(|l| format!("http://{l}"));
     if ctx.json {
