@@ -11,7 +11,7 @@ pub mod cli;
 pub mod daemon;
 /// A fake Anthropic upstream that fails on command, for tests, benchmarks and `qcc demo`.
 pub mod fake;
-/// Endpoint health: the per-endpoint circuit breaker.
+/// Endpoint health: circuit breakers, the conversational probe, metrics, `health.json`.
 pub mod health;
 /// The CLI ↔ daemon control protocol over a Unix socket.
 pub mod ipc;

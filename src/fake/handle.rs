@@ -204,7 +204,13 @@ fn route(exchange: &Exchange, outcome: Outcome) -> Response<FakeBody> {
 /// `POST /v1/messages`: a Message, streamed or whole.
 fn messages(exchange: &Exchange, request: &Value, outcome: Outcome) -> Response<FakeBody> {
     let ticket = &exchange.ticket;
-    let reply = Reply::for_request(request, exchange.body_len, ticket.seq, &ticket.reply_text);
+    let mut reply = Reply::for_request(request, exchange.body_len, ticket.seq, &ticket.reply_text);
+    if !ticket.echo_nonce {
+        reply.text.clone_from(&ticket.reply_text);
+    }
+    if let Some(model) = &ticket.reply_model {
+        reply.model.clone_from(model);
+    }
     if !exchange.streams() {
         let response = respond::json(
             StatusCode::OK,

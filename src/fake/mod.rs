@@ -127,6 +127,18 @@ impl FakeUpstream {
             .update(|state| state.reply_text = text.to_owned());
     }
 
+    /// Whether replies echo a `nonce: <token>` found in the request (default: yes). Off, the
+    /// fake acts like a relay that answers 200 with something else.
+    pub fn set_echo_nonce(&self, echo: bool) {
+        self.shared.update(|state| state.echo_nonce = echo);
+    }
+
+    /// Name this model in replies instead of the one requested (`None`: echo the request's).
+    pub fn set_reply_model(&self, model: Option<&str>) {
+        self.shared
+            .update(|state| state.reply_model = model.map(str::to_owned));
+    }
+
     /// Every request received, in arrival order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.lock().requests.clone()
@@ -205,6 +217,8 @@ pub(crate) struct Ticket {
     pub seq: usize,
     pub fault: Fault,
     pub reply_text: String,
+    pub echo_nonce: bool,
+    pub reply_model: Option<String>,
     pub request_id: String,
 }
 
@@ -221,6 +235,8 @@ struct State {
     pending: VecDeque<Fault>,
     default_fault: Fault,
     reply_text: String,
+    echo_nonce: bool,
+    reply_model: Option<String>,
     requests: Vec<Recorded>,
     stats: Stats,
 }
@@ -241,6 +257,8 @@ impl Shared {
             pending: VecDeque::new(),
             default_fault: Fault::None,
             reply_text: format!("Hello from {name}."),
+            echo_nonce: true,
+            reply_model: None,
             requests: Vec::new(),
             stats: Stats::default(),
         };
@@ -274,6 +292,8 @@ impl Shared {
                 seq,
                 fault,
                 reply_text: state.reply_text.clone(),
+                echo_nonce: state.echo_nonce,
+                reply_model: state.reply_model.clone(),
                 request_id: format!("req_{}_{seq}", self.id_name),
             }
         })

@@ -459,6 +459,27 @@ async fn echoes_a_nonce_whole_and_streamed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn can_play_a_relay_that_ignores_the_nonce_or_renames_the_model() {
+    let fake = FakeUpstream::spawn().unwrap();
+    fake.set_echo_nonce(false);
+    fake.set_reply_model(Some("gpt-4o-mini"));
+    let probe = "reply with the token. nonce: 7f3a9c";
+    let message = body_json(post(&fake, "/v1/messages", request_body(false, probe)).await).await;
+    assert_eq!(message["content"][0]["text"], "Hello from fake.");
+    assert_eq!(message["model"], "gpt-4o-mini");
+    fake.set_echo_nonce(true);
+    fake.set_reply_model(None);
+    let message = body_json(post(&fake, "/v1/messages", request_body(false, probe)).await).await;
+    assert!(
+        message["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("7f3a9c")
+    );
+    assert_eq!(message["model"], "claude-test-9");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn shutdown_returns_promptly_with_a_hung_request() {
     let fake = FakeUpstream::spawn().unwrap();
     fake.set_default_fault(Fault::Hang);

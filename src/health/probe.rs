@@ -204,6 +204,18 @@ pub async fn run(
     }
 }
 
+/// A transport error without reqwest's `error sending request for url (…)` preamble: the
+/// URL is in the report already, the cause is what matters.
+fn transport(e: &reqwest::Error) -> String {
+    let full = describe(e);
+    match full.strip_prefix("error sending request for url (") {
+        Some(rest) => rest
+            .split_once("): ")
+            .map_or(full.clone(), |(_, cause)| cause.to_owned()),
+        None => full,
+    }
+}
+
 /// Mark a breaker reason as coming from a probe.
 fn probe_failure(f: Failure) -> Failure {
     let tag = |r: String| format!("probe: {r}");
@@ -263,7 +275,7 @@ async fn converse(
         .body(request_body(&target.model, nonce))
         .send()
         .await
-        .map_err(|e| transient(describe(&e)))?;
+        .map_err(|e| transient(transport(&e)))?;
     let status = response.status();
     seen.status = Some(status.as_u16());
     let headers = response.headers().clone();

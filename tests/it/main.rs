@@ -12,6 +12,7 @@ mod demo;
 mod endpoint;
 mod failover;
 mod generated;
+mod health;
 mod priority;
 mod profile;
 mod proxy_forward;
