@@ -41,11 +41,11 @@ impl Prompter {
         }
     }
 
-    /// A line of text, re-asked until `validate` accepts it.
+    /// A line of text, re-asked until `validate` accepts it; Enter alone takes `default`.
     pub fn text(
         &self,
         prompt: &str,
-        initial: Option<&str>,
+        default: Option<&str>,
         validate: impl Fn(&String) -> Result<(), String>,
     ) -> Result<String, PromptError> {
         self.check(prompt)?;
@@ -53,8 +53,8 @@ impl Prompter {
         let mut input = Input::<String>::with_theme(&theme)
             .with_prompt(prompt)
             .validate_with(|s: &String| validate(s));
-        if let Some(v) = initial {
-            input = input.with_initial_text(v);
+        if let Some(v) = default {
+            input = input.default(v.to_owned());
         }
         Ok(input.interact_text()?)
     }

@@ -13,6 +13,7 @@ mod endpoint;
 mod failover;
 mod generated;
 mod health;
+mod interactive;
 mod priority;
 mod profile;
 mod proxy_forward;
