@@ -9,13 +9,23 @@
 //!   release daemon) and `nginx` (a reverse proxy, the reference; only when `nginx` is on
 //!   PATH). The proxies' figures are also given as "added" over `direct`.
 //! - How long `qcc proxy start` takes to return with a ready daemon (median of 10 cycles).
-//! - The daemon's RSS idle, and while it holds 1,000 open streams.
+//! - The daemon's RSS idle, and while it holds 1,000 open streams (plus variants that show
+//!   what that figure is made of).
+//!
+//! Every load run also reports CPU time from /proc: the proxy's per response, and the share
+//! of a core used by the fake upstream, the proxy, the load generator and everything else
+//! (a run with "other" load is flagged on stderr). Each mode × concurrency runs in 3 rounds
+//! (targets in rotated order; samples pooled); each round gets a fresh fake upstream (it
+//! keeps every request it receives) with a fresh qcc daemon and nginx in front of it.
 //!
 //! The request body is `../shared/fixtures/claude_code_like_request.json` (75 KB, sent with
 //! that fixture's headers), with `"stream"` set to true or false.
 //!
-//! Run from the repo root: `cargo bench --bench proxy` (`-- --quick` for 1 s runs, `--
-//! --no-nginx` to leave nginx out). Prints Markdown tables for docs/benchmarks.md.
+//! Run from the repo root: `cargo bench --bench proxy` (about 6 minutes). Options after
+//! `--`: `--quick` (one round of 1 s runs), `--no-nginx`, and `--only start`, `--only
+//! memory` or `--only MODE:CLIENTS` (one part alone; `--only stream:16` to profile one load
+//! cell, MODE being `whole` or `stream`). Prints Markdown tables for docs/benchmarks.md on
+//! stdout, progress and warnings on stderr.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -41,6 +51,8 @@ const FIXTURE_HEADERS: &str = concat!(
 const CONCURRENCY: [usize; 3] = [1, 16, 128];
 const START_CYCLES: usize = 10;
 const HELD_STREAMS: usize = 1000;
+/// Streams opened at a time in the memory variant that does not open them all at once.
+const WAVE_SIZE: usize = 200;
 /// Each held stream waits this long before every SSE event, so all stay open together.
 const HELD_STREAM_PACE: Duration = Duration::from_secs(2);
 const MB: f64 = 1_000_000.0;
@@ -68,19 +80,24 @@ fn main() {
     let request = Request::load();
     let nginx = opts.nginx.then(find_nginx).flatten();
 
-    let everything = opts.only.is_none();
-    let start_times = everything.then(|| {
+    let start_times = opts.runs(Part::Start).then(|| {
         eprintln!("measuring `proxy start` ({START_CYCLES} cycles)…");
         measure_start_times()
     });
-    let memory = everything.then(|| {
+    let memory = opts.runs(Part::Memory).then(|| {
         eprintln!("measuring daemon memory (idle, then {HELD_STREAMS} open streams)…");
         measure_memory(&runtime, &request)
     });
     let mut rows = Vec::new();
     for cell in opts.cells() {
         eprintln!("load: {}, {} clients…", cell.mode.label(), cell.concurrency);
-        rows.extend(run_cell(&runtime, &opts, nginx.as_deref(), &request, cell));
+        rows.extend(measure_cell(
+            &runtime,
+            &opts,
+            nginx.as_deref(),
+            &request,
+            cell,
+        ));
     }
 
     let report = Report {
@@ -98,8 +115,27 @@ fn main() {
 struct Options {
     quick: bool,
     nginx: bool,
-    /// `--only stream:16` (or `whole:1`, …): run that load cell alone (for profiling).
-    only: Option<Cell>,
+    /// `--only start|memory|MODE:CLIENTS`: run that part alone (for profiling).
+    only: Option<Part>,
+}
+
+/// What `--only` picks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Start,
+    Memory,
+    /// One load cell, e.g. `stream:16` or `whole:1`.
+    Load(Cell),
+}
+
+impl Part {
+    fn parse(spec: &str) -> Option<Part> {
+        match spec {
+            "start" => Some(Part::Start),
+            "memory" => Some(Part::Memory),
+            _ => Cell::parse(spec).map(Part::Load),
+        }
+    }
 }
 
 impl Options {
@@ -109,7 +145,7 @@ impl Options {
         let has = |flag: &str| args.iter().any(|a| a == flag);
         let only = args.iter().position(|a| a == "--only").map(|i| {
             let spec = args.get(i + 1).map_or("", String::as_str);
-            Cell::parse(spec).expect("--only takes MODE:CLIENTS, MODE being whole or stream")
+            Part::parse(spec).expect("--only takes start, memory or MODE:CLIENTS (whole:16, …)")
         });
         Options {
             quick: has("--quick"),
@@ -118,9 +154,15 @@ impl Options {
         }
     }
 
+    fn runs(&self, part: Part) -> bool {
+        self.only.is_none_or(|only| only == part)
+    }
+
     fn cells(&self) -> Vec<Cell> {
-        if let Some(cell) = self.only {
-            return vec![cell];
+        match self.only {
+            Some(Part::Load(cell)) => return vec![cell],
+            Some(_) => return Vec::new(),
+            None => {}
         }
         let modes = [Mode::Whole, Mode::Stream];
         let each = |mode| CONCURRENCY.map(|concurrency| Cell { mode, concurrency });
@@ -135,6 +177,11 @@ impl Options {
     /// Recorded time of every run.
     fn window(&self) -> Duration {
         Duration::from_secs(if self.quick { 1 } else { 3 })
+    }
+
+    /// Rounds per load cell (each target runs once per round; results are pooled).
+    fn rounds(&self) -> usize {
+        if self.quick { 1 } else { 3 }
     }
 }
 
@@ -585,8 +632,8 @@ async fn client_loop(
     result
 }
 
-/// `concurrency` closed-loop clients against `url`: a warm-up, then the recorded window.
-/// Also returns the CPU time `probe` saw spent during the recorded window.
+/// `cell.concurrency` closed-loop clients against `target`: a warm-up, then the recorded
+/// window. Also returns the CPU time spent during the recorded window (`target.cpu`).
 fn closed_loop(
     runtime: &Runtime,
     opts: &Options,
@@ -704,16 +751,67 @@ struct Row {
     figures: Figures,
 }
 
-/// One mode × concurrency: a fresh fake upstream, with qcc and nginx in front of it; every
-/// target in turn against that one fake. (A fresh fake per cell because the fake keeps
-/// every request it received, 75 KB bodies included, for the life of the instance.)
-fn run_cell(
+/// One mode × concurrency, over `opts.rounds()` rounds; each target's samples and CPU
+/// times are pooled over the rounds.
+fn measure_cell(
     runtime: &Runtime,
     opts: &Options,
     nginx_binary: Option<&Path>,
     request: &Request,
     cell: Cell,
 ) -> Vec<Row> {
+    let mut pooled: Vec<TargetRun> = Vec::new();
+    for round in 0..opts.rounds() {
+        for run in run_round(runtime, opts, nginx_binary, request, cell, round) {
+            match pooled.iter_mut().find(|p| p.name == run.name) {
+                Some(p) => p.absorb(run),
+                None => pooled.push(run),
+            }
+        }
+    }
+    pooled.sort_by_key(|p| TARGETS.iter().position(|&t| t == p.name));
+    let window = opts.window() * opts.rounds() as u32;
+    let row = |p: TargetRun| {
+        let figures = Figures::of(&p.run, &p.cpu, window, p.proxied);
+        Row {
+            target: p.name,
+            cell,
+            figures,
+        }
+    };
+    pooled.into_iter().map(row).collect()
+}
+
+/// The targets, in table order.
+const TARGETS: [&str; 3] = ["direct", "qcc", "nginx"];
+
+/// One target's results (one run, or pooled over rounds).
+struct TargetRun {
+    name: &'static str,
+    proxied: bool,
+    run: RunResult,
+    cpu: Cpu,
+}
+
+impl TargetRun {
+    fn absorb(&mut self, other: TargetRun) {
+        self.run.merge(other.run);
+        self.cpu = self.cpu.plus(other.cpu);
+    }
+}
+
+/// One round of a cell: a fresh fake upstream with a fresh qcc daemon and nginx in front of
+/// it, then every target in turn against that one fake, starting with target `round` (so
+/// that no target always runs first). A fresh fake per round because the fake keeps every
+/// request it received, 75 KB bodies included, for the life of the instance.
+fn run_round(
+    runtime: &Runtime,
+    opts: &Options,
+    nginx_binary: Option<&Path>,
+    request: &Request,
+    cell: Cell,
+    round: usize,
+) -> Vec<TargetRun> {
     let fake = FakeUpstream::spawn_named(FAKE_NAME).expect("cannot start the fake upstream");
     let home = Home::new(&fake.url());
     let daemon = home.start_daemon();
@@ -738,31 +836,36 @@ fn run_cell(
     if let Some(nginx) = &nginx {
         targets.push(target("nginx", nginx.base_url(), nginx.pids()));
     }
-    let mut rows = Vec::new();
-    for target in targets {
+    let first = round % targets.len();
+    targets.rotate_left(first);
+    let run_one = |target: Target| {
         let (run, cpu) = closed_loop(runtime, opts, &target, request, cell);
-        if let Some(e) = &run.first_error {
-            eprintln!(
-                "warning: {}: {} errors, first: {e}",
-                target.name, run.errors
-            );
+        report_trouble(&target, &run, &cpu, opts.window());
+        TargetRun {
+            name: target.name,
+            proxied: !target.cpu.proxy_pids.is_empty(),
+            run,
+            cpu,
         }
-        let proxied = !target.cpu.proxy_pids.is_empty();
-        let figures = Figures::of(&run, &cpu, opts.window(), proxied);
-        let other = figures.cpu_pct[3];
-        if other > DISTURBED_PCT {
-            eprintln!(
-                "warning: {}: other processes used {other:.0} % of a core during the run",
-                target.name
-            );
-        }
-        rows.push(Row {
-            target: target.name,
-            cell,
-            figures,
-        });
+    };
+    targets.into_iter().map(run_one).collect()
+}
+
+/// Errors, and load from other processes, go to stderr.
+fn report_trouble(target: &Target, run: &RunResult, cpu: &Cpu, window: Duration) {
+    if let Some(e) = &run.first_error {
+        eprintln!(
+            "warning: {}: {} errors, first: {e}",
+            target.name, run.errors
+        );
     }
-    rows
+    let other = cpu.other().as_secs_f64() / window.as_secs_f64() * 100.0;
+    if other > DISTURBED_PCT {
+        eprintln!(
+            "warning: {}: other processes used {other:.0} % of a core during the run",
+            target.name
+        );
+    }
 }
 
 /// Where a run sends its requests, and whose CPU time it counts.
@@ -789,6 +892,15 @@ struct Cpu {
 }
 
 impl Cpu {
+    fn plus(self, more: Cpu) -> Cpu {
+        Cpu {
+            upstream: self.upstream + more.upstream,
+            proxy: self.proxy + more.proxy,
+            client: self.client + more.client,
+            machine: self.machine + more.machine,
+        }
+    }
+
     fn since(self, earlier: Cpu) -> Cpu {
         Cpu {
             upstream: self.upstream.saturating_sub(earlier.upstream),
@@ -920,6 +1032,9 @@ struct Memory {
     after: u64,
     /// The same daemon holding `HELD_STREAMS` again (growth here would be a leak).
     held_again: Held,
+    /// A fresh daemon holding `HELD_STREAMS` streams of the fixture request opened
+    /// `WAVE_SIZE` at a time (each wave past its commit point before the next starts).
+    held_waves: Held,
     /// A fresh daemon holding `HELD_STREAMS` streams of a minimal (~100 B) request.
     held_small: Held,
 }
@@ -932,9 +1047,13 @@ struct Held {
 }
 
 /// A minimal streaming request, to tell per-stream cost from per-request-body cost.
-const SMALL_BODY: &str = r#"{"model":"claude-opus-4-8","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+const SMALL_BODY: &str = concat!(
+    r#"{"model":"claude-opus-4-8","max_tokens":64,"stream":true,"#,
+    r#""messages":[{"role":"user","content":"hi"}]}"#
+);
 
 fn measure_memory(runtime: &Runtime, request: &Request) -> Memory {
+    const ALL: usize = HELD_STREAMS;
     let fake = FakeUpstream::spawn_named("slow").expect("cannot start the fake upstream");
     fake.set_default_fault(Fault::SlowStream(HELD_STREAM_PACE));
     let (idle, held, after, held_again) = {
@@ -943,33 +1062,39 @@ fn measure_memory(runtime: &Runtime, request: &Request) -> Memory {
         std::thread::sleep(Duration::from_secs(1));
         let idle = daemon.rss();
         let body = request.body(Mode::Stream);
-        let held = hold_streams(runtime, &fake, &daemon, request, body.clone());
+        let held = hold_streams(runtime, &fake, &daemon, request, body.clone(), ALL);
         std::thread::sleep(Duration::from_secs(1));
         let after = daemon.rss();
-        let held_again = hold_streams(runtime, &fake, &daemon, request, body);
+        let held_again = hold_streams(runtime, &fake, &daemon, request, body, ALL);
         (idle, held, after, held_again)
     };
-    let home = Home::new(&fake.url());
-    let daemon = home.start_daemon();
-    let small = Bytes::from_static(SMALL_BODY.as_bytes());
-    let held_small = hold_streams(runtime, &fake, &daemon, request, small);
+    let fresh = |body: Bytes, wave: usize| {
+        let home = Home::new(&fake.url());
+        let daemon = home.start_daemon();
+        hold_streams(runtime, &fake, &daemon, request, body, wave)
+    };
+    let held_waves = fresh(request.body(Mode::Stream), WAVE_SIZE);
+    let held_small = fresh(Bytes::from_static(SMALL_BODY.as_bytes()), ALL);
     Memory {
         idle,
         held,
         after,
         held_again,
+        held_waves,
         held_small,
     }
 }
 
-/// Open `HELD_STREAMS` streams of `body` through `daemon` at once, wait until the fake has
-/// them all and every client has its first chunk, read the daemon's RSS, drop the streams.
+/// Open `HELD_STREAMS` streams of `body` through `daemon`, `wave` at a time (the next wave
+/// once every stream of the previous one has its first chunk), wait until the fake has them
+/// all and every client has its first chunk, read the daemon's RSS, drop the streams.
 fn hold_streams(
     runtime: &Runtime,
     fake: &FakeUpstream,
     daemon: &Daemon,
     request: &Request,
     body: Bytes,
+    wave: usize,
 ) -> Held {
     let client = load_client();
     let url = format!("{}/v1/messages", daemon.base_url);
@@ -977,30 +1102,31 @@ fn hold_streams(
     let opened = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
     let (release, released) = tokio::sync::watch::channel(false);
-    let tasks: Vec<_> = (0..HELD_STREAMS)
-        .map(|_| {
-            let stream = HeldStream {
-                client: client.clone(),
-                url: url.clone(),
-                headers: request.headers.clone(),
-                body: body.clone(),
-                opened: opened.clone(),
-                failed: failed.clone(),
-                released: released.clone(),
-            };
-            runtime.spawn(stream.hold())
-        })
-        .collect();
+    let open_one = || HeldStream {
+        client: client.clone(),
+        url: url.clone(),
+        headers: request.headers.clone(),
+        body: body.clone(),
+        opened: opened.clone(),
+        failed: failed.clone(),
+        released: released.clone(),
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
-    let upstream_has_all = || fake.request_count() - seen_before >= HELD_STREAMS;
-    let all_open = || upstream_has_all() && opened.load(Ordering::SeqCst) == HELD_STREAMS;
-    let settled = || opened.load(Ordering::SeqCst) + failed.load(Ordering::SeqCst) >= HELD_STREAMS;
-    while !(all_open() || settled()) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
+    let failures = || failed.load(Ordering::SeqCst);
+    let open = || opened.load(Ordering::SeqCst);
+    let settled = |n: usize| open() + failures() >= n;
+    let mut tasks = Vec::with_capacity(HELD_STREAMS);
+    while tasks.len() < HELD_STREAMS {
+        let wave_end = (tasks.len() + wave.max(1)).min(HELD_STREAMS);
+        while tasks.len() < wave_end {
+            tasks.push(runtime.spawn(open_one().hold()));
+        }
+        wait_until(deadline, || settled(wave_end));
     }
-    let open = opened.load(Ordering::SeqCst);
+    wait_until(deadline, || fake.request_count() - seen_before >= open());
+    let open = open();
     if open < HELD_STREAMS {
-        let failures = failed.load(Ordering::SeqCst);
+        let failures = failures();
         eprintln!("warning: only {open} of {HELD_STREAMS} streams opened ({failures} failed)");
     }
     let rss = daemon.rss();
@@ -1011,6 +1137,13 @@ fn hold_streams(
         }
     });
     Held { rss, open }
+}
+
+/// Poll `done` until it holds or `deadline` passes.
+fn wait_until(deadline: Instant, done: impl Fn() -> bool) {
+    while !done() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// One streaming request held open after its first chunk until released.
@@ -1060,8 +1193,10 @@ struct Report {
 impl Report {
     fn print(&self, opts: &Options) {
         println!(
-            "{} cores; every run: {} s recorded after {} s of warm-up.",
+            "{} cores. Each load figure pools {} round(s) of {} s recorded after {} s of \
+             warm-up; every round has a fresh fake upstream, qcc daemon and nginx.",
             cores(),
+            opts.rounds(),
             opts.window().as_secs_f64(),
             opts.warmup().as_secs_f64()
         );
@@ -1082,6 +1217,9 @@ impl Report {
     }
 
     fn print_mode(&self, mode: Mode) {
+        if !self.rows.iter().any(|r| r.cell.mode == mode) {
+            return;
+        }
         println!("### {} (75 KB request)", capitalized(mode.label()));
         println!();
         let streams = mode == Mode::Stream;
@@ -1111,8 +1249,9 @@ impl Report {
                 };
                 let proxy_us = f.proxy_us.map_or("–".to_owned(), |us| format!("{us:.0}"));
                 let [up, proxy, client, other] = f.cpu_pct;
+                let cpu = format!("{up:.0} / {proxy:.0} / {client:.0} / {other:.0}");
                 line.push_str(&format!(
-                    " {} | {} | {proxy_us} | {up:.0} / {proxy:.0} / {client:.0} / {other:.0} | {} |",
+                    " {} | {} | {proxy_us} | {cpu} | {} |",
                     added(|f| f.p50),
                     added(|f| f.p99),
                     f.errors
@@ -1123,24 +1262,32 @@ impl Report {
         println!();
     }
 
+    /// The goals table, with a line for each goal this run measured.
     fn print_goals(&self) {
+        let mut lines = Vec::new();
+        self.goal_start(&mut lines);
+        for mode in [Mode::Whole, Mode::Stream] {
+            self.goal_added_p99(&mut lines, mode);
+        }
+        for mode in [Mode::Whole, Mode::Stream] {
+            self.goal_throughput(&mut lines, mode);
+        }
+        self.goal_first_byte(&mut lines);
+        self.goal_memory(&mut lines);
+        if lines.is_empty() {
+            return;
+        }
         println!("### Goals");
         println!();
         println!("| goal | target | measured | result |");
         println!("|---|---|---|---|");
-        self.goal_start();
-        for mode in [Mode::Whole, Mode::Stream] {
-            self.goal_added_p99(mode);
+        for line in lines {
+            println!("{line}");
         }
-        for mode in [Mode::Whole, Mode::Stream] {
-            self.goal_throughput(mode);
-        }
-        self.goal_first_byte();
-        self.goal_memory();
         println!();
     }
 
-    fn goal_start(&self) {
+    fn goal_start(&self, out: &mut Vec<String>) {
         let Some(times) = &self.start_times else {
             return;
         };
@@ -1151,6 +1298,7 @@ impl Report {
             times.len()
         );
         goal_line(
+            out,
             "`qcc proxy start` until ready",
             &format!("≤ {GOAL_START_MS} ms"),
             &measured,
@@ -1158,7 +1306,7 @@ impl Report {
         );
     }
 
-    fn goal_added_p99(&self, mode: Mode) {
+    fn goal_added_p99(&self, out: &mut Vec<String>, mode: Mode) {
         let cell = Cell {
             mode,
             concurrency: 16,
@@ -1176,6 +1324,7 @@ impl Report {
         }
         measured.push(')');
         goal_line(
+            out,
             &format!("added p99, 16 clients, {}", mode.label()),
             &format!("≤ {GOAL_ADDED_P99_MS} ms"),
             &measured,
@@ -1183,7 +1332,7 @@ impl Report {
         );
     }
 
-    fn goal_throughput(&self, mode: Mode) {
+    fn goal_throughput(&self, out: &mut Vec<String>, mode: Mode) {
         let cell = Cell {
             mode,
             concurrency: 128,
@@ -1195,7 +1344,7 @@ impl Report {
         let direct = self.row("direct", cell).map_or(f64::NAN, |d| d.rps);
         let Some(nginx) = self.row("nginx", cell).filter(|_| self.nginx) else {
             let measured = format!("qcc {:.0} (direct {direct:.0}); no nginx", qcc.rps);
-            goal_line(&name, "≥ nginx", &measured, None);
+            goal_line(out, &name, "≥ nginx", &measured, None);
             return;
         };
         let ratio = qcc.rps / nginx.rps * 100.0;
@@ -1203,10 +1352,10 @@ impl Report {
             "qcc {:.0} vs nginx {:.0} ({ratio:.0} %; direct {direct:.0})",
             qcc.rps, nginx.rps
         );
-        goal_line(&name, "≥ nginx", &measured, Some(qcc.rps >= nginx.rps));
+        goal_line(out, &name, "≥ nginx", &measured, Some(qcc.rps >= nginx.rps));
     }
 
-    fn goal_first_byte(&self) {
+    fn goal_first_byte(&self, out: &mut Vec<String>) {
         let cell = Cell {
             mode: Mode::Stream,
             concurrency: 1,
@@ -1220,6 +1369,7 @@ impl Report {
             qcc.first_p99 - direct.first_p99
         );
         goal_line(
+            out,
             "first streamed byte added, 1 client",
             &format!("≤ {GOAL_FIRST_BYTE_MS} ms"),
             &measured,
@@ -1227,12 +1377,13 @@ impl Report {
         );
     }
 
-    fn goal_memory(&self) {
+    fn goal_memory(&self, out: &mut Vec<String>) {
         let Some(m) = &self.memory else {
             return;
         };
         let idle = m.idle as f64 / MB;
         goal_line(
+            out,
             "daemon RSS idle",
             &format!("≤ {GOAL_RSS_IDLE_MB} MB"),
             &format!("{idle:.1} MB"),
@@ -1241,6 +1392,7 @@ impl Report {
         let held = m.held.rss as f64 / MB;
         let complete = m.held.open == HELD_STREAMS;
         goal_line(
+            out,
             &format!("daemon RSS holding {HELD_STREAMS} open streams"),
             &format!("≤ {GOAL_RSS_STREAMS_MB} MB"),
             &format!("{held:.1} MB ({} streams open)", m.held.open),
@@ -1258,29 +1410,45 @@ impl Report {
         println!();
         println!("| situation | RSS MB | open streams |");
         println!("|---|---|---|");
+        let rows = [
+            ("holding streams opened at once, 75 KB requests", m.held),
+            (
+                "1 s after those closed",
+                Held {
+                    rss: m.after,
+                    open: 0,
+                },
+            ),
+            (
+                "holding them again, opened at once (same daemon)",
+                m.held_again,
+            ),
+        ];
         println!("| fresh daemon, idle | {} | 0 |", mb(m.idle));
-        println!("| holding streams, 75 KB requests | {} |", held(&m.held));
-        println!("| 1 s after those closed | {} | 0 |", mb(m.after));
-        println!(
-            "| holding them again (same daemon) | {} |",
-            held(&m.held_again)
+        for (situation, h) in rows {
+            println!("| {situation} | {} |", held(&h));
+        }
+        let waves = format!(
+            "fresh daemon, {WAVE_SIZE} at a time (next wave after their first events), \
+             75 KB requests"
         );
-        let small = SMALL_BODY.len();
-        println!(
-            "| fresh daemon, holding streams, {small} B requests | {} |",
-            held(&m.held_small)
+        println!("| {waves} | {} |", held(&m.held_waves));
+        let small = format!(
+            "fresh daemon, opened at once, {} B requests",
+            SMALL_BODY.len()
         );
+        println!("| {small} | {} |", held(&m.held_small));
         println!();
     }
 }
 
-fn goal_line(goal: &str, target: &str, measured: &str, met: Option<bool>) {
+fn goal_line(out: &mut Vec<String>, goal: &str, target: &str, measured: &str, met: Option<bool>) {
     let result = match met {
         Some(true) => "met",
         Some(false) => "**not met**",
         None => "n/a",
     };
-    println!("| {goal} | {target} | {measured} | {result} |");
+    out.push(format!("| {goal} | {target} | {measured} | {result} |"));
 }
 
 fn capitalized(s: &str) -> String {
