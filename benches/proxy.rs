@@ -11,6 +11,9 @@
 //! - How long `qcc proxy start` takes to return with a ready daemon (median of 10 cycles).
 //! - The daemon's RSS idle, and while it holds 1,000 open streams (plus variants that show
 //!   what that figure is made of).
+//! - One endpoint down: what failing over from an endpoint that refuses connections adds
+//!   to a request, and what skipping an endpoint whose breaker is open adds (1 client,
+//!   against the healthy endpoint alone).
 //!
 //! Every load run also reports CPU time from /proc: the proxy's per response, and the share
 //! of a core used by the fake upstream, the proxy, the load generator and everything else
@@ -23,7 +26,7 @@
 //!
 //! Run from the repo root: `cargo bench --bench proxy` (about 6 minutes). Options after
 //! `--`: `--quick` (one round of 1 s runs), `--no-nginx`, and `--only start`, `--only
-//! memory` or `--only MODE:CLIENTS` (one part alone; `--only stream:16` to profile one load
+//! memory`, `--only down` or `--only MODE:CLIENTS` (one part alone; `--only stream:16` to profile one load
 //! cell, MODE being `whole` or `stream`). Prints Markdown tables for docs/benchmarks.md on
 //! stdout, progress and warnings on stderr.
 
@@ -88,6 +91,10 @@ fn main() {
         eprintln!("measuring daemon memory (idle, then {HELD_STREAMS} open streams)…");
         measure_memory(&runtime, &request)
     });
+    let down = opts.runs(Part::Down).then(|| {
+        eprintln!("measuring one endpoint down (failover, open breaker)…");
+        measure_endpoint_down(&runtime, &request)
+    });
     let mut rows = Vec::new();
     for cell in opts.cells() {
         eprintln!("load: {}, {} clients…", cell.mode.label(), cell.concurrency);
@@ -107,6 +114,168 @@ fn main() {
         nginx: nginx.is_some(),
     };
     report.print(&opts);
+    if let Some(down) = down {
+        down.print();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// One endpoint down (the routing issue's figures)
+
+/// Requests timed one after another per scenario.
+const DOWN_REQUESTS: usize = 400;
+/// Failing over from an endpoint that refuses connections may add this much (p50).
+const GOAL_FAILOVER_MS: f64 = 2.0;
+/// Skipping an open breaker must add no more than this (p50): within the noise.
+const GOAL_SKIP_MS: f64 = 0.05;
+
+/// Latencies (sorted) of the requests that went as the scenario intends.
+struct Down {
+    baseline: Vec<Duration>,
+    failover: Vec<Duration>,
+    skip: Vec<Duration>,
+}
+
+/// A loopback address nothing listens on (connections are refused).
+fn refused_url() -> String {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("cannot bind a probe port");
+    format!("http://{}", l.local_addr().expect("a bound port"))
+}
+
+/// Time `DOWN_REQUESTS` sequential non-streaming requests; keep those answered 200 after
+/// `attempts` attempts. The requests carry no conversation id (header or
+/// `metadata.user_id`): a sticky conversation would stay on the healthy endpoint after its
+/// first failover, and this measures the failover itself.
+fn time_requests(
+    runtime: &Runtime,
+    daemon: &Daemon<'_>,
+    request: &Request,
+    attempts: &str,
+) -> Vec<Duration> {
+    let client = load_client();
+    let url = format!("{}/v1/messages", daemon.base_url);
+    let mut headers = request.headers.clone();
+    headers.remove("x-claude-code-session-id");
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&request.whole).expect("the request fixture is JSON");
+    if let Some(o) = body.as_object_mut() {
+        o.remove("metadata");
+    }
+    let body = Bytes::from(serde_json::to_vec(&body).expect("JSON encodes"));
+    let mut kept = runtime.block_on(async {
+        let mut kept = Vec::new();
+        for _ in 0..DOWN_REQUESTS {
+            let started = Instant::now();
+            let Ok(resp) = client
+                .post(&url)
+                .headers(headers.clone())
+                .body(body.clone())
+                .send()
+                .await
+            else {
+                continue;
+            };
+            let ok = resp.status() == 200
+                && resp
+                    .headers()
+                    .get("x-qcc-attempts")
+                    .and_then(|v| v.to_str().ok())
+                    == Some(attempts);
+            if resp.bytes().await.is_ok() && ok {
+                kept.push(started.elapsed());
+            }
+        }
+        kept
+    });
+    kept.sort();
+    kept
+}
+
+fn measure_endpoint_down(runtime: &Runtime, request: &Request) -> Down {
+    let fake = FakeUpstream::spawn_named("down").expect("cannot start the fake upstream");
+    let healthy = fake.url();
+    let baseline = {
+        let home = Home::new(&healthy);
+        let daemon = home.start_daemon();
+        time_requests(runtime, &daemon, request, "1")
+    };
+    // The refusing endpoint first; the healthy one second.
+    let home = Home::new(&refused_url());
+    home.run(&[
+        "endpoint",
+        "add",
+        "bench",
+        "--url",
+        &healthy,
+        "--key",
+        "sk-bench-0000000000000001",
+    ]);
+    home.run(&["profile", "edit", "bench", "--strategy", "ordered"]);
+    // Breaker never opens: every request fails over (as far as the retry budget allows;
+    // requests it refused are not counted).
+    home.run(&["priority", "policy", "--failure-threshold", "100"]);
+    let failover = {
+        let daemon = home.start_daemon();
+        time_requests(runtime, &daemon, request, "2")
+    };
+    // Breaker opens at the first failure and stays open: the endpoint is skipped.
+    home.run(&[
+        "priority",
+        "policy",
+        "--failure-threshold",
+        "1",
+        "--cooldown",
+        "600",
+    ]);
+    let skip = {
+        let daemon = home.start_daemon();
+        time_requests(runtime, &daemon, request, "1")
+    };
+    Down {
+        baseline,
+        failover,
+        skip,
+    }
+}
+
+impl Down {
+    fn print(&self) {
+        let base50 = percentile_ms(&self.baseline, 50.0);
+        let base99 = percentile_ms(&self.baseline, 99.0);
+        println!("### One endpoint down (non-streaming, 1 client, {DOWN_REQUESTS} requests each)");
+        println!();
+        println!("| scenario | samples | p50 ms | p99 ms | added p50 ms | added p99 ms |");
+        println!("|---|---|---|---|---|---|");
+        let row = |name: &str, v: &[Duration]| {
+            let (p50, p99) = (percentile_ms(v, 50.0), percentile_ms(v, 99.0));
+            println!(
+                "| {name} | {} | {p50:.3} | {p99:.3} | {:+.3} | {:+.3} |",
+                v.len(),
+                p50 - base50,
+                p99 - base99
+            );
+            p50 - base50
+        };
+        row("healthy endpoint alone (baseline)", &self.baseline);
+        let failover = row(
+            "first endpoint refuses connections: every request fails over",
+            &self.failover,
+        );
+        let skip = row("first endpoint's breaker open: it is skipped", &self.skip);
+        println!();
+        let verdict = |ok: bool| if ok { "met" } else { "**not met**" };
+        println!("| goal | target | measured | result |");
+        println!("|---|---|---|---|");
+        println!(
+            "| failing over from a refusing endpoint adds | ≤ {GOAL_FAILOVER_MS} ms | {failover:+.3} ms p50 | {} |",
+            verdict(failover <= GOAL_FAILOVER_MS)
+        );
+        println!(
+            "| skipping an open breaker adds | nothing measurable (≤ {GOAL_SKIP_MS} ms) | {skip:+.3} ms p50 | {} |",
+            verdict(skip <= GOAL_SKIP_MS)
+        );
+        println!();
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -124,6 +293,8 @@ struct Options {
 enum Part {
     Start,
     Memory,
+    /// One endpoint down: failing over from it, and skipping its open breaker.
+    Down,
     /// One load cell, e.g. `stream:16` or `whole:1`.
     Load(Cell),
 }
@@ -133,6 +304,7 @@ impl Part {
         match spec {
             "start" => Some(Part::Start),
             "memory" => Some(Part::Memory),
+            "down" => Some(Part::Down),
             _ => Cell::parse(spec).map(Part::Load),
         }
     }
@@ -145,7 +317,8 @@ impl Options {
         let has = |flag: &str| args.iter().any(|a| a == flag);
         let only = args.iter().position(|a| a == "--only").map(|i| {
             let spec = args.get(i + 1).map_or("", String::as_str);
-            Part::parse(spec).expect("--only takes start, memory or MODE:CLIENTS (whole:16, …)")
+            Part::parse(spec)
+                .expect("--only takes start, memory, down or MODE:CLIENTS (whole:16, …)")
         });
         Options {
             quick: has("--quick"),

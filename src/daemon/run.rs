@@ -172,7 +172,15 @@ fn run_inner(
         Ok(n) => tracing::info!("health figures of {n} endpoints carried on from health.json"),
         Err(e) => tracing::warn!("health.json not loaded, starting afresh: {e}"),
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = std::env::var("QCC_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        builder.worker_threads(n);
+    }
+    let runtime = builder
         .enable_all()
         .thread_name("qcc-daemon")
         .build()

@@ -69,21 +69,44 @@ impl UsageSniffer {
         if !(is_usage(b"\"message_start\"") || is_usage(b"\"message_delta\"")) {
             return;
         }
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
+        // Only the fields read here are deserialized; everything else is skipped.
+        #[derive(serde::Deserialize)]
+        struct Usage {
+            #[serde(default)]
+            input_tokens: u64,
+            #[serde(default)]
+            cache_creation_input_tokens: u64,
+            #[serde(default)]
+            cache_read_input_tokens: u64,
+            output_tokens: Option<u64>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Message {
+            usage: Option<Usage>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Event {
+            #[serde(rename = "type")]
+            kind: String,
+            message: Option<Message>,
+            usage: Option<Usage>,
+        }
+        let Ok(event) = serde_json::from_slice::<Event>(data) else {
             return;
         };
-        let usage = match v["type"].as_str() {
-            Some("message_start") => &v["message"]["usage"],
-            Some("message_delta") => &v["usage"],
-            _ => return,
+        let usage = match event.kind.as_str() {
+            "message_start" => event.message.and_then(|m| m.usage),
+            "message_delta" => event.usage,
+            _ => None,
         };
-        let n = |k: &str| usage[k].as_u64().unwrap_or(0);
-        let input =
-            n("input_tokens") + n("cache_creation_input_tokens") + n("cache_read_input_tokens");
+        let Some(u) = usage else {
+            return;
+        };
+        let input = u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens;
         if input > 0 {
             self.input = input;
         }
-        if let Some(out) = usage["output_tokens"].as_u64() {
+        if let Some(out) = u.output_tokens {
             self.output = out;
         }
     }

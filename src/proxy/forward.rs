@@ -34,9 +34,10 @@ use crate::health::breaker::Failure;
 use crate::proxy::Proxy;
 use crate::proxy::body::{ChunkStream, Passthrough, ProxyBody, describe};
 use crate::proxy::error::{error_response, full};
+use crate::proxy::peek::{Peeked, peek};
 use crate::proxy::retry::{Verdict, classify_status, failure_for};
 use crate::proxy::routing::{Candidate, RouteTable, Upstream};
-use crate::proxy::upstream::{request_headers, response_headers, storable_headers, target_url};
+use crate::proxy::upstream::{request_headers, response_headers, storable_headers};
 use crate::queue::model::NewItem;
 use crate::state::model::QueueMode;
 
@@ -120,33 +121,19 @@ struct RequestMeta {
 }
 
 impl RequestMeta {
-    /// Read `stream` and `metadata.user_id` with a field-only parse (no tree is built).
+    /// Read `stream` and `metadata.user_id` without parsing the body ([`peek`]).
     fn read(method: &Method, headers: &HeaderMap, body: &Bytes) -> Self {
-        #[derive(serde::Deserialize)]
-        struct Peek {
-            #[serde(default)]
-            stream: bool,
-            #[serde(default)]
-            metadata: Option<PeekMeta>,
-        }
-        #[derive(serde::Deserialize)]
-        struct PeekMeta {
-            #[serde(default)]
-            user_id: Option<String>,
-        }
-        let peek = (*method == Method::POST)
-            .then(|| serde_json::from_slice::<Peek>(body).ok())
-            .flatten();
+        let peeked = if *method == Method::POST {
+            peek(body)
+        } else {
+            Peeked::default()
+        };
         let header = headers
             .get("x-claude-code-session-id")
             .and_then(|v| v.to_str().ok());
-        let user_id = peek
-            .as_ref()
-            .and_then(|p| p.metadata.as_ref())
-            .and_then(|m| m.user_id.as_deref());
         Self {
-            stream: peek.as_ref().is_some_and(|p| p.stream),
-            session: session_key(header, user_id),
+            stream: peeked.stream,
+            session: session_key(header, peeked.user_id.as_deref()),
         }
     }
 }
@@ -313,10 +300,7 @@ async fn attempt(
     let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let request = proxy
         .client
-        .request(
-            parts.method.clone(),
-            target_url(&u.base_url, path_and_query),
-        )
+        .request(parts.method.clone(), u.url_for(path_and_query))
         .headers(request_headers(&parts.headers, u))
         .body(body.clone());
     let response = match tokio::time::timeout(header_timeout, request.send()).await {

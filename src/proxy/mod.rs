@@ -15,6 +15,7 @@
 pub mod body;
 pub mod error;
 pub mod forward;
+pub mod peek;
 pub mod retry;
 pub mod routing;
 pub mod server;

@@ -100,6 +100,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn url_for_keeps_the_base_path_as_a_prefix() {
+        let registry = crate::proxy::stats::StatsRegistry::default();
+        let mut config = crate::state::Config::default();
+        config
+            .add_profile("p", None, Default::default(), chrono::Utc::now())
+            .unwrap();
+        for url in ["https://relay.example/api/", "http://127.0.0.1:9"] {
+            config
+                .add_endpoint(
+                    "p",
+                    crate::state::model::NewEndpoint {
+                        name: None,
+                        url: url.into(),
+                        key: crate::state::secret::Secret::new("k"),
+                        auth: Default::default(),
+                        weight: 100,
+                    },
+                    || format!("{:06x}", rand::random::<u32>() & 0xffffff),
+                )
+                .unwrap();
+        }
+        let table = crate::proxy::routing::RouteTable::build(&config, &registry).unwrap();
+        let urls: Vec<String> = table
+            .all
+            .iter()
+            .map(|u| u.url_for("/v1/messages?beta=true").to_string())
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "https://relay.example/api/v1/messages?beta=true",
+                "http://127.0.0.1:9/v1/messages?beta=true"
+            ]
+        );
+        assert_eq!(
+            table.all[1].url_for("/v1/models").to_string(),
+            "http://127.0.0.1:9/v1/models"
+        );
+    }
+
+    #[test]
     fn joins_with_path_prefix_and_query() {
         assert_eq!(
             target_url("https://relay.example/api", "/v1/messages?beta=true"),
