@@ -209,3 +209,40 @@ fn destructive_commands_ask_first_and_no_means_no() {
             .is_empty()
     );
 }
+
+#[test]
+fn queue_clear_asks_twice_on_a_terminal() {
+    let env = TestEnv::new();
+    // Put one item in the queue through the library (no upstream needed).
+    let queue = qcc::queue::QueueStore::open(&qcc::state::Paths::at(env.config_dir())).unwrap();
+    let item = qcc::queue::model::NewItem {
+        id: String::new(),
+        method: "POST".into(),
+        path: "/v1/messages".into(),
+        headers: vec![],
+        stream: false,
+        body_bytes: 0,
+        error: "HTTP 529".into(),
+    };
+    queue.enqueue(item, b"{}", &Default::default()).unwrap();
+
+    // Yes, then no: nothing is removed.
+    let mut pty = Pty::spawn(&env, &["queue", "clear"]);
+    pty.expect("Remove all 1 queued request(s)?");
+    pty.send("y");
+    pty.expect("Really remove them?");
+    pty.send("n");
+    let (code, screen) = pty.finish();
+    assert_eq!(code, 1, "{screen}");
+    assert_eq!(env.json(&["queue", "list"]).as_array().unwrap().len(), 1);
+
+    // Yes twice: removed.
+    let mut pty = Pty::spawn(&env, &["queue", "clear"]);
+    pty.expect("Remove all 1 queued request(s)?");
+    pty.send("y");
+    pty.expect("Really remove them?");
+    pty.send("y");
+    let (code, screen) = pty.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert!(env.json(&["queue", "list"]).as_array().unwrap().is_empty());
+}
