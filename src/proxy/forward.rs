@@ -175,11 +175,17 @@ async fn forward(
     let deadline = Instant::now() + Duration::from_secs(settings.retry_deadline_secs);
     let router = &proxy.router;
     router.budget.record_request();
-    let candidates = router.plan(
-        table,
-        meta.session.as_deref(),
-        settings.max_attempts.max(1) as usize,
-    );
+    // Keeping the body for another attempt (or the queue) counts against a proxy-wide byte
+    // budget; past it the request gets one attempt, and its body is freed once sent.
+    let hold = RetryHold::acquire(proxy, body.len() as u64, settings.retry_buffer_bytes);
+    let max_attempts = if hold.is_some() {
+        settings.max_attempts.max(1) as usize
+    } else {
+        tracing::debug!("retry buffer full: one attempt only");
+        1
+    };
+    let candidates = router.plan(table, meta.session.as_deref(), max_attempts);
+    let mut body = Some(body);
     let mut tried: Vec<(String, String)> = Vec::new();
     let mut last_response: Option<Buffered> = None;
     for (i, candidate) in candidates.into_iter().enumerate() {
@@ -194,7 +200,11 @@ async fn forward(
             }
         }
         let u = candidate.upstream.clone();
-        match attempt(proxy, table, parts, &body, meta, &candidate, i + 1).await {
+        let this_body = match &hold {
+            Some(_) => body.clone().unwrap_or_default(),
+            None => body.take().unwrap_or_default(),
+        };
+        match attempt(proxy, table, parts, this_body, meta, &candidate, i + 1).await {
             Attempt::Commit(response) => return response,
             Attempt::Failed { failure, response } => {
                 let reason = failure.reason().to_owned();
@@ -218,7 +228,7 @@ async fn forward(
         Some(r) => pass_on(r, attempts),
         None => all_failed(table, &tried, attempts),
     };
-    if enqueue {
+    if let (true, Some(body)) = (enqueue, body) {
         let error = tried.last().map_or_else(
             || "no endpoint available".to_owned(),
             |(id, why)| format!("{id}: {why}"),
@@ -226,6 +236,31 @@ async fn forward(
         queue_failed(proxy, table, parts, body, meta, error, &mut response).await;
     }
     response
+}
+
+/// Bytes of request bodies the proxy holds for possible retries, against a budget: a
+/// thousand streams opened at once must not each keep a 75 KB body until their first event.
+struct RetryHold<'a> {
+    held: &'a std::sync::atomic::AtomicU64,
+    bytes: u64,
+}
+
+impl<'a> RetryHold<'a> {
+    fn acquire(proxy: &'a Proxy, bytes: u64, budget: u64) -> Option<Self> {
+        let held = &proxy.retry_bytes;
+        let after = held.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if after > budget && after > bytes {
+            held.fetch_sub(bytes, Ordering::Relaxed);
+            return None;
+        }
+        Some(Self { held, bytes })
+    }
+}
+
+impl Drop for RetryHold<'_> {
+    fn drop(&mut self) {
+        self.held.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
 }
 
 /// Step 7's epilogue: keep a request that failed everywhere for replay, as the queue policy
@@ -283,7 +318,7 @@ async fn attempt(
     proxy: &Proxy,
     table: &RouteTable,
     parts: &http::request::Parts,
-    body: &Bytes,
+    body: Bytes,
     meta: &RequestMeta,
     candidate: &Candidate,
     number: usize,
@@ -302,7 +337,7 @@ async fn attempt(
         .client
         .request(parts.method.clone(), u.url_for(path_and_query))
         .headers(request_headers(&parts.headers, u))
-        .body(body.clone());
+        .body(body);
     let response = match tokio::time::timeout(header_timeout, request.send()).await {
         Err(_) => {
             return failed(format!(

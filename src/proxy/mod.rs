@@ -39,6 +39,8 @@ pub struct Proxy {
     access_token: Option<Secret>,
     requests: AtomicU64,
     in_flight: AtomicU64,
+    /// Bytes of request bodies held for possible retries (see `proxy.retry_buffer_bytes`).
+    retry_bytes: AtomicU64,
     /// Where requests that failed everywhere are kept (set by the daemon).
     pub queue: std::sync::OnceLock<Arc<crate::queue::QueueStore>>,
 }
@@ -55,6 +57,7 @@ impl Proxy {
             access_token,
             requests: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
+            retry_bytes: AtomicU64::new(0),
             queue: std::sync::OnceLock::new(),
         })
     }

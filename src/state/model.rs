@@ -399,6 +399,9 @@ pub struct ProxySettings {
     pub retry_deadline_secs: u64,
     /// A conversation stays on its endpoint while it is idle less than this.
     pub sticky_ttl_secs: u64,
+    /// Request bodies held at once for possible retries, in bytes; a request arriving past
+    /// it gets one attempt (and is not queued).
+    pub retry_buffer_bytes: u64,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -415,6 +418,7 @@ impl Default for ProxySettings {
             max_attempts: 3,
             retry_deadline_secs: 120,
             sticky_ttl_secs: 300,
+            retry_buffer_bytes: 16 * 1024 * 1024,
             extra: Map::new(),
         }
     }

@@ -298,3 +298,56 @@ fn retries_stay_within_the_budget_in_an_outage() {
         "{attempts} upstream attempts for {n} requests"
     );
 }
+
+#[test]
+fn past_the_retry_buffer_budget_a_request_gets_one_attempt() {
+    let p = pair(None);
+    // 300 bytes of bodies may be held for retries: one of these requests, not two.
+    p.env.edit_config(|c| {
+        c.proxy.retry_buffer_bytes = 300;
+        c.queue.mode = qcc::state::model::QueueMode::All;
+    });
+    let body: &'static str = Box::leak(
+        format!(
+            r#"{{"model":"m","stream":true,"messages":[{{"role":"user","content":"{}"}}]}}"#,
+            "x".repeat(150)
+        )
+        .into_boxed_str(),
+    );
+    p.a.push_fault(Fault::DelayHeaders(Duration::from_millis(800)));
+    p.a.push_fault(Fault::status(529));
+    let proxy = p.env.start_proxy();
+    let rt = runtime();
+    let http = client();
+    // The first request holds its body (for a retry) while A delays its answer.
+    let first = rt.spawn({
+        let (http, base) = (http.clone(), proxy.base_url.clone());
+        async move { send(&http, &base, body, None).await.unwrap() }
+    });
+    assert!(p.a.wait_until(Duration::from_secs(10), |s| s.requests == 1));
+    // The second finds the budget used: one attempt, A's 529 back, no failover, not queued.
+    let (second, queued) = rt.block_on(async {
+        let r = http
+            .post(format!("{}/v1/messages", proxy.base_url))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let queued = r.headers().get("x-qcc-queue-id").is_some();
+        (r.status().as_u16(), queued)
+    });
+    assert_eq!(second, 529);
+    assert!(!queued, "a request past the budget is not queued");
+    assert_eq!(p.b.request_count(), 0, "no failover past the budget");
+    let first = rt.block_on(first).unwrap();
+    assert!(first.is_clean_stream(), "{first:?}");
+    // With the budget free again, failover works as before.
+    p.a.push_fault(Fault::status(529));
+    let r = rt
+        .block_on(send(&http, &proxy.base_url, body, None))
+        .unwrap();
+    assert_eq!(
+        (r.attempts, r.endpoint.as_deref()),
+        (Some(2), Some(p.b_id.as_str()))
+    );
+}
