@@ -338,7 +338,7 @@ async fn attempt(
         .request(parts.method.clone(), u.url_for(path_and_query))
         .headers(request_headers(&parts.headers, u))
         .body(body);
-    let response = match tokio::time::timeout(header_timeout, request.send()).await {
+    let mut response = match tokio::time::timeout(header_timeout, request.send()).await {
         Err(_) => {
             return failed(format!(
                 "no response headers within {} s",
@@ -349,7 +349,7 @@ async fn attempt(
         Ok(Ok(r)) => r,
     };
     let status = response.status();
-    let headers = response.headers().clone();
+    let headers = std::mem::take(response.headers_mut());
     if classify_status(status) == Verdict::Retry {
         let body = read_bounded(response, MAX_ERROR_BODY, Duration::from_secs(10)).await;
         return Attempt::Failed {
@@ -403,7 +403,7 @@ async fn attempt(
     );
     let mut out = Response::new(body.boxed_unsync());
     *out.status_mut() = status;
-    *out.headers_mut() = response_headers(&headers);
+    *out.headers_mut() = response_headers(headers);
     mark(out.headers_mut(), u, number);
     Attempt::Commit(out)
 }
@@ -490,7 +490,7 @@ fn is_error_event(first: &[u8]) -> bool {
 fn pass_on(r: Buffered, attempts: usize) -> Response<ProxyBody> {
     let mut out = Response::new(full(r.body));
     *out.status_mut() = r.status;
-    let mut headers = response_headers(&r.headers);
+    let mut headers = response_headers(r.headers);
     headers.remove(http::header::CONTENT_LENGTH);
     if let Ok(v) = HeaderValue::from_str(&r.endpoint) {
         headers.insert("x-qcc-endpoint", v);

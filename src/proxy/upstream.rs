@@ -88,11 +88,10 @@ pub fn storable_headers(incoming: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The headers to send back: the upstream's, minus hop-by-hop headers.
-pub fn response_headers(upstream: &HeaderMap) -> HeaderMap {
-    let mut h = upstream.clone();
-    strip_hop_by_hop(&mut h);
-    h
+/// The headers to send back: the upstream's (taken, not copied), minus hop-by-hop headers.
+pub fn response_headers(mut upstream: HeaderMap) -> HeaderMap {
+    strip_hop_by_hop(&mut upstream);
+    upstream
 }
 
 #[cfg(test)]
