@@ -19,23 +19,15 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ipc::protocol::EndpointIdentity;
 use crate::proxy::stats::percentiles_ms;
 use crate::state::health::{EndpointSnapshot, ProbeRecord};
 
 /// One endpoint's health, live from the daemon or as last saved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EndpointHealth {
-    pub id: String,
-    pub profile: String,
-    pub name: String,
-    pub url: String,
-    pub enabled: bool,
-    /// `closed`, `open`, `half-open`, or `disabled`.
-    pub breaker: String,
-    pub cooldown_left_secs: Option<u64>,
-    /// Why the endpoint gets no traffic now, if it does not.
-    pub unavailable: Option<String>,
-    pub consecutive_failures: u32,
+    #[serde(flatten)]
+    pub endpoint: EndpointIdentity,
     /// User attempts (probes excluded).
     pub requests: u64,
     pub successes: u64,
@@ -56,29 +48,16 @@ pub struct EndpointHealth {
     pub last_probe: Option<ProbeRecord>,
     /// The model probes ask this endpoint.
     pub probe_model: String,
-    pub weight: u32,
-    pub effective_weight: u32,
-}
-
-/// What identifies an endpoint and its breaker, filled by whoever builds the view.
-pub struct Identity {
-    pub id: String,
-    pub profile: String,
-    pub name: String,
-    pub url: String,
-    pub enabled: bool,
-    pub breaker: String,
-    pub cooldown_left_secs: Option<u64>,
-    pub unavailable: Option<String>,
-    pub consecutive_failures: u32,
-    pub probe_model: String,
-    pub weight: u32,
-    pub effective_weight: u32,
 }
 
 impl EndpointHealth {
-    /// The figures of `snap`, for the endpoint `who`.
-    pub fn new(who: Identity, snap: &EndpointSnapshot, min_checks: u32) -> Self {
+    /// The figures of `snap` for `endpoint`, probed with `probe_model`.
+    pub fn new(
+        endpoint: EndpointIdentity,
+        probe_model: String,
+        snap: &EndpointSnapshot,
+        min_checks: u32,
+    ) -> Self {
         let samples = snap.recent.len();
         let ok = snap.recent.iter().filter(|&&o| o).count();
         let success_rate = (samples > 0).then(|| round3(ok as f64 / samples as f64));
@@ -92,15 +71,7 @@ impl EndpointHealth {
             min_checks,
         );
         Self {
-            id: who.id,
-            profile: who.profile,
-            name: who.name,
-            url: who.url,
-            enabled: who.enabled,
-            breaker: who.breaker,
-            cooldown_left_secs: who.cooldown_left_secs,
-            unavailable: who.unavailable,
-            consecutive_failures: who.consecutive_failures,
+            endpoint,
             requests: snap.requests,
             successes: snap.successes,
             failures: snap.failures,
@@ -115,9 +86,7 @@ impl EndpointHealth {
             last_error_at: snap.last_error_at,
             last_success_at: snap.last_success_at,
             last_probe: snap.probes.last().cloned(),
-            probe_model: who.probe_model,
-            weight: who.weight,
-            effective_weight: who.effective_weight,
+            probe_model,
         }
     }
 }
@@ -262,7 +231,7 @@ mod tests {
             latencies_us: vec![10_000, 20_000],
             ..Default::default()
         };
-        let who = Identity {
+        let who = EndpointIdentity {
             id: "abc123".into(),
             profile: "p".into(),
             name: "n".into(),
@@ -272,11 +241,10 @@ mod tests {
             cooldown_left_secs: None,
             unavailable: None,
             consecutive_failures: 0,
-            probe_model: "m".into(),
             weight: 100,
             effective_weight: 100,
         };
-        let h = EndpointHealth::new(who, &snap, 4);
+        let h = EndpointHealth::new(who, "m".into(), &snap, 4);
         assert_eq!(h.success_rate, Some(0.75));
         assert_eq!(h.latency_p50_ms, Some(10.0));
         assert_eq!(h.first_byte_p50_ms, None);

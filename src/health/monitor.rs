@@ -22,9 +22,7 @@ use futures_util::future::join_all;
 use tokio::sync::Semaphore;
 
 use crate::health::breaker::Admit;
-use crate::health::metrics::{
-    EndpointHealth, HealthReport, Identity, ProbeReport, weight_permille,
-};
+use crate::health::metrics::{EndpointHealth, HealthReport, ProbeReport, weight_permille};
 use crate::health::probe::{self, ProbeOutcome, ProbeTarget};
 use crate::proxy::Proxy;
 use crate::proxy::routing::{RouteTable, Upstream};
@@ -239,7 +237,8 @@ impl Monitor {
         for u in &table.all {
             let snap = u.stats.snapshot(LATENCY_WINDOW);
             endpoints.push(EndpointHealth::new(
-                identity(u, &table, now),
+                u.identity(now),
+                probe_model(u, &table),
                 &snap,
                 table.health.min_checks,
             ));
@@ -254,34 +253,11 @@ impl Monitor {
     }
 }
 
-/// An endpoint's identity and breaker as the health views show them.
-pub(crate) fn identity(u: &Upstream, table: &RouteTable, now: Instant) -> Identity {
-    let view = u.breaker.view(u.key_fp, now);
-    Identity {
-        id: u.id.clone(),
-        profile: u.profile.clone(),
-        name: u.name.clone(),
-        url: u.base_url.clone(),
-        enabled: u.enabled,
-        breaker: if u.enabled {
-            view.state.to_owned()
-        } else {
-            "disabled".to_owned()
-        },
-        cooldown_left_secs: view.cooldown_left.map(|d| d.as_secs_f64().ceil() as u64),
-        unavailable: if u.enabled {
-            view.unavailable
-        } else {
-            Some("disabled".into())
-        },
-        consecutive_failures: view.consecutive_failures,
-        probe_model: u
-            .probe_model
-            .clone()
-            .unwrap_or_else(|| table.health.probe_model.clone()),
-        weight: u.weight,
-        effective_weight: u.effective_weight(),
-    }
+/// The model probes ask `u`: its own, else the configured default.
+pub(crate) fn probe_model(u: &Upstream, table: &RouteTable) -> String {
+    u.probe_model
+        .clone()
+        .unwrap_or_else(|| table.health.probe_model.clone())
 }
 
 /// A probe's result for one upstream, as reported.

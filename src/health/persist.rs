@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::health::metrics::{EndpointHealth, HealthReport, Identity};
-use crate::health::monitor::identity;
+use crate::health::metrics::{EndpointHealth, HealthReport};
+use crate::ipc::protocol::EndpointIdentity;
 use crate::proxy::Proxy;
 use crate::proxy::stats::PERSISTED_WINDOW;
 use crate::state::health::{EndpointSnapshot, HealthDoc};
@@ -29,7 +29,7 @@ pub fn snapshot(proxy: &Proxy) -> BTreeMap<String, EndpointSnapshot> {
         .all
         .iter()
         .map(|u| {
-            let who = identity(u, &table, now);
+            let who = u.identity(now);
             let mut s = u.stats.snapshot(PERSISTED_WINDOW);
             s.breaker = Some(who.breaker);
             s.consecutive_failures = who.consecutive_failures;
@@ -98,7 +98,7 @@ pub fn offline_report(config: &Config, doc: &HealthDoc) -> HealthReport {
     for (p, e) in config.endpoints() {
         let snap = doc.endpoints.get(&e.id).unwrap_or(&empty);
         let weight = u32::from(e.weight);
-        let who = Identity {
+        let who = EndpointIdentity {
             id: e.id.clone(),
             profile: p.name.clone(),
             name: e.label(),
@@ -112,14 +112,19 @@ pub fn offline_report(config: &Config, doc: &HealthDoc) -> HealthReport {
             cooldown_left_secs: None,
             unavailable: (!e.enabled).then(|| "disabled".to_owned()),
             consecutive_failures: snap.consecutive_failures,
-            probe_model: e
-                .probe_model
-                .clone()
-                .unwrap_or_else(|| config.health.probe_model.clone()),
             weight,
             effective_weight: snap.effective_weight.unwrap_or(weight),
         };
-        endpoints.push(EndpointHealth::new(who, snap, config.health.min_checks));
+        let probe_model = e
+            .probe_model
+            .clone()
+            .unwrap_or_else(|| config.health.probe_model.clone());
+        endpoints.push(EndpointHealth::new(
+            who,
+            probe_model,
+            snap,
+            config.health.min_checks,
+        ));
         history.insert(e.id.clone(), snap.probes.clone());
     }
     HealthReport {
@@ -172,7 +177,7 @@ mod tests {
         let r = offline_report(&c, &doc);
         assert!(!r.live);
         assert_eq!(r.endpoints.len(), 1);
-        assert_eq!(r.endpoints[0].breaker, "open");
+        assert_eq!(r.endpoints[0].endpoint.breaker, "open");
         assert_eq!(r.endpoints[0].success_rate, Some(1.0));
         assert_eq!(r.endpoints[0].probe_model, "claude-haiku-4-5");
     }

@@ -96,20 +96,35 @@ pub struct StatusReport {
     pub endpoints: Vec<EndpointStatus>,
 }
 
-/// One endpoint in `proxy status`.
+/// Who an endpoint is and what its breaker says: the part of every per-endpoint view
+/// (`proxy status`, `health status|metrics`) that is the same everywhere. Flattened into
+/// those views, so the JSON keeps these fields at the top level.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EndpointStatus {
+pub struct EndpointIdentity {
     pub id: String,
     pub profile: String,
     pub name: String,
     pub url: String,
     pub enabled: bool,
-    /// `closed`, `open` or `half-open`.
+    /// `closed`, `open`, `half-open`, or `disabled`.
     pub breaker: String,
     pub cooldown_left_secs: Option<u64>,
     /// Why the endpoint gets no traffic now, if it does not.
     pub unavailable: Option<String>,
     pub consecutive_failures: u32,
+    /// The configured weight.
+    #[serde(default)]
+    pub weight: u32,
+    /// The weight the `weighted` strategy uses (differs with `health.weight_adjust`).
+    #[serde(default)]
+    pub effective_weight: u32,
+}
+
+/// One endpoint in `proxy status`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EndpointStatus {
+    #[serde(flatten)]
+    pub endpoint: EndpointIdentity,
     /// Conversations pinned to this endpoint (sticky sessions).
     pub pinned: usize,
     pub in_flight: u64,
@@ -120,12 +135,6 @@ pub struct EndpointStatus {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub last_error: Option<String>,
-    /// The configured weight.
-    #[serde(default)]
-    pub weight: u32,
-    /// The weight the `weighted` strategy uses (differs with `health.weight_adjust`).
-    #[serde(default)]
-    pub effective_weight: u32,
 }
 
 /// Encode one frame (JSON + `\n`).

@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use crate::balance::Balancer;
 use crate::balance::sticky::StickyMap;
 use crate::health::breaker::{Admit, Breaker, BreakerPolicy, TrialPermit};
-use crate::ipc::protocol::EndpointStatus;
+use crate::ipc::protocol::{EndpointIdentity, EndpointStatus};
 use crate::proxy::retry::RetryBudget;
 use crate::proxy::stats::{EndpointStats, StatsRegistry};
 use crate::state::Config;
@@ -135,25 +135,34 @@ impl Upstream {
         url
     }
 
-    pub fn status(&self, now: Instant, pinned: usize) -> EndpointStatus {
-        let (p50, p95) = self.stats.percentiles_ms();
-        let (input, output) = self.stats.tokens();
+    /// Who this endpoint is and what its breaker says now.
+    pub fn identity(&self, now: Instant) -> EndpointIdentity {
         let view = self.breaker.view(self.key_fp, now);
-        let unavailable = if self.enabled {
-            view.unavailable
+        let (breaker, unavailable) = if self.enabled {
+            (view.state.to_owned(), view.unavailable)
         } else {
-            Some("disabled".into())
+            ("disabled".to_owned(), Some("disabled".to_owned()))
         };
-        EndpointStatus {
+        EndpointIdentity {
             id: self.id.clone(),
             profile: self.profile.clone(),
             name: self.name.clone(),
             url: self.base_url.clone(),
             enabled: self.enabled,
-            breaker: view.state.to_owned(),
+            breaker,
             cooldown_left_secs: view.cooldown_left.map(|d| d.as_secs_f64().ceil() as u64),
             unavailable,
             consecutive_failures: view.consecutive_failures,
+            weight: self.weight,
+            effective_weight: self.effective_weight(),
+        }
+    }
+
+    pub fn status(&self, now: Instant, pinned: usize) -> EndpointStatus {
+        let (p50, p95) = self.stats.percentiles_ms();
+        let (input, output) = self.stats.tokens();
+        EndpointStatus {
+            endpoint: self.identity(now),
             pinned,
             in_flight: self.stats.in_flight(),
             requests: self.stats.requests(),
@@ -163,8 +172,6 @@ impl Upstream {
             input_tokens: input,
             output_tokens: output,
             last_error: self.stats.last_error(),
-            weight: self.weight,
-            effective_weight: self.effective_weight(),
         }
     }
 }

@@ -5,7 +5,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
 use crate::health::metrics::{EndpointHealth, ProbeReport};
-use crate::ipc::protocol::EndpointStatus;
+use crate::ipc::protocol::{EndpointIdentity, EndpointStatus};
 use crate::state::health::ProbeRecord;
 use crate::ui::views::HealthSettingsView;
 use crate::ui::views::QueueItemView;
@@ -154,12 +154,9 @@ pub fn proxy_endpoints(rows: &[EndpointStatus]) -> Table {
     ]);
     let ms = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
     for e in rows {
-        let breaker = match (e.enabled, e.cooldown_left_secs) {
-            (false, _) => "disabled".to_owned(),
-            (true, Some(s)) => format!("{} ({s}s left)", e.breaker),
-            (true, None) => e.breaker.clone(),
-        };
+        let breaker = breaker_state(&e.endpoint);
         let mut note = e
+            .endpoint
             .unavailable
             .clone()
             .or_else(|| e.last_error.clone())
@@ -168,11 +165,11 @@ pub fn proxy_endpoints(rows: &[EndpointStatus]) -> Table {
             note = note.chars().take(69).collect::<String>() + "…";
         }
         t.add_row(vec![
-            e.id.clone(),
-            e.profile.clone(),
-            e.name.clone(),
+            e.endpoint.id.clone(),
+            e.endpoint.profile.clone(),
+            e.endpoint.name.clone(),
             breaker,
-            weight(e.weight, e.effective_weight),
+            weight(e.endpoint.weight, e.endpoint.effective_weight),
             e.in_flight.to_string(),
             e.requests.to_string(),
             e.errors.to_string(),
@@ -251,7 +248,8 @@ fn cut(s: &str, max: usize) -> String {
     }
 }
 
-fn state(e: &EndpointHealth) -> String {
+/// The breaker cell: `closed`, `open (12s left)`, `half-open`, `disabled`.
+fn breaker_state(e: &EndpointIdentity) -> String {
     match e.cooldown_left_secs {
         Some(left) if e.enabled => format!("{} ({left}s left)", e.breaker),
         _ => e.breaker.clone(),
@@ -285,14 +283,14 @@ pub fn health_status(rows: &[EndpointHealth]) -> Table {
             |p| format!("{} {}", pass_fail(p.passed), p.at.format("%H:%M:%S")),
         );
         t.add_row(vec![
-            e.id.clone(),
-            e.profile.clone(),
-            e.name.clone(),
-            state(e),
+            e.endpoint.id.clone(),
+            e.endpoint.profile.clone(),
+            e.endpoint.name.clone(),
+            breaker_state(&e.endpoint),
             success,
             ms(e.latency_p50_ms),
-            e.consecutive_failures.to_string(),
-            weight(e.weight, e.effective_weight),
+            e.endpoint.consecutive_failures.to_string(),
+            weight(e.endpoint.weight, e.endpoint.effective_weight),
             probe,
         ]);
     }
@@ -315,8 +313,8 @@ pub fn health_metrics(rows: &[EndpointHealth]) -> Table {
     ]);
     for e in rows {
         t.add_row(vec![
-            e.id.clone(),
-            e.name.clone(),
+            e.endpoint.id.clone(),
+            e.endpoint.name.clone(),
             e.requests.to_string(),
             e.successes.to_string(),
             e.failures.to_string(),
@@ -362,10 +360,19 @@ pub fn health_metrics_detail(e: &EndpointHealth) -> Table {
         None => "-".into(),
     };
     let rows: Vec<(&str, String)> = vec![
-        ("endpoint", format!("{} ({} · {})", e.id, e.profile, e.name)),
-        ("url", e.url.clone()),
-        ("state", state(e)),
-        ("consecutive failures", e.consecutive_failures.to_string()),
+        (
+            "endpoint",
+            format!(
+                "{} ({} · {})",
+                e.endpoint.id, e.endpoint.profile, e.endpoint.name
+            ),
+        ),
+        ("url", e.endpoint.url.clone()),
+        ("state", breaker_state(&e.endpoint)),
+        (
+            "consecutive failures",
+            e.endpoint.consecutive_failures.to_string(),
+        ),
         ("requests", e.requests.to_string()),
         (
             "succeeded / failed",
@@ -385,7 +392,10 @@ pub fn health_metrics_detail(e: &EndpointHealth) -> Table {
             ),
         ),
         ("stability", stability),
-        ("weight", weight(e.weight, e.effective_weight)),
+        (
+            "weight",
+            weight(e.endpoint.weight, e.endpoint.effective_weight),
+        ),
         ("last success", when(e.last_success_at)),
         ("last error", last_error),
         ("last probe", last_probe),

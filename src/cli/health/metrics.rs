@@ -33,7 +33,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     };
     let mut report = super::report(ctx)?;
     if let Some(id) = &id {
-        report.endpoints.retain(|e| &e.id == id);
+        report.endpoints.retain(|e| &e.endpoint.id == id);
         if report.endpoints.is_empty() {
             return Err(CliError::failed(
                 format!("the proxy has no figures for endpoint {id} yet"),
