@@ -6,11 +6,12 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use qcc::fake::{FakeUpstream, Fault};
+use qcc::fake::Fault;
 
 use crate::harness::TestEnv;
 use crate::harness::client::{STREAM, send};
 use crate::harness::daemon::{client, runtime};
+use crate::harness::scenarios::{Pair, pair, two_tiers};
 
 fn breaker_of(env: &TestEnv, id: &str) -> (String, Option<u64>) {
     let e = env.endpoint_status(id);
@@ -22,12 +23,13 @@ fn breaker_of(env: &TestEnv, id: &str) -> (String, Option<u64>) {
 
 #[test]
 fn breaker_opens_skips_trials_once_and_closes() {
-    let env = TestEnv::new();
-    let a = FakeUpstream::spawn_named("a").unwrap();
-    let b = FakeUpstream::spawn_named("b").unwrap();
-    let a_id = env.endpoint_for("work", &a.url(), "sk-a-0000000000000021", "api-key");
-    env.endpoint_for("work", &b.url(), "sk-b-0000000000000022", "api-key");
-    env.ok(&["profile", "edit", "work", "--strategy", "ordered"]);
+    let Pair {
+        env,
+        a,
+        b: _b,
+        a_id,
+        ..
+    } = pair(None);
     env.ok(&[
         "priority",
         "policy",
@@ -36,7 +38,6 @@ fn breaker_opens_skips_trials_once_and_closes() {
         "--cooldown",
         "1",
     ]);
-    env.edit_config(|c| c.proxy.stream_header_timeout_secs = 1);
     a.set_default_fault(Fault::status(500));
     let proxy = env.start_proxy();
     let rt = runtime();
@@ -96,12 +97,13 @@ fn breaker_opens_skips_trials_once_and_closes() {
 
 #[test]
 fn retry_after_sets_the_cooldown() {
-    let env = TestEnv::new();
-    let a = FakeUpstream::spawn_named("a").unwrap();
-    let b = FakeUpstream::spawn_named("b").unwrap();
-    let a_id = env.endpoint_for("work", &a.url(), "sk-a-0000000000000023", "api-key");
-    env.endpoint_for("work", &b.url(), "sk-b-0000000000000024", "api-key");
-    env.ok(&["profile", "edit", "work", "--strategy", "ordered"]);
+    let Pair {
+        env,
+        a,
+        b: _b,
+        a_id,
+        ..
+    } = pair(None);
     a.push_fault(Fault::rate_limited(7));
     let proxy = env.start_proxy();
     let rt = runtime();
@@ -139,16 +141,13 @@ fn history(env: &TestEnv) -> Vec<serde_json::Value> {
 
 #[test]
 fn tiers_fail_over_recover_and_respect_a_manual_switch() {
-    let env = TestEnv::new();
-    let a = FakeUpstream::spawn_named("primary").unwrap();
-    let b = FakeUpstream::spawn_named("backup").unwrap();
-    let a_id = env.endpoint_for("main", &a.url(), "sk-a-0000000000000031", "api-key");
-    let b_id = env.endpoint_for("spare", &b.url(), "sk-b-0000000000000032", "api-key");
-    env.ok(&["priority", "set", "main", "primary"]);
-    env.ok(&["priority", "set", "spare", "secondary"]);
-    env.ok(&[
-        "priority",
-        "policy",
+    let Pair {
+        env,
+        a,
+        b: _b,
+        a_id,
+        b_id,
+    } = two_tiers(&[
         "--failure-threshold",
         "1",
         "--cooldown",
@@ -251,20 +250,7 @@ fn env_wait_history(env: &TestEnv, n: usize) -> Vec<serde_json::Value> {
 
 #[test]
 fn without_auto_failover_traffic_stays_on_the_chosen_profile() {
-    let env = TestEnv::new();
-    let a = FakeUpstream::spawn_named("primary").unwrap();
-    let b = FakeUpstream::spawn_named("backup").unwrap();
-    env.endpoint_for("main", &a.url(), "sk-a-0000000000000041", "api-key");
-    env.endpoint_for("spare", &b.url(), "sk-b-0000000000000042", "api-key");
-    env.ok(&["priority", "set", "main", "primary"]);
-    env.ok(&["priority", "set", "spare", "secondary"]);
-    env.ok(&[
-        "priority",
-        "policy",
-        "--no-auto-failover",
-        "--failure-threshold",
-        "1",
-    ]);
+    let Pair { env, a, b, .. } = two_tiers(&["--no-auto-failover", "--failure-threshold", "1"]);
     a.set_default_fault(Fault::status(503));
     let proxy = env.start_proxy();
     let rt = runtime();

@@ -10,37 +10,7 @@ use qcc::fake::{FakeUpstream, Fault};
 use crate::harness::TestEnv;
 use crate::harness::client::{PLAIN, STREAM, send};
 use crate::harness::daemon::{client, runtime};
-
-/// Two endpoints, tried in order: A (the one that misbehaves) then B.
-struct Pair {
-    env: TestEnv,
-    a: FakeUpstream,
-    b: FakeUpstream,
-    a_id: String,
-    b_id: String,
-}
-
-fn pair(a_url: Option<String>) -> Pair {
-    let env = TestEnv::new();
-    let a = FakeUpstream::spawn_named("a").unwrap();
-    let b = FakeUpstream::spawn_named("b").unwrap();
-    let a_id = env.endpoint_for(
-        "work",
-        &a_url.unwrap_or(a.url()),
-        "sk-a-00000000000001",
-        "api-key",
-    );
-    let b_id = env.endpoint_for("work", &b.url(), "sk-b-00000000000002", "api-key");
-    env.ok(&["profile", "edit", "work", "--strategy", "ordered"]);
-    env.edit_config(|c| c.proxy.stream_header_timeout_secs = 1);
-    Pair {
-        env,
-        a,
-        b,
-        a_id,
-        b_id,
-    }
-}
+use crate::harness::scenarios::pair;
 
 fn closed_port_url() -> String {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::harness::TestEnv;
 use crate::harness::client::{STREAM, send};
 use crate::harness::daemon::{client, runtime};
+use crate::harness::scenarios::{Pair, two_tiers};
 
 /// `qcc health test …` (with `--json` added): exit code and parsed stdout.
 fn health_test(env: &TestEnv, args: &[&str]) -> (Option<i32>, Value, String) {
@@ -178,17 +179,14 @@ fn health_test_runs_twenty_endpoints_concurrently() {
 
 #[test]
 fn a_probe_closes_an_open_breaker_and_recovers_the_tier_without_user_traffic() {
-    let env = TestEnv::new();
-    let a = FakeUpstream::spawn_named("primary").unwrap();
-    let b = FakeUpstream::spawn_named("backup").unwrap();
-    let a_id = env.endpoint_for("main", &a.url(), "sk-a-0000000000000041", "api-key");
-    env.endpoint_for("spare", &b.url(), "sk-b-0000000000000042", "api-key");
-    env.ok(&["priority", "set", "main", "primary"]);
-    env.ok(&["priority", "set", "spare", "secondary"]);
     // A long cooldown: only a probe can close the breaker within this test.
-    env.ok(&[
-        "priority",
-        "policy",
+    let Pair {
+        env,
+        a,
+        b: _b,
+        a_id,
+        ..
+    } = two_tiers(&[
         "--failure-threshold",
         "1",
         "--cooldown",

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod daemon;
+pub mod scenarios;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
