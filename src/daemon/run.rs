@@ -172,17 +172,10 @@ fn run_inner(
         Ok(n) => tracing::info!("health figures of {n} endpoints carried on from health.json"),
         Err(e) => tracing::warn!("health.json not loaded, starting afresh: {e}"),
     }
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = std::env::var("QCC_WORKER_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-    {
-        builder.worker_threads(n);
-    }
-    let runtime = builder
+    // The main runtime runs the acceptor, the control socket, reloads, health and the
+    // queue; requests are served on their own threads (`proxy::server`).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .thread_name("qcc-daemon")
         .build()
         .map_err(|e| DaemonError::Startup(format!("cannot start the async runtime: {e}")))?;
     let result = runtime.block_on(serve(paths, opts, prepared, proxy, ready));
@@ -261,8 +254,12 @@ async fn serve(
         tokio::spawn(rotate_logs(log));
     }
 
+    let threads = crate::proxy::server::thread_count();
+    let lanes =
+        crate::proxy::server::Lanes::start(&proxy, threads).map_err(DaemonError::Startup)?;
     tracing::info!(
         pid = std::process::id(),
+        threads,
         serving = %proxy.router.tier_state().serving,
         "qcc {} listening on http://{local}",
         env!("CARGO_PKG_VERSION")
@@ -279,7 +276,8 @@ async fn serve(
 
     let shutdown = daemon.shutdown.clone();
     let drained =
-        crate::proxy::server::serve(listener, proxy, async move { shutdown.wait().await }).await;
+        crate::proxy::server::serve(listener, lanes, proxy, async move { shutdown.wait().await })
+            .await;
     crate::health::persist::save(&daemon.proxy, &health_store).await;
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(paths.pid_file());

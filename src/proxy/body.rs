@@ -1,5 +1,9 @@
 //! Response bodies passed through frame by frame: every upstream chunk becomes a client
-//! frame at once (no buffering, no compression). Between chunks an idle timeout applies,
+//! frame at once (no buffering, no compression). Chunks that have *already arrived*
+//! together are written together: on getting a chunk, the body lets the upstream
+//! connection's task run once (a yield, not a wait) and takes whatever else that task had
+//! read, so an upstream that sent five events in one TCP segment costs one client write, not
+//! five. A chunk is never held waiting for data that has not arrived. Between chunks an idle timeout applies,
 //! never a total timeout. Token usage is read passively from SSE `message_start` /
 //! `message_delta` lines without delaying the chunk. When the body ends (cleanly, with an
 //! upstream failure, or because the client went away) the endpoint's stats are updated once.
@@ -30,13 +34,33 @@ pub type ProxyBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>
 /// An upstream body as a stream of chunks.
 pub type ChunkStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
-/// Reads `usage` from SSE lines that carry it; ignores everything else.
+/// Reads `usage` from SSE lines that carry it; ignores everything else. Only the `data:`
+/// of `message_start` and `message_delta` events is parsed; the event's name comes from its
+/// `event:` line, or, for a relay that sends none, from a search of the data line.
 #[derive(Default)]
 struct UsageSniffer {
     carry: Vec<u8>,
+    event: EventKind,
     input: u64,
     output: u64,
 }
+
+/// What the current SSE event's `event:` line said.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum EventKind {
+    /// No `event:` line (yet): look inside the data.
+    #[default]
+    Unnamed,
+    /// `message_start` or `message_delta`.
+    Usage,
+    Other,
+}
+
+/// At most this much is taken from the upstream before it is handed over, yield or not.
+const MAX_TAKEN_CHUNKS: usize = 16;
+const MAX_TAKEN_BYTES: usize = 64 * 1024;
+/// Turns given to the upstream connection's task after a chunk before handing over.
+const YIELDS: u32 = 2;
 
 /// Longest partial line kept between chunks; longer lines cannot be usage lines.
 const MAX_CARRY: usize = 64 * 1024;
@@ -44,7 +68,7 @@ const MAX_CARRY: usize = 64 * 1024;
 impl UsageSniffer {
     fn feed(&mut self, chunk: &[u8]) {
         let mut rest = chunk;
-        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(nl) = memchr::memchr(b'\n', rest) {
             if self.carry.is_empty() {
                 self.line(&rest[..nl]);
             } else {
@@ -62,11 +86,31 @@ impl UsageSniffer {
     }
 
     fn line(&mut self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            // End of the event.
+            self.event = EventKind::Unnamed;
+            return;
+        }
+        if let Some(name) = line.strip_prefix(b"event:") {
+            self.event = match name.trim_ascii() {
+                b"message_start" | b"message_delta" => EventKind::Usage,
+                _ => EventKind::Other,
+            };
+            return;
+        }
         let Some(data) = line.strip_prefix(b"data:") else {
             return;
         };
-        let is_usage = |needle: &[u8]| data.windows(needle.len()).any(|w| w == needle);
-        if !(is_usage(b"\"message_start\"") || is_usage(b"\"message_delta\"")) {
+        let wanted = match self.event {
+            EventKind::Usage => true,
+            EventKind::Other => false,
+            EventKind::Unnamed => {
+                memchr::memmem::find(data, b"\"message_start\"").is_some()
+                    || memchr::memmem::find(data, b"\"message_delta\"").is_some()
+            }
+        };
+        if !wanted {
             return;
         }
         // Only the fields read here are deserialized; everything else is skipped.
@@ -124,6 +168,15 @@ pub struct Passthrough {
     stream: ChunkStream,
     /// Bytes already read from the stream (its first event), sent first.
     prefix: Option<Bytes>,
+    /// Chunks taken from the stream, not yet handed to the client connection.
+    taken: std::collections::VecDeque<Bytes>,
+    taken_bytes: usize,
+    /// Yields since the last chunk was taken.
+    yields: u32,
+    /// `taken` is being handed over (the stream had nothing more after a yield).
+    releasing: bool,
+    /// The stream ended (`None`: cleanly; else with this failure) after `taken` was taken.
+    ended: Option<Option<String>>,
     idle: Duration,
     timer: Pin<Box<Sleep>>,
     sse: Option<UsageSniffer>,
@@ -145,6 +198,11 @@ impl Passthrough {
         Self {
             stream,
             prefix,
+            taken: std::collections::VecDeque::new(),
+            taken_bytes: 0,
+            yields: 0,
+            releasing: false,
+            ended: None,
             idle,
             timer: Box::pin(tokio::time::sleep(idle)),
             sse: sse.then(UsageSniffer::default),
@@ -181,6 +239,27 @@ impl Passthrough {
         }
     }
 
+    /// Start handing `taken` (not empty) over, one frame per poll: hyper queues frames that
+    /// come ready one after another and writes them together.
+    fn release(&mut self) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.releasing = true;
+        let chunk = self.taken.pop_front().unwrap_or_default();
+        self.taken_bytes -= chunk.len();
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+
+    /// The stream is over: cleanly (`None`) or with a failure.
+    fn end(&mut self, failure: Option<String>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match failure {
+            None => {
+                self.finish(None);
+                self.done = true;
+                Poll::Ready(None)
+            }
+            Some(message) => self.fail(message),
+        }
+    }
+
     /// The upstream failed after the commit point.
     fn fail(&mut self, message: String) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.finish(Some(message.clone()));
@@ -214,6 +293,16 @@ impl Body for Passthrough {
             }
             return Poll::Ready(Some(Ok(Frame::data(first))));
         }
+        if this.releasing {
+            if let Some(chunk) = this.taken.pop_front() {
+                this.taken_bytes -= chunk.len();
+                return Poll::Ready(Some(Ok(Frame::data(chunk))));
+            }
+            this.releasing = false;
+        }
+        if let Some(end) = this.ended.take() {
+            return this.end(end);
+        }
         match this.stream.as_mut().poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
                 let deadline = Instant::now() + this.idle;
@@ -221,14 +310,35 @@ impl Body for Passthrough {
                 if let Some(s) = &mut this.sse {
                     s.feed(&chunk);
                 }
-                Poll::Ready(Some(Ok(Frame::data(chunk))))
+                this.taken_bytes += chunk.len();
+                this.taken.push_back(chunk);
+                this.yields = 1;
+                if this.taken.len() >= MAX_TAKEN_CHUNKS || this.taken_bytes >= MAX_TAKEN_BYTES {
+                    return this.release();
+                }
+                // Yield once so the upstream connection's task can pass on what else it
+                // has already read; this body is polled again right after it.
+                cx.waker().wake_by_ref();
+                Poll::Pending
             }
-            Poll::Ready(Some(Err(e))) => this.fail(describe(&e)),
-            Poll::Ready(None) => {
-                this.finish(None);
-                this.done = true;
-                Poll::Ready(None)
+            // The end (or a failure) comes after whatever was taken before it.
+            Poll::Ready(end) => {
+                let end = end.and_then(|r| r.err()).map(|e| describe(&e));
+                if this.taken.is_empty() {
+                    return this.end(end);
+                }
+                this.ended = Some(end);
+                this.release()
             }
+            // Nothing more yet: yield again, up to `YIELDS` times in all (the upstream
+            // connection's task needs two turns to pass on a chunk it has already read).
+            Poll::Pending if !this.taken.is_empty() && this.yields < YIELDS => {
+                this.yields += 1;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            // Nothing more has arrived: hand over what was taken.
+            Poll::Pending if !this.taken.is_empty() => this.release(),
             Poll::Pending => {
                 ready!(this.timer.as_mut().poll(cx));
                 let idle = this.idle.as_secs();
@@ -289,5 +399,21 @@ mod tests {
             s.feed(piece);
         }
         assert_eq!((s.input, s.output), (30, 15));
+    }
+
+    #[test]
+    fn sniffs_usage_without_event_lines_and_with_crlf() {
+        let mut s = UsageSniffer::default();
+        let stream = concat!(
+            "data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":7}}}\r\n\r\n",
+            "event: content_block_delta\r\n",
+            "data: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"\\\"message_delta\\\"\"}}\r\n\r\n",
+            "data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":3}}\r\n\r\n",
+        )
+        .as_bytes();
+        for piece in stream.chunks(5) {
+            s.feed(piece);
+        }
+        assert_eq!((s.input, s.output), (7, 3));
     }
 }

@@ -18,14 +18,13 @@
 //! 7. Every candidate failed: the last upstream error response goes back unchanged; if no
 //!    attempt got one, a 503 with `retry-after` naming each endpoint tried.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use subtle::ConstantTimeEq;
 
@@ -34,7 +33,8 @@ use crate::health::breaker::Failure;
 use crate::proxy::Proxy;
 use crate::proxy::body::{ChunkStream, Passthrough, ProxyBody, describe};
 use crate::proxy::error::{error_response, full};
-use crate::proxy::peek::{Peeked, peek};
+use crate::proxy::peek::{Peeked, peek_body};
+use crate::proxy::request_body::{ReadError, RequestBody};
 use crate::proxy::retry::{Verdict, classify_status, failure_for};
 use crate::proxy::routing::{Candidate, RouteTable, Upstream};
 use crate::proxy::upstream::{request_headers, response_headers, storable_headers};
@@ -46,42 +46,44 @@ const MAX_ERROR_BODY: usize = 1024 * 1024;
 /// Longest first SSE event looked at before committing.
 const MAX_FIRST_EVENT: usize = 256 * 1024;
 
-/// Handle one client request. Never fails: every problem becomes a response.
-pub async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Response<ProxyBody> {
+/// Handle one client request, sending upstream with `client` (the serving thread's own).
+/// Never fails: every problem becomes a response.
+pub async fn handle(
+    proxy: &Proxy,
+    client: &reqwest::Client,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
     if req.uri().path().starts_with("/_qcc/") {
-        return own_endpoint(&proxy, &req);
+        return own_endpoint(proxy, &req);
     }
-    if let Some(denied) = check_access(&proxy, &req) {
+    if let Some(denied) = check_access(proxy, &req) {
         return denied;
     }
     proxy.requests.fetch_add(1, Ordering::Relaxed);
     proxy.in_flight.fetch_add(1, Ordering::Relaxed);
-    let _guard = InFlightGuard(&proxy);
+    let _guard = InFlightGuard(proxy);
     let table = proxy.router.table();
     let (parts, body) = req.into_parts();
     let max = table.settings.max_body_bytes as usize;
-    let body = match Limited::new(body, max).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
+    let body = match RequestBody::read(body, max).await {
+        Ok(b) => b,
+        Err(e @ ReadError::TooLarge(_)) => {
             return error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request_too_large",
-                &format!("request body exceeds the proxy's limit of {max} bytes"),
+                &e.to_string(),
             );
         }
-        Err(e) => {
+        Err(e @ ReadError::Broken(_)) => {
             return error_response(
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",
-                &format!("could not read the request body: {e}"),
+                &e.to_string(),
             );
         }
     };
     let meta = RequestMeta::read(&parts.method, &parts.headers, &body);
-    forward(&proxy, &table, &parts, body, &meta, true).await
+    forward(proxy, client, &table, &parts, body, &meta, true).await
 }
 
 /// Send a request through the normal routing (tiers, breakers, budget) without going
@@ -100,9 +102,10 @@ pub async fn dispatch(
         .body(())?
         .into_parts();
     parts.headers = headers;
+    let body = RequestBody::from(body);
     let meta = RequestMeta::read(&parts.method, &parts.headers, &body);
     let table = proxy.router.table();
-    Ok(forward(proxy, &table, &parts, body, &meta, false).await)
+    Ok(forward(proxy, &proxy.client, &table, &parts, body, &meta, false).await)
 }
 
 /// Keeps the proxy-wide in-flight count.
@@ -122,15 +125,16 @@ struct RequestMeta {
 
 impl RequestMeta {
     /// Read `stream` and `metadata.user_id` without parsing the body ([`peek`]).
-    fn read(method: &Method, headers: &HeaderMap, body: &Bytes) -> Self {
-        let peeked = if *method == Method::POST {
-            peek(body)
-        } else {
-            Peeked::default()
-        };
+    fn read(method: &Method, headers: &HeaderMap, body: &RequestBody) -> Self {
         let header = headers
             .get("x-claude-code-session-id")
             .and_then(|v| v.to_str().ok());
+        // The header names the conversation; only without it is `metadata.user_id` needed.
+        let peeked = if *method == Method::POST {
+            peek_body(body, header.is_none_or(|h| h.trim().is_empty()))
+        } else {
+            Peeked::default()
+        };
         Self {
             stream: peeked.stream,
             session: session_key(header, peeked.user_id.as_deref()),
@@ -165,9 +169,10 @@ fn failed(reason: String) -> Attempt {
 
 async fn forward(
     proxy: &Proxy,
+    client: &reqwest::Client,
     table: &RouteTable,
     parts: &http::request::Parts,
-    body: Bytes,
+    body: RequestBody,
     meta: &RequestMeta,
     enqueue: bool,
 ) -> Response<ProxyBody> {
@@ -204,7 +209,18 @@ async fn forward(
             Some(_) => body.clone().unwrap_or_default(),
             None => body.take().unwrap_or_default(),
         };
-        match attempt(proxy, table, parts, this_body, meta, &candidate, i + 1).await {
+        match attempt(
+            proxy,
+            client,
+            table,
+            parts,
+            this_body,
+            meta,
+            &candidate,
+            i + 1,
+        )
+        .await
+        {
             Attempt::Commit(response) => return response,
             Attempt::Failed { failure, response } => {
                 let reason = failure.reason().to_owned();
@@ -270,7 +286,7 @@ async fn queue_failed(
     proxy: &Proxy,
     table: &RouteTable,
     parts: &http::request::Parts,
-    body: Bytes,
+    body: RequestBody,
     meta: &RequestMeta,
     error: String,
     response: &mut Response<ProxyBody>,
@@ -297,7 +313,9 @@ async fn queue_failed(
         body_bytes: 0,
         error,
     };
-    let stored = tokio::task::spawn_blocking(move || queue.enqueue(new, &body, &settings)).await;
+    let stored =
+        tokio::task::spawn_blocking(move || queue.enqueue(new, &body.contiguous(), &settings))
+            .await;
     match stored {
         Ok(Ok((id, evicted))) => {
             tracing::info!(queue_id = %id, "request failed everywhere; queued for replay");
@@ -314,11 +332,13 @@ async fn queue_failed(
 }
 
 /// One attempt at one endpoint, up to the commit point.
+#[allow(clippy::too_many_arguments)]
 async fn attempt(
     proxy: &Proxy,
+    client: &reqwest::Client,
     table: &RouteTable,
     parts: &http::request::Parts,
-    body: Bytes,
+    body: RequestBody,
     meta: &RequestMeta,
     candidate: &Candidate,
     number: usize,
@@ -333,12 +353,13 @@ async fn attempt(
     let in_flight = u.stats.begin();
     let started = Instant::now();
     let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let request = proxy
-        .client
-        .request(parts.method.clone(), u.url_for(path_and_query))
-        .headers(request_headers(&parts.headers, u))
-        .body(body);
-    let mut response = match tokio::time::timeout(header_timeout, request.send()).await {
+    // Built directly rather than with a `RequestBuilder`, which would merge the headers
+    // into its own map one by one.
+    let mut request = reqwest::Request::new(parts.method.clone(), u.url_for(path_and_query));
+    *request.headers_mut() = request_headers(&parts.headers, u);
+    *request.body_mut() = Some(body.to_reqwest());
+    drop(body);
+    let mut response = match tokio::time::timeout(header_timeout, client.execute(request)).await {
         Err(_) => {
             return failed(format!(
                 "no response headers within {} s",
@@ -623,12 +644,16 @@ mod tests {
         let body = Bytes::from_static(
             br#"{"stream":true,"metadata":{"user_id":"{\"session_id\":\"s-9\"}"},"messages":[]}"#,
         );
-        let m = RequestMeta::read(&Method::POST, &HeaderMap::new(), &body);
+        let m = RequestMeta::read(&Method::POST, &HeaderMap::new(), &RequestBody::from(body));
         assert!(m.stream);
         assert_eq!(m.session.as_deref(), Some("s-9"));
         let mut h = HeaderMap::new();
         h.insert("x-claude-code-session-id", "hdr".parse().unwrap());
-        let m = RequestMeta::read(&Method::POST, &h, &Bytes::from_static(b"not json"));
+        let m = RequestMeta::read(
+            &Method::POST,
+            &h,
+            &RequestBody::from(Bytes::from_static(b"not json")),
+        );
         assert!(!m.stream);
         assert_eq!(m.session.as_deref(), Some("hdr"));
     }

@@ -5,6 +5,8 @@
 //! - [`forward`]: THE request pipeline (its steps are listed there).
 //! - [`routing`]: the routing snapshot built from the config, swapped atomically on reload.
 //! - [`upstream`]: URL join, header filtering, credential injection.
+//! - [`request_body`]: a request body held as the chunks read, never copied whole.
+//! - [`peek`]: `stream` and the conversation id read from a body without parsing it.
 //! - [`body`]: streaming pass-through with an idle timeout and passive usage reading.
 //! - [`retry`]: which outcomes may go to the next endpoint.
 //! - [`stats`]: per-endpoint counters (atomics; no IO).
@@ -16,6 +18,7 @@ pub mod body;
 pub mod error;
 pub mod forward;
 pub mod peek;
+pub mod request_body;
 pub mod retry;
 pub mod routing;
 pub mod server;
@@ -34,7 +37,9 @@ use routing::{RouteTable, Router};
 /// Shared state of a running proxy.
 pub struct Proxy {
     pub router: Router,
+    /// The client for requests not made on a serving thread (queue replays).
     client: reqwest::Client,
+    connect_timeout: Duration,
     /// Clients must present this (either auth header) when set.
     access_token: Option<Secret>,
     requests: AtomicU64,
@@ -49,11 +54,13 @@ impl Proxy {
     /// Build from a validated config.
     pub fn new(config: &Config, access_token: Option<Secret>) -> Result<Self, String> {
         let router = Router::new(config)?;
-        let client = upstream::client(Duration::from_secs(config.proxy.connect_timeout_secs))
+        let connect_timeout = Duration::from_secs(config.proxy.connect_timeout_secs);
+        let client = upstream::client(connect_timeout)
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Self {
             router,
             client,
+            connect_timeout,
             access_token,
             requests: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
@@ -65,6 +72,12 @@ impl Proxy {
     /// Swap in a new config. In-flight requests keep the snapshot they started with.
     pub fn apply(&self, config: &Config) -> Result<(), String> {
         self.router.apply(config)
+    }
+
+    /// A new upstream client (its own connection pool), for one serving thread.
+    pub fn new_client(&self) -> Result<reqwest::Client, String> {
+        upstream::client(self.connect_timeout)
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))
     }
 
     /// The snapshot in force now.

@@ -21,6 +21,9 @@ pub fn client(connect_timeout: Duration) -> reqwest::Result<reqwest::Client> {
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())
+        // The proxy retries at its own level (other endpoints, a budget). reqwest's own
+        // retry layer would also clone every request's headers in case it retries.
+        .retry(reqwest::retry::never().max_retries_per_request(0))
         .build()
 }
 

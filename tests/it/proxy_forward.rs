@@ -115,6 +115,13 @@ fn a_claude_code_turn_arrives_byte_for_byte() {
     assert_eq!(got.path, "/v1/messages");
     assert_eq!(got.query.as_deref(), Some("beta=true"));
     assert_eq!(got.body.as_ref(), body.as_slice(), "body byte-identical");
+    // The body reaches the proxy in several reads and leaves as those chunks: still with
+    // its length declared, never re-framed as chunked.
+    assert_eq!(
+        got.header("content-length"),
+        Some(body.len().to_string().as_str())
+    );
+    assert_eq!(got.header("transfer-encoding"), None);
     for (k, v) in &headers {
         match k.as_str() {
             "x-api-key" => assert_eq!(got.header(k), Some("sk-upstream-0000000000000003")),
