@@ -401,6 +401,94 @@ mod tests {
         assert_eq!((s.input, s.output), (30, 15));
     }
 
+    /// A pass-through body over `chunks` (then the end, or nothing more for a while).
+    fn passthrough(chunks: &[&'static str], then_end: bool) -> Passthrough {
+        let registry = crate::proxy::stats::StatsRegistry::default();
+        let mut config = crate::state::Config::default();
+        config
+            .add_profile("p", None, Default::default(), chrono::Utc::now())
+            .unwrap();
+        config
+            .add_endpoint(
+                "p",
+                crate::state::model::NewEndpoint {
+                    name: None,
+                    url: "http://127.0.0.1:9".into(),
+                    key: crate::state::secret::Secret::new("k"),
+                    auth: Default::default(),
+                    weight: 100,
+                },
+                || "abc123".to_owned(),
+            )
+            .unwrap();
+        let table = crate::proxy::routing::RouteTable::build(&config, &registry).unwrap();
+        let u = table.all[0].clone();
+        let items: Vec<reqwest::Result<Bytes>> = chunks
+            .iter()
+            .map(|c| Ok(Bytes::from_static(c.as_bytes())))
+            .collect();
+        let head = futures_util::stream::iter(items);
+        let stream: ChunkStream = if then_end {
+            Box::pin(head)
+        } else {
+            Box::pin(futures_util::StreamExt::chain(
+                head,
+                futures_util::stream::pending(),
+            ))
+        };
+        let in_flight = u.stats.begin();
+        let policy = table.breaker_policy();
+        Passthrough::new(
+            stream,
+            None,
+            Duration::from_secs(60),
+            true,
+            u,
+            policy,
+            in_flight,
+        )
+    }
+
+    /// Poll like hyper does, recording frames and the `Pending`s between them ("|").
+    fn drive(body: &mut Passthrough, polls: usize) -> Vec<String> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut seen = Vec::new();
+        for _ in 0..polls {
+            match Pin::new(&mut *body).poll_frame(&mut cx) {
+                Poll::Ready(Some(Ok(f))) => {
+                    let data = f.into_data().unwrap();
+                    seen.push(String::from_utf8(data.to_vec()).unwrap());
+                }
+                Poll::Ready(Some(Err(e))) => seen.push(format!("error: {e}")),
+                Poll::Ready(None) => {
+                    seen.push("end".into());
+                    break;
+                }
+                Poll::Pending => {
+                    if seen.last().is_none_or(|s| s != "|") {
+                        seen.push("|".into());
+                    }
+                }
+            }
+        }
+        seen
+    }
+
+    #[tokio::test]
+    async fn chunks_already_read_go_out_together_then_the_end() {
+        let mut body = passthrough(&["a", "b", "c"], true);
+        assert_eq!(drive(&mut body, 20), ["|", "a", "b", "c", "end"]);
+    }
+
+    #[tokio::test]
+    async fn a_lone_chunk_is_handed_over_without_waiting_for_more() {
+        let mut body = passthrough(&["a"], false);
+        // Taken, then at most `YIELDS` more turns, then handed over; then nothing.
+        let seen = drive(&mut body, (YIELDS + 1) as usize);
+        assert_eq!(seen, ["|", "a"]);
+        assert_eq!(drive(&mut body, 3), ["|"]);
+    }
+
     #[test]
     fn sniffs_usage_without_event_lines_and_with_crlf() {
         let mut s = UsageSniffer::default();
