@@ -403,25 +403,7 @@ mod tests {
 
     /// A pass-through body over `chunks` (then the end, or nothing more for a while).
     fn passthrough(chunks: &[&'static str], then_end: bool) -> Passthrough {
-        let registry = crate::proxy::stats::StatsRegistry::default();
-        let mut config = crate::state::Config::default();
-        config
-            .add_profile("p", None, Default::default(), chrono::Utc::now())
-            .unwrap();
-        config
-            .add_endpoint(
-                "p",
-                crate::state::model::NewEndpoint {
-                    name: None,
-                    url: "http://127.0.0.1:9".into(),
-                    key: crate::state::secret::Secret::new("k"),
-                    auth: Default::default(),
-                    weight: 100,
-                },
-                || "abc123".to_owned(),
-            )
-            .unwrap();
-        let table = crate::proxy::routing::RouteTable::build(&config, &registry).unwrap();
+        let table = crate::proxy::routing::test_table(&["http://127.0.0.1:9"]);
         let u = table.all[0].clone();
         let items: Vec<reqwest::Result<Bytes>> = chunks
             .iter()

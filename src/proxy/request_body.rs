@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 
@@ -107,11 +107,11 @@ impl RequestBody {
             [] => Cow::Borrowed(&[]),
             [one] => Cow::Borrowed(one),
             many => {
-                let mut buf = BytesMut::with_capacity(self.len);
+                let mut buf = Vec::with_capacity(self.len);
                 for c in many {
                     buf.extend_from_slice(c);
                 }
-                Cow::Owned(buf.to_vec())
+                Cow::Owned(buf)
             }
         }
     }

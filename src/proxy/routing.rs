@@ -569,3 +569,29 @@ impl Router {
             .collect()
     }
 }
+
+/// A route table of one profile `p` with an endpoint per URL (key `k`), for tests.
+#[cfg(test)]
+pub(crate) fn test_table(urls: &[&str]) -> RouteTable {
+    let registry = crate::proxy::stats::StatsRegistry::default();
+    let mut config = crate::state::Config::default();
+    config
+        .add_profile("p", None, Default::default(), chrono::Utc::now())
+        .unwrap();
+    for url in urls {
+        config
+            .add_endpoint(
+                "p",
+                crate::state::model::NewEndpoint {
+                    name: None,
+                    url: (*url).into(),
+                    key: crate::state::secret::Secret::new("k"),
+                    auth: Default::default(),
+                    weight: 100,
+                },
+                || format!("{:06x}", rand::random::<u32>() & 0xffffff),
+            )
+            .unwrap();
+    }
+    RouteTable::build(&config, &registry).unwrap()
+}

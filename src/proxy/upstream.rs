@@ -103,27 +103,10 @@ mod tests {
 
     #[test]
     fn url_for_keeps_the_base_path_as_a_prefix() {
-        let registry = crate::proxy::stats::StatsRegistry::default();
-        let mut config = crate::state::Config::default();
-        config
-            .add_profile("p", None, Default::default(), chrono::Utc::now())
-            .unwrap();
-        for url in ["https://relay.example/api/", "http://127.0.0.1:9"] {
-            config
-                .add_endpoint(
-                    "p",
-                    crate::state::model::NewEndpoint {
-                        name: None,
-                        url: url.into(),
-                        key: crate::state::secret::Secret::new("k"),
-                        auth: Default::default(),
-                        weight: 100,
-                    },
-                    || format!("{:06x}", rand::random::<u32>() & 0xffffff),
-                )
-                .unwrap();
-        }
-        let table = crate::proxy::routing::RouteTable::build(&config, &registry).unwrap();
+        let table = crate::proxy::routing::test_table(&[
+            "https://relay.example/api/",
+            "http://127.0.0.1:9",
+        ]);
         let urls: Vec<String> = table
             .all
             .iter()
