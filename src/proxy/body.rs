@@ -18,7 +18,6 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::Stream;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
@@ -30,9 +29,6 @@ use crate::proxy::stats::InFlight;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type of every proxy response.
 pub type ProxyBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
-
-/// An upstream body as a stream of chunks.
-pub type ChunkStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
 /// Reads `usage` from SSE lines that carry it; ignores everything else. Only the `data:`
 /// of `message_start` and `message_delta` events is parsed; the event's name comes from its
@@ -163,9 +159,10 @@ struct Completion {
     _in_flight: InFlight,
 }
 
-/// An upstream response body on its way to the client.
-pub struct Passthrough {
-    stream: ChunkStream,
+/// An upstream response body (`B`: hyper's `Incoming`; tests use their own) on its way to
+/// the client.
+pub struct Passthrough<B> {
+    source: B,
     /// Bytes already read from the stream (its first event), sent first.
     prefix: Option<Bytes>,
     /// Chunks taken from the stream, not yet handed to the client connection.
@@ -185,9 +182,9 @@ pub struct Passthrough {
     completion: Option<Completion>,
 }
 
-impl Passthrough {
+impl<B> Passthrough<B> {
     pub fn new(
-        stream: ChunkStream,
+        source: B,
         prefix: Option<Bytes>,
         idle: Duration,
         sse: bool,
@@ -196,7 +193,7 @@ impl Passthrough {
         in_flight: InFlight,
     ) -> Self {
         Self {
-            stream,
+            source,
             prefix,
             taken: std::collections::VecDeque::new(),
             taken_bytes: 0,
@@ -275,7 +272,30 @@ impl Passthrough {
     }
 }
 
-impl Body for Passthrough {
+/// The next data chunk of an upstream body (trailers and other frames are skipped): `None`
+/// at its end.
+fn poll_chunk<B>(body: &mut B, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, B::Error>>>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    loop {
+        match ready!(Pin::new(&mut *body).poll_frame(cx)) {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    return Poll::Ready(Some(Ok(data)));
+                }
+            }
+            Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+            None => return Poll::Ready(None),
+        }
+    }
+}
+
+impl<B> Body for Passthrough<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::error::Error + 'static,
+{
     type Data = Bytes;
     type Error = BoxError;
 
@@ -303,7 +323,7 @@ impl Body for Passthrough {
         if let Some(end) = this.ended.take() {
             return this.end(end);
         }
-        match this.stream.as_mut().poll_next(cx) {
+        match poll_chunk(&mut this.source, cx) {
             Poll::Ready(Some(Ok(chunk))) => {
                 let deadline = Instant::now() + this.idle;
                 this.timer.as_mut().reset(deadline);
@@ -356,7 +376,7 @@ impl Body for Passthrough {
     }
 }
 
-impl Drop for Passthrough {
+impl<B> Drop for Passthrough<B> {
     fn drop(&mut self) {
         // The client went away before the end: the upstream request is cancelled by dropping
         // its stream. Not the endpoint's fault, so no error is recorded.
@@ -401,16 +421,21 @@ mod tests {
         assert_eq!((s.input, s.output), (30, 15));
     }
 
+    /// A test upstream body: the chunks given, then the end or nothing more for a while.
+    type TestBody = http_body_util::StreamBody<
+        Pin<Box<dyn futures_util::Stream<Item = Result<Frame<Bytes>, std::io::Error>> + Send>>,
+    >;
+
     /// A pass-through body over `chunks` (then the end, or nothing more for a while).
-    fn passthrough(chunks: &[&'static str], then_end: bool) -> Passthrough {
+    fn passthrough(chunks: &[&'static str], then_end: bool) -> Passthrough<TestBody> {
         let table = crate::proxy::routing::test_table(&["http://127.0.0.1:9"]);
         let u = table.all[0].clone();
-        let items: Vec<reqwest::Result<Bytes>> = chunks
+        let items: Vec<Result<Frame<Bytes>, std::io::Error>> = chunks
             .iter()
-            .map(|c| Ok(Bytes::from_static(c.as_bytes())))
+            .map(|c| Ok(Frame::data(Bytes::from_static(c.as_bytes()))))
             .collect();
         let head = futures_util::stream::iter(items);
-        let stream: ChunkStream = if then_end {
+        let stream: Pin<Box<dyn futures_util::Stream<Item = _> + Send>> = if then_end {
             Box::pin(head)
         } else {
             Box::pin(futures_util::StreamExt::chain(
@@ -421,7 +446,7 @@ mod tests {
         let in_flight = u.stats.begin();
         let policy = table.breaker_policy();
         Passthrough::new(
-            stream,
+            http_body_util::StreamBody::new(stream),
             None,
             Duration::from_secs(60),
             true,
@@ -432,7 +457,7 @@ mod tests {
     }
 
     /// Poll like hyper does, recording frames and the `Pending`s between them ("|").
-    fn drive(body: &mut Passthrough, polls: usize) -> Vec<String> {
+    fn drive(body: &mut Passthrough<TestBody>, polls: usize) -> Vec<String> {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let mut seen = Vec::new();
         for _ in 0..polls {

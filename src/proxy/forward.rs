@@ -22,7 +22,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -31,7 +30,8 @@ use subtle::ConstantTimeEq;
 use crate::balance::sticky::session_key;
 use crate::health::breaker::Failure;
 use crate::proxy::Proxy;
-use crate::proxy::body::{ChunkStream, Passthrough, ProxyBody, describe};
+use crate::proxy::body::{Passthrough, ProxyBody, describe};
+use crate::proxy::client::UpstreamClient;
 use crate::proxy::error::{error_response, full};
 use crate::proxy::peek::{Peeked, peek_body};
 use crate::proxy::request_body::{ReadError, RequestBody};
@@ -50,7 +50,7 @@ const MAX_FIRST_EVENT: usize = 256 * 1024;
 /// Never fails: every problem becomes a response.
 pub async fn handle(
     proxy: &Proxy,
-    client: &reqwest::Client,
+    client: &UpstreamClient,
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     if req.uri().path().starts_with("/_qcc/") {
@@ -169,7 +169,7 @@ fn failed(reason: String) -> Attempt {
 
 async fn forward(
     proxy: &Proxy,
-    client: &reqwest::Client,
+    client: &UpstreamClient,
     table: &RouteTable,
     parts: &http::request::Parts,
     body: RequestBody,
@@ -335,7 +335,7 @@ async fn queue_failed(
 #[allow(clippy::too_many_arguments)]
 async fn attempt(
     proxy: &Proxy,
-    client: &reqwest::Client,
+    client: &UpstreamClient,
     table: &RouteTable,
     parts: &http::request::Parts,
     body: RequestBody,
@@ -352,14 +352,16 @@ async fn attempt(
     });
     let in_flight = u.stats.begin();
     let started = Instant::now();
-    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    // Built directly rather than with a `RequestBuilder`, which would merge the headers
-    // into its own map one by one.
-    let mut request = reqwest::Request::new(parts.method.clone(), u.url_for(path_and_query));
+    let uri = match u.base.uri_for(parts.uri.path_and_query()) {
+        Ok(uri) => uri,
+        Err(e) => return failed(format!("cannot build the upstream URL: {e}")),
+    };
+    let mut request = Request::new(body.outgoing());
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = uri;
     *request.headers_mut() = request_headers(&parts.headers, u);
-    *request.body_mut() = Some(body.to_reqwest());
     drop(body);
-    let mut response = match tokio::time::timeout(header_timeout, client.execute(request)).await {
+    let response = match tokio::time::timeout(header_timeout, client.request(request)).await {
         Err(_) => {
             return failed(format!(
                 "no response headers within {} s",
@@ -369,10 +371,11 @@ async fn attempt(
         Ok(Err(e)) => return failed(describe(&e)),
         Ok(Ok(r)) => r,
     };
-    let status = response.status();
-    let headers = std::mem::take(response.headers_mut());
+    let (head, mut upstream_body) = response.into_parts();
+    let status = head.status;
+    let headers = head.headers;
     if classify_status(status) == Verdict::Retry {
-        let body = read_bounded(response, MAX_ERROR_BODY, Duration::from_secs(10)).await;
+        let body = read_bounded(upstream_body, MAX_ERROR_BODY, Duration::from_secs(10)).await;
         return Attempt::Failed {
             failure: failure_for(status, &headers, &body),
             response: Some(Buffered {
@@ -385,11 +388,10 @@ async fn attempt(
     }
     let latency = started.elapsed();
     let sse = is_sse(&headers);
-    let mut stream: ChunkStream = Box::pin(response.bytes_stream());
     let mut prefix = None;
     if sse && status.is_success() {
         let left = header_timeout.saturating_sub(started.elapsed());
-        match first_event(&mut stream, left).await {
+        match first_event(&mut upstream_body, left).await {
             Ok(first) if is_error_event(&first) => {
                 return Attempt::Failed {
                     failure: Failure::Transient("the stream's first event was an error".into()),
@@ -414,7 +416,7 @@ async fn attempt(
     }
     tracing::debug!(endpoint = %u.id, attempt = number, %status, "committed");
     let body = Passthrough::new(
-        stream,
+        upstream_body,
         prefix,
         Duration::from_secs(settings.idle_timeout_secs),
         sse,
@@ -444,11 +446,11 @@ fn is_sse(headers: &HeaderMap) -> bool {
 }
 
 /// Read a (small) body whole, within a size cap and a time limit.
-async fn read_bounded(response: reqwest::Response, cap: usize, limit: Duration) -> Bytes {
+async fn read_bounded(mut body: Incoming, cap: usize, limit: Duration) -> Bytes {
     let mut buf = BytesMut::new();
-    let mut stream = response.bytes_stream();
     let read = async {
-        while let Some(Ok(chunk)) = stream.next().await {
+        while let Some(chunk) = next_chunk(&mut body).await {
+            let Ok(chunk) = chunk else { break };
             buf.extend_from_slice(&chunk[..chunk.len().min(cap - buf.len())]);
             if buf.len() >= cap {
                 break;
@@ -460,17 +462,20 @@ async fn read_bounded(response: reqwest::Response, cap: usize, limit: Duration) 
 }
 
 /// Read until the first SSE event is complete (a blank line), the stream ends, or `limit`.
-async fn first_event(stream: &mut ChunkStream, limit: Duration) -> Result<Bytes, String> {
-    let mut buf = BytesMut::new();
+/// What was read is returned whole (it may hold more than the first event); in the usual
+/// case, one chunk holding the whole event, it is that chunk, not a copy.
+async fn first_event(body: &mut Incoming, limit: Duration) -> Result<Bytes, String> {
     let read = async {
+        let mut buf = BytesMut::new();
         loop {
-            match stream.next().await {
+            match next_chunk(body).await {
+                Some(Ok(chunk)) if buf.is_empty() && first_event_read(&chunk) => {
+                    return Ok(chunk);
+                }
                 Some(Ok(chunk)) => {
                     buf.extend_from_slice(&chunk);
-                    let done = buf.windows(2).any(|w| w == b"\n\n")
-                        || buf.windows(4).any(|w| w == b"\r\n\r\n");
-                    if done || buf.len() >= MAX_FIRST_EVENT {
-                        return Ok(());
+                    if first_event_read(&buf) {
+                        return Ok(buf.freeze());
                     }
                 }
                 Some(Err(e)) => {
@@ -479,29 +484,56 @@ async fn first_event(stream: &mut ChunkStream, limit: Duration) -> Result<Bytes,
                         describe(&e)
                     ));
                 }
-                None => return Ok(()),
+                None => return Ok(buf.freeze()),
             }
         }
     };
     match tokio::time::timeout(limit, read).await {
         Err(_) => Err(format!("no first event within {} s", limit.as_secs())),
         Ok(Err(e)) => Err(e),
-        Ok(Ok(())) if buf.is_empty() => Err("the stream ended before its first event".into()),
-        Ok(Ok(())) => Ok(buf.freeze()),
+        Ok(Ok(first)) if first.is_empty() => Err("the stream ended before its first event".into()),
+        Ok(Ok(first)) => Ok(first),
     }
 }
 
-/// Whether the first SSE event is an `error` event.
-fn is_error_event(first: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(first);
-    for line in text.lines() {
-        let line = line.trim();
-        if let Some(name) = line.strip_prefix("event:") {
-            return name.trim() == "error";
+/// Whether `read` holds a whole SSE event (it has a blank line) or is as much as is looked at.
+fn first_event_read(read: &[u8]) -> bool {
+    read.len() >= MAX_FIRST_EVENT
+        || memchr::memmem::find(read, b"\n\n").is_some()
+        || memchr::memmem::find(read, b"\r\n\r\n").is_some()
+}
+
+/// The next data chunk of an upstream body (other frames skipped); `None` at its end.
+async fn next_chunk(body: &mut Incoming) -> Option<Result<Bytes, hyper::Error>> {
+    loop {
+        match body.frame().await? {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    return Some(Ok(data));
+                }
+            }
+            Err(e) => return Some(Err(e)),
         }
-        if let Some(data) = line.strip_prefix("data:") {
-            return serde_json::from_str::<serde_json::Value>(data.trim())
-                .is_ok_and(|v| v["type"] == "error");
+    }
+}
+
+/// Whether the first SSE event is an `error` event: its `event:` line says so, or, for a
+/// relay that sends no `event:` lines, its data's `type` does. Works on the bytes as they
+/// are (no text conversion of a first event that may be kilobytes long).
+fn is_error_event(first: &[u8]) -> bool {
+    for line in first.split(|&b| b == b'\n') {
+        let line = line.trim_ascii();
+        if let Some(name) = line.strip_prefix(b"event:") {
+            return name.trim_ascii() == b"error";
+        }
+        if let Some(data) = line.strip_prefix(b"data:") {
+            #[derive(serde::Deserialize)]
+            struct Typed {
+                #[serde(rename = "type")]
+                kind: String,
+            }
+            return serde_json::from_slice::<Typed>(data.trim_ascii())
+                .is_ok_and(|t| t.kind == "error");
         }
     }
     false
@@ -637,6 +669,11 @@ mod tests {
             b"event: message_start\ndata: {\"type\":\"message_start\"}\n\n"
         ));
         assert!(!is_error_event(b": comment\n"));
+        assert!(!is_error_event(
+            b"data: {\"type\":\"message_start\",\"message\":{}}\r\n\r\n"
+        ));
+        assert!(!is_error_event(b"data: not json\n\n"));
+        assert!(is_error_event(b"event:error\r\ndata: {}\r\n\r\n"));
     }
 
     #[test]

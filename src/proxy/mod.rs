@@ -4,6 +4,7 @@
 //! - [`server`]: hyper accept loop, graceful drain.
 //! - [`forward`]: THE request pipeline (its steps are listed there).
 //! - [`routing`]: the routing snapshot built from the config, swapped atomically on reload.
+//! - [`client`]: the HTTP client requests go upstream with (hyper-util + rustls).
 //! - [`upstream`]: URL join, header filtering, credential injection.
 //! - [`request_body`]: a request body held as the chunks read, never copied whole.
 //! - [`peek`]: `stream` and the conversation id read from a body without parsing it.
@@ -15,6 +16,7 @@
 //! Nothing here reads files or prints: the daemon hands in a [`Config`] and asks for status.
 
 pub mod body;
+pub mod client;
 pub mod error;
 pub mod forward;
 pub mod peek;
@@ -38,7 +40,7 @@ use routing::{RouteTable, Router};
 pub struct Proxy {
     pub router: Router,
     /// The client for requests not made on a serving thread (queue replays).
-    client: reqwest::Client,
+    client: client::UpstreamClient,
     connect_timeout: Duration,
     /// Clients must present this (either auth header) when set.
     access_token: Option<Secret>,
@@ -55,8 +57,7 @@ impl Proxy {
     pub fn new(config: &Config, access_token: Option<Secret>) -> Result<Self, String> {
         let router = Router::new(config)?;
         let connect_timeout = Duration::from_secs(config.proxy.connect_timeout_secs);
-        let client = upstream::client(connect_timeout)
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let client = client::build(connect_timeout).map_err(|e| e.to_string())?;
         Ok(Self {
             router,
             client,
@@ -75,9 +76,8 @@ impl Proxy {
     }
 
     /// A new upstream client (its own connection pool), for one serving thread.
-    pub fn new_client(&self) -> Result<reqwest::Client, String> {
-        upstream::client(self.connect_timeout)
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))
+    pub fn new_client(&self) -> Result<client::UpstreamClient, String> {
+        client::build(self.connect_timeout).map_err(|e| e.to_string())
     }
 
     /// The snapshot in force now.

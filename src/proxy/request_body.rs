@@ -116,24 +116,25 @@ impl RequestBody {
         }
     }
 
-    /// A body to send upstream: the same chunks, with the exact length.
-    pub fn to_reqwest(&self) -> reqwest::Body {
-        reqwest::Body::wrap(Chunks {
+    /// A body to send upstream: the same chunks (shared, not copied), with the exact
+    /// length, so that it goes out with `content-length`.
+    pub fn outgoing(&self) -> Outgoing {
+        Outgoing {
             chunks: self.chunks.clone(),
             next: 0,
             left: self.len as u64,
-        })
+        }
     }
 }
 
 /// [`RequestBody`] as an outgoing `http_body::Body`.
-struct Chunks {
+pub struct Outgoing {
     chunks: Arc<[Bytes]>,
     next: usize,
     left: u64,
 }
 
-impl Body for Chunks {
+impl Body for Outgoing {
     type Data = Bytes;
     type Error = std::convert::Infallible;
 
@@ -184,11 +185,7 @@ mod tests {
         assert!(!body.is_single());
         assert_eq!(body.last_chunk(), b"1}");
         assert_eq!(&*body.contiguous(), b"{\"a\":1}");
-        let out = Chunks {
-            chunks: body.chunks.clone(),
-            next: 0,
-            left: 7,
-        };
+        let out = body.outgoing();
         assert_eq!(out.size_hint().exact(), Some(7));
         let sent = out.collect().await.unwrap().to_bytes();
         assert_eq!(&sent[..], b"{\"a\":1}");

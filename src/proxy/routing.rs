@@ -27,6 +27,7 @@ use crate::health::breaker::{Admit, Breaker, BreakerPolicy, TrialPermit};
 use crate::ipc::protocol::{EndpointIdentity, EndpointStatus};
 use crate::proxy::retry::RetryBudget;
 use crate::proxy::stats::{EndpointStats, StatsRegistry};
+use crate::proxy::upstream::BaseUrl;
 use crate::state::Config;
 use crate::state::model::{
     AuthStyle, Endpoint, HealthSettings, Policy, ProxySettings, QueueSettings, SwitchKind,
@@ -40,8 +41,8 @@ pub struct Upstream {
     pub name: String,
     /// Base URL without a trailing slash.
     pub base_url: String,
-    /// The same, parsed once (requests only swap in their path and query).
-    pub base: reqwest::Url,
+    /// The same, parsed once (requests only add their path and query).
+    pub base: BaseUrl,
     /// The credential header to set (`x-api-key` or `authorization`), marked sensitive.
     pub credential: (HeaderName, HeaderValue),
     pub enabled: bool,
@@ -94,7 +95,7 @@ impl Upstream {
             profile: profile.to_owned(),
             name: e.label(),
             base_url: e.url.trim_end_matches('/').to_owned(),
-            base: reqwest::Url::parse(&e.url)
+            base: BaseUrl::parse(&e.url)
                 .map_err(|err| format!("endpoint {} has an invalid URL: {err}", e.id))?,
             credential,
             enabled: e.enabled,
@@ -115,24 +116,6 @@ impl Upstream {
         } else {
             self.weight
         }
-    }
-
-    /// The upstream URL for a request's path and query (the base URL's own path kept as a
-    /// prefix), without re-parsing the base.
-    pub fn url_for(&self, path_and_query: &str) -> reqwest::Url {
-        let (path, query) = match path_and_query.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (path_and_query, None),
-        };
-        let mut url = self.base.clone();
-        let prefix = self.base.path().trim_end_matches('/');
-        if prefix.is_empty() {
-            url.set_path(path);
-        } else {
-            url.set_path(&format!("{prefix}{path}"));
-        }
-        url.set_query(query);
-        url
     }
 
     /// Who this endpoint is and what its breaker says now.
