@@ -18,6 +18,7 @@ mod priority;
 mod profile;
 mod proxy_forward;
 mod proxy_lifecycle;
+mod proxy_tls;
 mod python_sdk;
 mod queue;
 mod state_safety;

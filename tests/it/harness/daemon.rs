@@ -18,9 +18,29 @@ pub struct RunningProxy<'a> {
 impl TestEnv {
     /// `qcc proxy start --listen 127.0.0.1:0`, with extra args.
     pub fn start_proxy_with(&self, extra: &[&str]) -> RunningProxy<'_> {
-        let mut args = vec!["proxy", "start", "--listen", "127.0.0.1:0"];
-        args.extend_from_slice(extra);
-        let v = self.json(&args);
+        self.start_proxy_env(extra, &[])
+    }
+
+    /// `qcc proxy start --listen 127.0.0.1:0` with extra args and environment variables
+    /// (the daemon inherits them).
+    pub fn start_proxy_env(
+        &self,
+        extra: &[&str],
+        vars: &[(&str, &std::ffi::OsStr)],
+    ) -> RunningProxy<'_> {
+        let mut cmd = self.cmd();
+        cmd.args(["proxy", "start", "--listen", "127.0.0.1:0", "--json"])
+            .args(extra);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "qcc proxy start failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["already_running"], false, "{v}");
         RunningProxy {
             env: self,

@@ -88,7 +88,13 @@ impl TestEnv {
                 || k.starts_with("ANTHROPIC_")
                 || matches!(
                     k.as_ref(),
-                    "NO_COLOR" | "COLUMNS" | "CLICOLOR" | "CLICOLOR_FORCE" | "COMPLETE"
+                    "NO_COLOR"
+                        | "COLUMNS"
+                        | "CLICOLOR"
+                        | "CLICOLOR_FORCE"
+                        | "COMPLETE"
+                        | "SSL_CERT_FILE"
+                        | "SSL_CERT_DIR"
                 )
             {
                 cmd.env_remove(k.as_ref());
