@@ -274,7 +274,7 @@ impl<B> Passthrough<B> {
 
 /// The next data chunk of an upstream body (trailers and other frames are skipped): `None`
 /// at its end.
-fn poll_chunk<B>(body: &mut B, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, B::Error>>>
+pub fn poll_chunk<B>(body: &mut B, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, B::Error>>>
 where
     B: Body<Data = Bytes> + Unpin,
 {

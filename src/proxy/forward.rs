@@ -30,7 +30,7 @@ use subtle::ConstantTimeEq;
 use crate::balance::sticky::session_key;
 use crate::health::breaker::Failure;
 use crate::proxy::Proxy;
-use crate::proxy::body::{Passthrough, ProxyBody, describe};
+use crate::proxy::body::{Passthrough, ProxyBody, describe, poll_chunk};
 use crate::proxy::client::UpstreamClient;
 use crate::proxy::error::{error_response, full};
 use crate::proxy::peek::{Peeked, peek_body};
@@ -505,16 +505,7 @@ fn first_event_read(read: &[u8]) -> bool {
 
 /// The next data chunk of an upstream body (other frames skipped); `None` at its end.
 async fn next_chunk(body: &mut Incoming) -> Option<Result<Bytes, hyper::Error>> {
-    loop {
-        match body.frame().await? {
-            Ok(frame) => {
-                if let Ok(data) = frame.into_data() {
-                    return Some(Ok(data));
-                }
-            }
-            Err(e) => return Some(Err(e)),
-        }
-    }
+    std::future::poll_fn(|cx| poll_chunk(body, cx)).await
 }
 
 /// Whether the first SSE event is an `error` event: its `event:` line says so, or, for a
