@@ -21,7 +21,7 @@
 //! (targets in rotated order; samples pooled); each round gets a fresh fake upstream (it
 //! keeps every request it receives) with a fresh qcc daemon and nginx in front of it.
 //!
-//! The request body is `../shared/fixtures/claude_code_like_request.json` (75 KB, sent with
+//! The request body is `tests/fixtures/claude_code_like_request.json` (75 KB, sent with
 //! that fixture's headers), with `"stream"` set to true or false.
 //!
 //! Run from the repo root: `cargo bench --bench proxy` (about 6 minutes). Options after
@@ -45,11 +45,11 @@ use tokio::runtime::Runtime;
 const QCC: &str = env!("CARGO_BIN_EXE_qcc");
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/claude_code_like_request.json"
+    "/tests/fixtures/claude_code_like_request.json"
 );
 const FIXTURE_HEADERS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/claude_code_like_request.headers.json"
+    "/tests/fixtures/claude_code_like_request.headers.json"
 );
 const CONCURRENCY: [usize; 3] = [1, 16, 128];
 const START_CYCLES: usize = 10;

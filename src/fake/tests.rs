@@ -11,11 +11,11 @@ use super::{FakeUpstream, Fault};
 const WAIT: Duration = Duration::from_secs(3);
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/claude_code_like_request.json"
+    "/tests/fixtures/claude_code_like_request.json"
 );
 const FIXTURE_HEADERS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/claude_code_like_request.headers.json"
+    "/tests/fixtures/claude_code_like_request.headers.json"
 );
 
 fn client() -> reqwest::Client {
