@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    // Die quietly on a closed pipe (`qcc endpoint list | head`), like other Unix tools.
+    // Die quietly on a closed pipe (`qcc endpoint list | head`), like other Unix tools. The
+    // daemon sets it back to "ignore" first thing (`daemon::run`): a client that leaves
+    // mid-answer must never end it.
     // SAFETY: called before any other thread exists; restores the default disposition.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);

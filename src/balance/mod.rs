@@ -65,3 +65,67 @@ pub(crate) fn front(mut v: Vec<usize>, pick: usize) -> Vec<usize> {
     }
     v
 }
+
+/// Apply each endpoint's share (see `health::state::share`): an endpoint whose share is
+/// below 1 keeps its place in `order` with that probability (`draw` yields uniform numbers
+/// in [0, 1)) and otherwise moves behind the endpoints at full share — still a candidate,
+/// only later. How a `recovering` endpoint's traffic ramps up, whatever the strategy.
+pub fn apply_shares(
+    order: Vec<usize>,
+    share: impl Fn(usize) -> f64,
+    mut draw: impl FnMut() -> f64,
+) -> Vec<usize> {
+    if order.iter().all(|&i| share(i) >= 1.0) {
+        return order;
+    }
+    let (mut kept, mut later) = (Vec::with_capacity(order.len()), Vec::new());
+    for i in order {
+        let s = share(i);
+        if s >= 1.0 || draw() < s {
+            kept.push(i);
+        } else {
+            later.push(i);
+        }
+    }
+    kept.append(&mut later);
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_move_endpoints_back_in_proportion() {
+        let mut seq = [0.05, 0.95, 0.3].into_iter().cycle();
+        // Endpoint 0 has share 0.5: kept on a low draw, moved back on a high one.
+        let share = |i: usize| if i == 0 { 0.5 } else { 1.0 };
+        assert_eq!(
+            apply_shares(vec![0, 1, 2], share, || seq.next().unwrap()),
+            [0, 1, 2]
+        );
+        assert_eq!(
+            apply_shares(vec![0, 1, 2], share, || seq.next().unwrap()),
+            [1, 2, 0]
+        );
+        assert_eq!(
+            apply_shares(vec![2, 0, 1], share, || seq.next().unwrap()),
+            [2, 0, 1]
+        );
+        // Over many draws the kept fraction is the share.
+        let mut x: u64 = 12345;
+        let mut lcg = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let kept = (0..10_000)
+            .filter(|_| {
+                apply_shares(vec![0, 1], |i| if i == 0 { 0.3 } else { 1.0 }, &mut lcg)[0] == 0
+            })
+            .count();
+        assert!((2_800..3_200).contains(&kept), "{kept}");
+        assert_eq!(apply_shares(vec![], |_| 0.0, || 0.0), Vec::<usize>::new());
+    }
+}

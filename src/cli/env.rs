@@ -24,8 +24,8 @@ pub struct Args {
     /// The profile
     #[arg(add = clap_complete::ArgValueCandidates::new(complete::profiles))]
     pub profile: String,
-    /// Which endpoint of the profile (id or unique prefix)
-    #[arg(short, long, value_name = "ID")]
+    /// Which endpoint of the profile (id, name or unique id prefix)
+    #[arg(short, long, value_name = "ENDPOINT", add = clap_complete::ArgValueCompleter::new(complete::endpoint_ids))]
     pub endpoint: Option<String>,
     /// Print the key in full even on a terminal
     #[arg(long)]

@@ -76,6 +76,7 @@ fn init_logging(verbose: u8, to_file: bool) {
 
 /// Run the daemon until it is stopped.
 pub fn run(paths: Paths, opts: RunOptions) -> Result<(), DaemonError> {
+    ignore_sigpipe();
     init_logging(opts.verbose, opts.log_file.is_some());
     // SAFETY: the fd was handed to us by `proxy start` for exactly this purpose.
     let mut ready = opts.ready_fd.map(|fd| unsafe { File::from_raw_fd(fd) });
@@ -93,6 +94,18 @@ pub fn run(paths: Paths, opts: RunOptions) -> Result<(), DaemonError> {
         }
     }
     result
+}
+
+/// The CLI dies quietly on a closed pipe (`main` restores the default disposition); the
+/// daemon must not: a client that resets its connection while an answer is being written
+/// would raise SIGPIPE in the write and end the daemon for everyone. Ignored, the write
+/// fails with EPIPE and only that connection ends.
+fn ignore_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_IGN; called before the daemon starts
+    // any thread of its own.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
 }
 
 fn report(mut pipe: File, r: &ReadyReport) {
@@ -165,7 +178,14 @@ fn run_inner(
     let prepared = prepare(paths, opts)?;
     raise_fd_limit();
     let proxy = Arc::new(
-        Proxy::new(&prepared.config, prepared.token.clone()).map_err(DaemonError::Config)?,
+        Proxy::new(
+            &prepared.config,
+            crate::proxy::guard::Access {
+                token: prepared.token.clone(),
+                loopback: prepared.addr.ip().is_loopback(),
+            },
+        )
+        .map_err(DaemonError::Config)?,
     );
     match crate::health::persist::restore(&proxy, &prepared.store) {
         Ok(0) => {}

@@ -20,6 +20,8 @@ pub(crate) struct ConnCtx {
     pub shared: Arc<Shared>,
     /// The connection's socket; open for as long as the connection polls its service.
     pub fd: RawFd,
+    /// When the connection's previous request arrived (for the idle close).
+    pub last_request: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// The service error: the connection is to be dropped without a response.
@@ -86,6 +88,12 @@ pub(crate) async fn handle(
     conn: Arc<ConnCtx>,
     request: Request<Incoming>,
 ) -> Result<Response<FakeBody>, Abort> {
+    let previous = (conn.last_request.lock())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .replace(std::time::Instant::now());
+    if conn.shared.closes_idle(previous) {
+        return Err(Abort("idle keep-alive connection closed"));
+    }
     let (parts, incoming) = request.into_parts();
     let collected = incoming.collect().await;
     let body = collected

@@ -36,6 +36,9 @@ pub struct Stats {
     pub disconnects: usize,
     /// Responses sent whole.
     pub completed: usize,
+    /// Requests that found their keep-alive connection idle past the idle close
+    /// ([`FakeUpstream::set_idle_close`]): the connection was closed instead.
+    pub idle_closed: usize,
 }
 
 /// One request as received.
@@ -139,6 +142,15 @@ impl FakeUpstream {
             .update(|state| state.reply_model = model.map(str::to_owned));
     }
 
+    /// Close keep-alive connections idle for `after` (`None`: keep them, the default), the
+    /// way servers drop idle connections — deterministically: a request that arrives on a
+    /// connection whose previous request came `after` or longer ago gets no answer, and the
+    /// connection is closed, as if the server had closed it just as the request crossed
+    /// the wire. Such requests are counted in [`Stats::idle_closed`], not recorded.
+    pub fn set_idle_close(&self, after: Option<Duration>) {
+        self.shared.update(|state| state.idle_close = after);
+    }
+
     /// Every request received, in arrival order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.lock().requests.clone()
@@ -239,6 +251,7 @@ struct State {
     reply_model: Option<String>,
     requests: Vec<Recorded>,
     stats: Stats,
+    idle_close: Option<Duration>,
 }
 
 impl Shared {
@@ -261,6 +274,7 @@ impl Shared {
             reply_model: None,
             requests: Vec::new(),
             stats: Stats::default(),
+            idle_close: None,
         };
         Shared {
             name: name.to_owned(),
@@ -305,6 +319,21 @@ impl Shared {
 
     pub(crate) fn count_completed(&self) {
         self.update(|state| state.stats.completed += 1);
+    }
+
+    /// Whether a request arriving now on a connection last used at `previous` finds it
+    /// closed for idleness (counted when it does).
+    pub(crate) fn closes_idle(&self, previous: Option<Instant>) -> bool {
+        self.update(|state| {
+            let closed = state
+                .idle_close
+                .zip(previous)
+                .is_some_and(|(after, prev)| prev.elapsed() >= after);
+            if closed {
+                state.stats.idle_closed += 1;
+            }
+            closed
+        })
     }
 
     pub(crate) fn count_disconnect(&self) {

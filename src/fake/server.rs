@@ -44,6 +44,7 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
     let conn = Arc::new(ConnCtx {
         shared,
         fd: stream.as_raw_fd(),
+        last_request: std::sync::Mutex::new(None),
     });
     let service = service_fn(move |request| handle(Arc::clone(&conn), request));
     let _ = http1::Builder::new()

@@ -1,11 +1,15 @@
-//! The per-endpoint circuit breaker (behavior.md §6).
+//! The per-endpoint circuit breaker (docs/behavior.md §6).
 //!
 //! - **Closed**: traffic flows; `failure_threshold` consecutive failures open it.
 //! - **Open** for a cooldown: the policy's cooldown, doubling on each repeated trip (at most
 //!   10 minutes); a 429's `retry-after` sets it directly; billing failures (402, spend-limit
-//!   429s) cool down for an hour. No traffic is sent.
+//!   429s) cool down for an hour. The strategies send it nothing, but it stays a *last
+//!   resort* ([`Breaker::last_resort`]): when the endpoints that are up have failed too, a
+//!   request is still sent to it rather than answered with the proxy's own 503 (billing
+//!   holds excepted).
 //! - **Half-open** once the cooldown has passed: exactly one trial request is admitted;
 //!   its success closes the breaker, its failure re-opens it for longer.
+//! - After closing, the instant is kept ([`Breaker::since_closed`]) for the slow start.
 //!
 //! Separately, an endpoint whose key was rejected (401/403) is skipped until its key
 //! changes: the rejection is remembered with a fingerprint of the key.
@@ -49,6 +53,17 @@ impl Failure {
     }
 }
 
+/// Why a breaker is open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// Consecutive failures reached the threshold (or a half-open trial failed).
+    Failures,
+    /// The upstream said when to come back (`retry-after`).
+    RetryAfter,
+    /// A billing or spend-limit answer.
+    Billing,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Closed,
@@ -68,6 +83,10 @@ struct State {
     rejected_key: Option<(u64, String)>,
     /// The upstream asked not to be called before this (`retry-after`): probes wait too.
     honour_until: Option<Instant>,
+    /// Why it opened (meaningful while not closed).
+    cause: Cause,
+    /// When it last closed after being open (none since the daemon started: no ramp).
+    closed_at: Option<Instant>,
 }
 
 /// One endpoint's breaker. Shared by every routing snapshot (kept across reloads).
@@ -87,6 +106,8 @@ impl Default for Breaker {
                 reason: None,
                 rejected_key: None,
                 honour_until: None,
+                cause: Cause::Failures,
+                closed_at: None,
             }),
         }
     }
@@ -109,6 +130,15 @@ impl Drop for TrialPermit {
     }
 }
 
+/// An open endpoint that may still take a request as the last resort.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LastResort {
+    /// When its cooldown ends (now, if it already has and a trial is in flight).
+    pub ready_at: Instant,
+    /// The cooldown is the upstream's own `retry-after`.
+    pub retry_after: bool,
+}
+
 /// What `proxy status` shows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BreakerView {
@@ -118,6 +148,14 @@ pub struct BreakerView {
     /// Why the endpoint gets no traffic now, if it does not.
     pub unavailable: Option<String>,
     pub consecutive_failures: u32,
+    /// Why it is open or half-open (`None` while closed).
+    pub cause: Option<Cause>,
+    /// The key was rejected (skipped until it changes).
+    pub rejected: bool,
+    /// Why it opened, or why the key was rejected.
+    pub reason: Option<String>,
+    /// How long ago it closed after being open (for the slow start).
+    pub since_closed: Option<Duration>,
 }
 
 impl Breaker {
@@ -159,6 +197,50 @@ impl Breaker {
         }
     }
 
+    /// Whether an endpoint that takes no regular traffic now may still be sent a request
+    /// as the last resort: its breaker is open (or half-open with a trial already out)
+    /// after failures or a `retry-after` — not after a billing answer, and not with a
+    /// rejected key. A success closes it, as a trial's would.
+    pub fn last_resort(&self, key: u64, now: Instant) -> Option<LastResort> {
+        let s = self.lock();
+        if s.rejected_key.as_ref().is_some_and(|(k, _)| *k == key) || s.cause == Cause::Billing {
+            return None;
+        }
+        let ready_at = match s.phase {
+            Phase::Closed => return None,
+            Phase::Open { until } if now < until => until,
+            Phase::Open { .. } | Phase::HalfOpen if s.trial_in_flight => now,
+            // Due a trial and none is out: the regular admission takes it.
+            Phase::Open { .. } | Phase::HalfOpen => return None,
+        };
+        Some(LastResort {
+            ready_at,
+            retry_after: s.cause == Cause::RetryAfter,
+        })
+    }
+
+    /// The user says "try now" (`qcc queue retry`): an open breaker's cooldown ends at
+    /// once, so that the next request is its trial.
+    pub fn expedite(&self, now: Instant) {
+        let mut s = self.lock();
+        if let Phase::Open { until } = s.phase
+            && until > now
+        {
+            s.phase = Phase::Open { until: now };
+            s.honour_until = None;
+        }
+    }
+
+    /// How long ago the breaker closed after being open; `None` if it has not since the
+    /// daemon started.
+    pub fn since_closed(&self, now: Instant) -> Option<Duration> {
+        let s = self.lock();
+        match s.phase {
+            Phase::Closed => s.closed_at.map(|t| now.saturating_duration_since(t)),
+            _ => None,
+        }
+    }
+
     /// Closed, with its key not rejected: proven healthy, not merely due a trial.
     pub fn healthy(&self, key: u64) -> bool {
         let s = self.lock();
@@ -183,16 +265,23 @@ impl Breaker {
         self.lock().honour_until.is_none_or(|t| now >= t)
     }
 
-    /// The endpoint answered properly.
-    pub fn success(&self) {
+    /// The endpoint answered properly. Returns whether this closed an open breaker.
+    pub fn success(&self) -> bool {
+        self.success_at(Instant::now())
+    }
+
+    fn success_at(&self, now: Instant) -> bool {
         let mut s = self.lock();
         s.consecutive = 0;
         s.honour_until = None;
-        if s.phase != Phase::Closed {
-            s.phase = Phase::Closed;
-            s.trips = 0;
-            s.reason = None;
+        if s.phase == Phase::Closed {
+            return false;
         }
+        s.phase = Phase::Closed;
+        s.trips = 0;
+        s.reason = None;
+        s.closed_at = Some(now);
+        true
     }
 
     /// The endpoint failed. Returns whether this opened the breaker.
@@ -205,7 +294,7 @@ impl Breaker {
     ) -> bool {
         let mut s = self.lock();
         let reason = failure.reason().to_owned();
-        let cooldown = match failure {
+        let (cooldown, cause) = match failure {
             Failure::Credential(_) => {
                 s.rejected_key = Some((key, reason));
                 return false;
@@ -213,9 +302,9 @@ impl Breaker {
             Failure::RetryAfter(d, _) => {
                 let d = (*d).clamp(Duration::from_secs(1), MAX_COOLDOWN);
                 s.honour_until = Some(now + d);
-                d
+                (d, Cause::RetryAfter)
             }
-            Failure::Billing(_) => BILLING_COOLDOWN,
+            Failure::Billing(_) => (BILLING_COOLDOWN, Cause::Billing),
             Failure::Transient(_) => {
                 s.consecutive += 1;
                 let tripped = match s.phase {
@@ -227,13 +316,15 @@ impl Breaker {
                     return false;
                 }
                 let doubling = 2u32.saturating_pow(s.trips.min(16));
-                policy.cooldown.saturating_mul(doubling).min(MAX_COOLDOWN)
+                let cooldown = policy.cooldown.saturating_mul(doubling).min(MAX_COOLDOWN);
+                (cooldown, Cause::Failures)
             }
         };
         s.trips += 1;
         s.phase = Phase::Open {
             until: now + cooldown,
         };
+        s.cause = cause;
         s.reason = Some(reason);
         true
     }
@@ -250,16 +341,28 @@ impl Breaker {
             Phase::Open { until } if now < until => ("open", Some(until - now)),
             Phase::Open { .. } | Phase::HalfOpen => ("half-open", None),
         };
-        let unavailable = rejected.or_else(|| match (state, &s.reason) {
+        let unavailable = rejected.clone().or_else(|| match (state, &s.reason) {
             ("open", Some(r)) => Some(format!("breaker open after {r}")),
             ("half-open", _) if s.trial_in_flight => Some("half-open: trial in flight".into()),
             _ => None,
         });
+        let is_rejected = rejected.is_some();
+        let reason = match &s.rejected_key {
+            Some((k, r)) if *k == key => Some(r.clone()),
+            _ => s.reason.clone(),
+        };
         BreakerView {
             state,
             cooldown_left,
             unavailable,
             consecutive_failures: s.consecutive,
+            cause: (s.phase != Phase::Closed).then_some(s.cause),
+            rejected: is_rejected,
+            reason,
+            since_closed: match s.phase {
+                Phase::Closed => s.closed_at.map(|t| now.saturating_duration_since(t)),
+                _ => None,
+            },
         }
     }
 }
@@ -298,10 +401,68 @@ mod tests {
         let t2 = t1 + Duration::from_secs(61);
         let trial = b.admit(1, t2);
         assert!(matches!(trial, Admit::Trial(_)));
-        b.success();
+        assert!(b.success_at(t2), "the trial's success closes it");
         drop(trial);
         assert_eq!(b.view(1, t2).state, "closed");
         assert!(matches!(b.admit(1, t2), Admit::Yes));
+        let t3 = t2 + Duration::from_secs(5);
+        assert_eq!(b.since_closed(t3), Some(Duration::from_secs(5)));
+        assert!(!b.success_at(t3), "already closed");
+    }
+
+    #[test]
+    fn open_endpoints_are_a_last_resort_but_billing_and_rejected_keys_are_not() {
+        let t = Instant::now();
+        let b = Arc::new(Breaker::default());
+        assert_eq!(b.last_resort(1, t), None, "closed: regular traffic");
+        for _ in 0..3 {
+            b.failure(&transient(), P, 1, t);
+        }
+        let lr = b.last_resort(1, t).unwrap();
+        assert_eq!(lr.ready_at, t + Duration::from_secs(30));
+        assert!(!lr.retry_after);
+        assert_eq!(b.view(1, t).cause, Some(Cause::Failures));
+        // A failed last-resort attempt while open does not lengthen the cooldown.
+        assert!(!b.failure(&transient(), P, 1, t));
+        assert_eq!(b.view(1, t).cooldown_left, Some(Duration::from_secs(30)));
+        // Due a trial: the regular admission takes it; with the trial out, last resort.
+        let later = t + Duration::from_secs(31);
+        assert_eq!(b.last_resort(1, later), None);
+        let trial = b.admit(1, later);
+        assert!(matches!(trial, Admit::Trial(_)));
+        assert_eq!(b.last_resort(1, later).unwrap().ready_at, later);
+        drop(trial);
+
+        let ra = Breaker::default();
+        ra.failure(
+            &Failure::RetryAfter(Duration::from_secs(2), "HTTP 429".into()),
+            P,
+            1,
+            t,
+        );
+        assert!(ra.last_resort(1, t).unwrap().retry_after);
+
+        let billing = Breaker::default();
+        billing.failure(&Failure::Billing("HTTP 402".into()), P, 1, t);
+        assert_eq!(billing.last_resort(1, t), None);
+        assert_eq!(billing.view(1, t).cause, Some(Cause::Billing));
+
+        let rejected = Breaker::default();
+        rejected.failure(&Failure::Credential("HTTP 401".into()), P, 1, t);
+        rejected.failure(&transient(), P, 1, t);
+        assert_eq!(rejected.last_resort(1, t), None);
+        assert!(rejected.view(1, t).rejected);
+    }
+
+    #[test]
+    fn expedite_makes_the_next_request_a_trial() {
+        let b = Arc::new(Breaker::default());
+        let t = Instant::now();
+        b.failure(&Failure::Billing("HTTP 402".into()), P, 1, t);
+        assert!(matches!(b.admit(1, t), Admit::No));
+        b.expedite(t);
+        assert!(matches!(b.admit(1, t), Admit::Trial(_)));
+        assert!(b.probe_allowed(t));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ipc::protocol::EndpointIdentity;
 use crate::proxy::stats::percentiles_ms;
-use crate::state::health::{EndpointSnapshot, ProbeRecord};
+use crate::state::health::{EndpointSnapshot, ProbeRecord, StateChange};
 
 /// One endpoint's health, live from the daemon or as last saved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -101,6 +101,9 @@ pub struct HealthReport {
     pub endpoints: Vec<EndpointHealth>,
     /// Probe results by endpoint id, oldest first.
     pub history: BTreeMap<String, Vec<ProbeRecord>>,
+    /// State changes by endpoint id, oldest first.
+    #[serde(default)]
+    pub states: BTreeMap<String, Vec<StateChange>>,
 }
 
 /// One probe's result, as `qcc health test` and `qcc health check` print it.
@@ -237,6 +240,7 @@ mod tests {
             name: "n".into(),
             url: "http://x".into(),
             enabled: true,
+            state: crate::state::health::EndpointState::Healthy,
             breaker: "closed".into(),
             cooldown_left_secs: None,
             unavailable: None,

@@ -234,6 +234,7 @@ impl Monitor {
         let now = Instant::now();
         let mut endpoints = Vec::with_capacity(table.all.len());
         let mut history = BTreeMap::new();
+        let mut states = BTreeMap::new();
         for u in &table.all {
             let snap = u.stats.snapshot(LATENCY_WINDOW);
             endpoints.push(EndpointHealth::new(
@@ -243,12 +244,14 @@ impl Monitor {
                 table.health.min_checks,
             ));
             history.insert(u.id.clone(), snap.probes);
+            states.insert(u.id.clone(), snap.states);
         }
         HealthReport {
             live: true,
             as_of: Some(chrono::Utc::now()),
             endpoints,
             history,
+            states,
         }
     }
 }
@@ -265,11 +268,39 @@ pub fn probe_report(u: &Upstream, o: &ProbeOutcome) -> ProbeReport {
     o.report(&u.id, &u.profile, &u.name, &u.base_url)
 }
 
-/// An endpoint by id or unique prefix.
+/// An endpoint by id, name or unique id prefix, by the rules of `Config::find_endpoint`
+/// (the CLI sends exact ids; older CLIs sent what the user typed).
 fn find(table: &RouteTable, query: &str) -> Result<Arc<Upstream>, String> {
-    let q = query.trim().to_ascii_lowercase();
+    let typed = query.trim();
+    let q = typed.to_ascii_lowercase();
     if let Some(u) = table.all.iter().find(|u| u.id == q) {
         return Ok(u.clone());
+    }
+    let listed = |us: &[&Arc<Upstream>]| {
+        us.iter()
+            .map(|u| format!("{} ({})", u.id, u.profile))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // `u.name` is the label: the endpoint's name, else its URL's host (which is no name).
+    let is_named = |u: &Upstream| {
+        let host = url::Url::parse(&u.base_url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned));
+        !typed.is_empty()
+            && u.name.eq_ignore_ascii_case(typed)
+            && host.as_deref().unwrap_or(&u.base_url) != u.name
+    };
+    let named: Vec<&Arc<Upstream>> = table.all.iter().filter(|u| is_named(u)).collect();
+    match named.as_slice() {
+        [one] => return Ok((*one).clone()),
+        [] => {}
+        many => {
+            return Err(format!(
+                "endpoint name '{typed}' is ambiguous: it names {}",
+                listed(many)
+            ));
+        }
     }
     let matches: Vec<&Arc<Upstream>> = table
         .all
@@ -278,13 +309,10 @@ fn find(table: &RouteTable, query: &str) -> Result<Arc<Upstream>, String> {
         .collect();
     match matches.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Err(format!("no endpoint matches id '{query}'")),
+        [] => Err(format!("no endpoint matches id or name '{query}'")),
         many => Err(format!(
             "endpoint id '{query}' is ambiguous: it matches {}",
-            many.iter()
-                .map(|u| u.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            listed(many)
         )),
     }
 }

@@ -15,7 +15,7 @@ use crate::health::metrics::{EndpointHealth, HealthReport};
 use crate::ipc::protocol::EndpointIdentity;
 use crate::proxy::Proxy;
 use crate::proxy::stats::PERSISTED_WINDOW;
-use crate::state::health::{EndpointSnapshot, HealthDoc};
+use crate::state::health::{EndpointSnapshot, EndpointState, HealthDoc};
 use crate::state::{Config, Store, StoreError};
 
 /// How often the daemon saves `health.json`.
@@ -94,6 +94,7 @@ pub fn restore(proxy: &Proxy, store: &Store) -> Result<usize, StoreError> {
 pub fn offline_report(config: &Config, doc: &HealthDoc) -> HealthReport {
     let mut endpoints = Vec::new();
     let mut history = BTreeMap::new();
+    let mut states = BTreeMap::new();
     let empty = EndpointSnapshot::default();
     for (p, e) in config.endpoints() {
         let snap = doc.endpoints.get(&e.id).unwrap_or(&empty);
@@ -104,6 +105,13 @@ pub fn offline_report(config: &Config, doc: &HealthDoc) -> HealthReport {
             name: e.label(),
             url: e.url.clone(),
             enabled: e.enabled,
+            state: match (e.enabled, snap.state, snap.breaker.as_deref()) {
+                (false, _, _) => EndpointState::Disabled,
+                (true, Some(state), _) => state,
+                (true, None, Some("open")) => EndpointState::Open,
+                (true, None, Some("half-open")) => EndpointState::HalfOpen,
+                (true, None, _) => EndpointState::Healthy,
+            },
             breaker: if e.enabled {
                 snap.breaker.clone().unwrap_or_else(|| "unknown".into())
             } else {
@@ -126,12 +134,14 @@ pub fn offline_report(config: &Config, doc: &HealthDoc) -> HealthReport {
             config.health.min_checks,
         ));
         history.insert(e.id.clone(), snap.probes.clone());
+        states.insert(e.id.clone(), snap.states.clone());
     }
     HealthReport {
         live: false,
         as_of: doc.saved_at,
         endpoints,
         history,
+        states,
     }
 }
 
@@ -178,6 +188,7 @@ mod tests {
         assert!(!r.live);
         assert_eq!(r.endpoints.len(), 1);
         assert_eq!(r.endpoints[0].endpoint.breaker, "open");
+        assert_eq!(r.endpoints[0].endpoint.state, EndpointState::Open);
         assert_eq!(r.endpoints[0].success_rate, Some(1.0));
         assert_eq!(r.endpoints[0].probe_model, "claude-haiku-4-5");
     }

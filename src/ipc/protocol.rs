@@ -45,8 +45,9 @@ pub enum Request {
     Stop { timeout_secs: u64 },
     /// Every endpoint's health figures and probe history (`qcc health status|metrics|history`).
     Health,
-    /// Probe one endpoint (id or unique prefix) or every enabled one now, and answer with
-    /// the results (`qcc health check`).
+    /// Probe one endpoint or every enabled one now, and answer with the results (`qcc
+    /// health check`). The CLI sends an exact id; a name or unique id prefix (what older
+    /// CLIs sent as typed) is accepted too.
     ProbeNow { endpoint: Option<String> },
     /// Replay queued requests now: these ids, or every pending item.
     QueueRetry { ids: Option<Vec<String>> },
@@ -106,6 +107,9 @@ pub struct EndpointIdentity {
     pub name: String,
     pub url: String,
     pub enabled: bool,
+    /// The one state word: `healthy`, `degraded`, `open`, `half-open`, `recovering`,
+    /// `disabled`, `rejected` or `billing` (docs/behavior.md §6).
+    pub state: crate::state::health::EndpointState,
     /// `closed`, `open`, `half-open`, or `disabled`.
     pub breaker: String,
     pub cooldown_left_secs: Option<u64>,

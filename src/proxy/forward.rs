@@ -1,38 +1,41 @@
 //! THE request pipeline. For every request the proxy receives:
 //!
-//! 1. `/_qcc/…` is the proxy's own: `/_qcc/health` (liveness) and `/_qcc/status` (JSON).
-//! 2. With an access token configured, the client must present it (`x-api-key` or
+//! 1. [`guard`](crate::proxy::guard): on a loopback listener only loopback `Host` names
+//!    are served (421 otherwise); a request from a web page (`Origin`) only when it is the
+//!    proxy's own or a configured origin (403 otherwise).
+//! 2. `/_qcc/…` is the proxy's own: `/_qcc/health` (liveness) and `/_qcc/status` (JSON).
+//!    With an access token configured, the client must present it (`x-api-key` or
 //!    `Authorization: Bearer`), compared in constant time.
 //! 3. The body is read fully, bounded by `max_body_bytes` (413 past it), so that it can be
 //!    sent again to another endpoint; its `stream` flag and conversation id are read.
 //! 4. One routing snapshot is taken and the router lists the candidates (recovery trial,
-//!    the serving profile by stickiness and strategy, then the next tiers).
+//!    the serving profile by stickiness and strategy, then the next tiers, then open
+//!    endpoints as the last resort).
 //! 5. Each candidate in turn, within `max_attempts`, the retry deadline and the retry
-//!    budget: send with the client's headers minus its credentials plus the endpoint's.
-//!    A connect error, a timeout before headers, a retryable status, or a stream whose
-//!    first SSE event is an `error` is a failure: the breaker hears of it and the next
-//!    candidate is tried.
+//!    budget (a last resort whose `retry-after` ends soon is waited for): send with the
+//!    client's headers minus its credentials plus the endpoint's. A failure on a reused
+//!    pooled connection before any response byte is sent once more on a fresh connection
+//!    to the same endpoint (not a failure, not a failover). A connect error, a timeout
+//!    before headers, a retryable status, or a stream whose first SSE event is an `error`
+//!    is a failure: the breaker hears of it and the next candidate is tried.
 //! 6. Commit point — response headers, or for a stream its first event: status, headers and
 //!    body go back unchanged, streamed frame by frame, plus `x-qcc-endpoint` and
 //!    `x-qcc-attempts`. Nothing is retried after this.
 //! 7. Every candidate failed: the last upstream error response goes back unchanged; if no
-//!    attempt got one, a 503 with `retry-after` naming each endpoint tried.
+//!    attempt got one, a 503 with `retry-after` naming each endpoint tried. The proxy's own
+//!    "no endpoint is available" 503 is left for when nothing could be sent at all (every
+//!    endpoint disabled, its key rejected, or held for billing).
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-
-use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
-use subtle::ConstantTimeEq;
 
 use crate::balance::sticky::session_key;
 use crate::health::breaker::Failure;
 use crate::proxy::Proxy;
 use crate::proxy::body::{Passthrough, ProxyBody, describe, poll_chunk};
-use crate::proxy::client::UpstreamClient;
+use crate::proxy::client::{UpstreamClient, was_reused};
 use crate::proxy::error::{error_response, full};
+use crate::proxy::guard::{Decision, add_cors};
 use crate::proxy::peek::{Peeked, peek_body};
 use crate::proxy::request_body::{ReadError, RequestBody};
 use crate::proxy::retry::{Verdict, classify_status, failure_for};
@@ -40,6 +43,10 @@ use crate::proxy::routing::{Candidate, RouteTable, Upstream};
 use crate::proxy::upstream::{request_headers, response_headers, storable_headers};
 use crate::queue::model::NewItem;
 use crate::state::model::QueueMode;
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
 
 /// Largest upstream error body kept to pass on or to read a spend-limit message from.
 const MAX_ERROR_BODY: usize = 1024 * 1024;
@@ -53,16 +60,34 @@ pub async fn handle(
     client: &UpstreamClient,
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
-    if req.uri().path().starts_with("/_qcc/") {
-        return own_endpoint(proxy, &req);
+    let table = proxy.router.table();
+    let cors = match proxy.access.admit(&req, &table.settings) {
+        Decision::Serve { cors } => cors,
+        Decision::Answer(r) => return r,
+    };
+    let mut response = if req.uri().path().starts_with("/_qcc/") {
+        own_endpoint(proxy, &req)
+    } else if let Some(denied) = proxy.access.check_token(req.headers()) {
+        denied
+    } else {
+        serve(proxy, client, table, req).await
+    };
+    if let Some(origin) = cors {
+        add_cors(response.headers_mut(), origin);
     }
-    if let Some(denied) = check_access(proxy, &req) {
-        return denied;
-    }
+    response
+}
+
+/// Steps 3 to 7 for a request that may use the proxy.
+async fn serve(
+    proxy: &Proxy,
+    client: &UpstreamClient,
+    table: std::sync::Arc<RouteTable>,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
     proxy.requests.fetch_add(1, Ordering::Relaxed);
     proxy.in_flight.fetch_add(1, Ordering::Relaxed);
     let _guard = InFlightGuard(proxy);
-    let table = proxy.router.table();
     let (parts, body) = req.into_parts();
     let max = table.settings.max_body_bytes as usize;
     let body = match RequestBody::read(body, max).await {
@@ -189,69 +214,124 @@ async fn forward(
         tracing::debug!("retry buffer full: one attempt only");
         1
     };
-    let candidates = router.plan(table, meta.session.as_deref(), max_attempts);
+    let mut candidates: std::collections::VecDeque<Candidate> = router
+        .plan(table, meta.session.as_deref(), max_attempts)
+        .into();
     let mut body = Some(body);
-    let mut tried: Vec<(String, String)> = Vec::new();
+    let mut tried: Vec<Tried> = Vec::new();
     let mut last_response: Option<Buffered> = None;
-    for (i, candidate) in candidates.into_iter().enumerate() {
+    let mut resorted = false;
+    let mut i = 0;
+    while i < max_attempts {
+        let Some(candidate) = candidates.pop_front() else {
+            // The regular candidates are used up: the open endpoints are the last resort.
+            if resorted {
+                break;
+            }
+            resorted = true;
+            let ids: Vec<&str> = tried.iter().filter_map(Tried::endpoint).collect();
+            candidates.extend(router.last_resorts(table, &ids, Instant::now()));
+            continue;
+        };
         if i > 0 {
             if Instant::now() >= deadline {
-                tried.push(("-".into(), "retry deadline passed".into()));
+                tried.push(Tried::Skipped(Skip::Deadline));
                 break;
             }
             if !router.budget.try_retry() {
-                tried.push(("-".into(), "retry budget exhausted".into()));
+                tried.push(Tried::Skipped(Skip::Budget));
                 break;
             }
+        }
+        i += 1;
+        // A last resort whose `retry-after` ends soon: wait for it (within the deadline).
+        if let Some(at) = candidate.not_before
+            && at <= deadline
+        {
+            tokio::time::sleep_until(at.into()).await;
         }
         let u = candidate.upstream.clone();
         let this_body = match &hold {
             Some(_) => body.clone().unwrap_or_default(),
             None => body.take().unwrap_or_default(),
         };
-        match attempt(
-            proxy,
-            client,
-            table,
-            parts,
-            this_body,
-            meta,
-            &candidate,
-            i + 1,
-        )
-        .await
-        {
+        match attempt(proxy, client, table, parts, this_body, meta, &candidate, i).await {
             Attempt::Commit(response) => return response,
             Attempt::Failed { failure, response } => {
                 let reason = failure.reason().to_owned();
-                tracing::warn!(endpoint = %u.id, attempt = i + 1, "attempt failed: {reason}");
+                let resort = if candidate.last_resort {
+                    " (last resort)"
+                } else {
+                    ""
+                };
+                tracing::warn!(endpoint = %u.id, attempt = i, "attempt failed{resort}: {reason}");
                 u.stats.record_error(&reason);
                 let now = Instant::now();
                 if u.breaker
                     .failure(&failure, table.breaker_policy(), u.key_fp, now)
                 {
+                    router.changed.notify_one();
                     router.evaluate(table, now);
                 }
-                tried.push((u.id.clone(), reason));
+                tried.push(Tried::Attempt {
+                    endpoint: u.id.clone(),
+                    reason,
+                });
                 if response.is_some() {
                     last_response = response;
                 }
             }
         }
     }
-    let attempts = tried.iter().filter(|(id, _)| id != "-").count();
+    let attempts = tried
+        .iter()
+        .filter(|t| matches!(t, Tried::Attempt { .. }))
+        .count();
     let mut response = match last_response {
         Some(r) => pass_on(r, attempts),
         None => all_failed(table, &tried, attempts),
     };
     if let (true, Some(body)) = (enqueue, body) {
-        let error = tried.last().map_or_else(
-            || "no endpoint available".to_owned(),
-            |(id, why)| format!("{id}: {why}"),
-        );
+        let error = tried
+            .last()
+            .map_or_else(|| "no endpoint available".to_owned(), Tried::to_string);
         queue_failed(proxy, table, parts, body, meta, error, &mut response).await;
     }
     response
+}
+
+/// What became of one candidate of a request that failed everywhere.
+enum Tried {
+    /// Sent, and failed before the commit point.
+    Attempt { endpoint: String, reason: String },
+    /// Not sent: the request stopped trying.
+    Skipped(Skip),
+}
+
+/// Why a request stopped trying before its candidates ran out.
+#[derive(Clone, Copy)]
+enum Skip {
+    Deadline,
+    Budget,
+}
+
+impl Tried {
+    fn endpoint(&self) -> Option<&str> {
+        match self {
+            Tried::Attempt { endpoint, .. } => Some(endpoint),
+            Tried::Skipped(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Tried {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tried::Attempt { endpoint, reason } => write!(f, "{endpoint}: {reason}"),
+            Tried::Skipped(Skip::Deadline) => f.write_str("retry deadline passed"),
+            Tried::Skipped(Skip::Budget) => f.write_str("retry budget exhausted"),
+        }
+    }
 }
 
 /// Bytes of request bodies the proxy holds for possible retries, against a budget: a
@@ -352,16 +432,34 @@ async fn attempt(
     });
     let in_flight = u.stats.begin();
     let started = Instant::now();
-    let uri = match u.base.uri_for(parts.uri.path_and_query()) {
-        Ok(uri) => uri,
-        Err(e) => return failed(format!("cannot build the upstream URL: {e}")),
+    let build = || -> Result<Request<crate::proxy::request_body::Outgoing>, String> {
+        let uri = u
+            .base
+            .uri_for(parts.uri.path_and_query())
+            .map_err(|e| format!("cannot build the upstream URL: {e}"))?;
+        let mut request = Request::new(body.outgoing());
+        *request.method_mut() = parts.method.clone();
+        *request.uri_mut() = uri;
+        *request.headers_mut() = request_headers(&parts.headers, u);
+        Ok(request)
     };
-    let mut request = Request::new(body.outgoing());
-    *request.method_mut() = parts.method.clone();
-    *request.uri_mut() = uri;
-    *request.headers_mut() = request_headers(&parts.headers, u);
+    let first = match build() {
+        Ok(r) => r,
+        Err(e) => return failed(e),
+    };
+    let mut sent = tokio::time::timeout(header_timeout, client.request(first)).await;
+    if let Ok(Err(e)) = &sent
+        && was_reused(e, started)
+        && let Ok(again) = build()
+    {
+        // The upstream closed (or reset) an idle pooled connection as the request went out:
+        // not the endpoint's failure. Once more, on a connection of its own.
+        tracing::debug!(endpoint = %u.id, "reused connection failed ({}); resending on a fresh one", describe(e));
+        let left = header_timeout.saturating_sub(started.elapsed());
+        sent = tokio::time::timeout(left, client.fresh(again)).await;
+    }
     drop(body);
-    let response = match tokio::time::timeout(header_timeout, client.request(request)).await {
+    let response = match sent {
         Err(_) => {
             return failed(format!(
                 "no response headers within {} s",
@@ -410,7 +508,10 @@ async fn attempt(
     // The commit point.
     u.stats.record_latency(latency);
     u.stats.record_first_byte(started.elapsed());
-    u.breaker.success();
+    if u.breaker.success() {
+        proxy.router.changed.notify_one();
+        tracing::info!(endpoint = %u.id, "breaker closed: a request succeeded{}", if candidate.last_resort { " (last resort)" } else { "" });
+    }
     if let Some(session) = &meta.session {
         proxy.router.sticky.pin(session, &u.id);
     }
@@ -546,11 +647,7 @@ fn pass_on(r: Buffered, attempts: usize) -> Response<ProxyBody> {
 
 /// No attempt got an upstream response to pass on: 503, `retry-after` from the soonest
 /// cooldown (1–60 s), and what happened to each endpoint.
-fn all_failed(
-    table: &RouteTable,
-    tried: &[(String, String)],
-    attempts: usize,
-) -> Response<ProxyBody> {
+fn all_failed(table: &RouteTable, tried: &[Tried], attempts: usize) -> Response<ProxyBody> {
     let now = Instant::now();
     let soonest = table
         .all
@@ -561,13 +658,11 @@ fn all_failed(
         .map_or(10, |d| d.as_secs_f64().ceil() as u64)
         .clamp(1, 60);
     let message = if tried.is_empty() {
-        "qcc: no endpoint is available (all disabled, rejected or cooling down; see `qcc proxy status`)"
+        "qcc: no endpoint is available (every one is disabled, has its key rejected or is held \
+         after a billing error; see `qcc proxy status`)"
             .to_owned()
     } else {
-        let list: Vec<String> = tried
-            .iter()
-            .map(|(id, why)| format!("{id}: {why}"))
-            .collect();
+        let list: Vec<String> = tried.iter().map(Tried::to_string).collect();
         format!("qcc: every endpoint tried failed ({})", list.join("; "))
     };
     let mut r = error_response(
@@ -580,30 +675,6 @@ fn all_failed(
     r.headers_mut()
         .insert("x-qcc-attempts", HeaderValue::from(attempts));
     r
-}
-
-/// Check the client's access token, if one is required.
-fn check_access(proxy: &Proxy, req: &Request<Incoming>) -> Option<Response<ProxyBody>> {
-    let token = proxy.access_token.as_ref()?;
-    let presented = req
-        .headers()
-        .get("x-api-key")
-        .map(|v| v.as_bytes())
-        .or_else(|| {
-            req.headers()
-                .get(http::header::AUTHORIZATION)
-                .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
-        });
-    let ok = presented.is_some_and(|p| bool::from(p.ct_eq(token.expose().as_bytes())));
-    if ok {
-        None
-    } else {
-        Some(error_response(
-            StatusCode::UNAUTHORIZED,
-            "authentication_error",
-            "qcc: this proxy requires its access token as the API key",
-        ))
-    }
 }
 
 /// `/_qcc/health` and `/_qcc/status`.
@@ -622,7 +693,7 @@ fn own_endpoint(proxy: &Proxy, req: &Request<Incoming>) -> Response<ProxyBody> {
             "version": env!("CARGO_PKG_VERSION"),
         })),
         "/_qcc/status" => {
-            if let Some(denied) = check_access(proxy, req) {
+            if let Some(denied) = proxy.access.check_token(req.headers()) {
                 return denied;
             }
             let tiers = proxy.router.tier_state();

@@ -2,6 +2,7 @@
 //! profile's endpoints, streaming responses through untouched.
 //!
 //! - [`server`]: hyper accept loop, graceful drain.
+//! - [`guard`]: who may use the proxy (loopback `Host` names, web `Origin`s, the token).
 //! - [`forward`]: THE request pipeline (its steps are listed there).
 //! - [`routing`]: the routing snapshot built from the config, swapped atomically on reload.
 //! - [`client`]: the HTTP client requests go upstream with (hyper-util + rustls).
@@ -19,6 +20,7 @@ pub mod body;
 pub mod client;
 pub mod error;
 pub mod forward;
+pub mod guard;
 pub mod peek;
 pub mod request_body;
 pub mod retry;
@@ -33,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use crate::ipc::protocol::EndpointStatus;
 use crate::state::Config;
-use crate::state::secret::Secret;
+use guard::Access;
 use routing::{RouteTable, Router};
 
 /// Shared state of a running proxy.
@@ -42,8 +44,8 @@ pub struct Proxy {
     /// The client for requests not made on a serving thread (queue replays).
     client: client::UpstreamClient,
     connect_timeout: Duration,
-    /// Clients must present this (either auth header) when set.
-    access_token: Option<Secret>,
+    /// Who may use it.
+    access: Access,
     requests: AtomicU64,
     in_flight: AtomicU64,
     /// Bytes of request bodies held for possible retries (see `proxy.retry_buffer_bytes`).
@@ -54,7 +56,7 @@ pub struct Proxy {
 
 impl Proxy {
     /// Build from a validated config.
-    pub fn new(config: &Config, access_token: Option<Secret>) -> Result<Self, String> {
+    pub fn new(config: &Config, access: Access) -> Result<Self, String> {
         let router = Router::new(config)?;
         let connect_timeout = Duration::from_secs(config.proxy.connect_timeout_secs);
         let client = client::build(connect_timeout).map_err(|e| e.to_string())?;
@@ -62,7 +64,7 @@ impl Proxy {
             router,
             client,
             connect_timeout,
-            access_token,
+            access,
             requests: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             retry_bytes: AtomicU64::new(0),
@@ -98,19 +100,48 @@ impl Proxy {
         self.router.endpoint_status()
     }
 
-    /// Upkeep on a timer: tier failover and recovery checks, expiry of sticky pins.
+    /// Upkeep every 250 ms, and at once when a breaker opens or closes: tier failover and
+    /// recovery checks, the endpoints' states (changes are recorded), their `degraded`
+    /// figures (every second), expiry of sticky pins (every 10 s).
     pub async fn maintain(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut n: u64 = 0;
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => n += 1,
+                () = self.router.changed.notified() => {}
+            }
             let table = self.router.table();
-            self.router.evaluate(&table, Instant::now());
-            n += 1;
+            let now = Instant::now();
+            self.router.evaluate(&table, now);
+            if n.is_multiple_of(4) {
+                assess(&table);
+            }
+            observe_states(&table, now);
             if n.is_multiple_of(40) {
                 self.router.sticky.sweep(table.sticky_ttl());
             }
+        }
+    }
+}
+
+/// Mark each endpoint `degraded` or not from its recent figures.
+fn assess(table: &RouteTable) {
+    for u in &table.all {
+        let (rate, samples) = u.stats.recent_success_rate();
+        let (fb, fb_samples) = u.stats.first_byte_p95_ms();
+        let why = crate::health::state::degraded(&table.health, rate, samples, fb, fb_samples);
+        u.stats.set_degraded(why);
+    }
+}
+
+/// Note every endpoint's state; log and keep the changes.
+fn observe_states(table: &RouteTable, now: Instant) {
+    for u in &table.all {
+        let (state, reason) = u.state(now);
+        if let Some(c) = u.stats.observe_state(state, &reason) {
+            tracing::info!(endpoint = %u.id, "state {} → {}: {}", c.from, c.to, c.reason);
         }
     }
 }

@@ -456,7 +456,7 @@ mod tests {
     fn reads_the_claude_code_fixture() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/claude_code_like_request.json"
+            "/tests/fixtures/claude_code_like_request.json"
         );
         let body = std::fs::read(path).unwrap();
         check(&body);

@@ -1,6 +1,6 @@
 //! Which upstream outcomes may be retried on another endpoint (before the commit point),
 //! what each means for the endpoint's breaker, and the retry budget that keeps an outage
-//! from multiplying the load on the providers still up (behavior.md §5).
+//! from multiplying the load on the providers still up (docs/behavior.md §5).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -9,7 +9,12 @@
 //! Candidates for a request, best first: a recovery trial on the profile we failed over
 //! from (if its breaker is due one), then the serving profile's available endpoints (the
 //! conversation's pinned endpoint first, half-open trials next, then the profile's
-//! strategy), then — with auto-failover — the next profiles in tier order.
+//! strategy, with `recovering` and `degraded` endpoints moved back in proportion to their
+//! share), then — with auto-failover — the next profiles in tier order. Last, the *last
+//! resort*: endpoints whose breakers are open (not billing holds, not rejected keys), the
+//! soonest-ending cooldown first, a `retry-after` ending within `retry_after_wait_secs`
+//! waited for, longer ones at the very end. So the client gets a real answer, or the real
+//! upstream error, rather than the proxy's own 503 while some upstream might answer.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -21,14 +26,15 @@ use http::{HeaderName, HeaderValue};
 use serde_json::Map;
 use tokio::sync::mpsc;
 
-use crate::balance::Balancer;
 use crate::balance::sticky::StickyMap;
+use crate::balance::{Balancer, apply_shares};
 use crate::health::breaker::{Admit, Breaker, BreakerPolicy, TrialPermit};
 use crate::ipc::protocol::{EndpointIdentity, EndpointStatus};
 use crate::proxy::retry::RetryBudget;
 use crate::proxy::stats::{EndpointStats, StatsRegistry};
 use crate::proxy::upstream::BaseUrl;
 use crate::state::Config;
+use crate::state::health::EndpointState;
 use crate::state::model::{
     AuthStyle, Endpoint, HealthSettings, Policy, ProxySettings, QueueSettings, SwitchKind,
     SwitchRecord, Tier,
@@ -55,6 +61,8 @@ pub struct Upstream {
     pub probe_model: Option<String>,
     /// `health.weight_adjust`: the balancer uses [`Upstream::effective_weight`].
     pub weight_adjust: bool,
+    /// `proxy.slow_start_secs`.
+    pub slow_start: Duration,
 }
 
 /// The credential header of an endpoint in its auth style, marked sensitive.
@@ -84,7 +92,7 @@ impl Upstream {
         profile: &str,
         e: &Endpoint,
         registry: &StatsRegistry,
-        weight_adjust: bool,
+        config: &Config,
     ) -> Result<Self, String> {
         let credential = credential_header(e)?;
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -104,8 +112,27 @@ impl Upstream {
             stats,
             breaker,
             probe_model: e.probe_model.clone(),
-            weight_adjust,
+            weight_adjust: config.health.weight_adjust,
+            slow_start: Duration::from_secs(config.proxy.slow_start_secs),
         })
+    }
+
+    /// Its one state word now, and why.
+    pub fn state(&self, now: Instant) -> (EndpointState, String) {
+        let view = self.breaker.view(self.key_fp, now);
+        let degraded = self.stats.degraded_reason();
+        crate::health::state::classify(self.enabled, &view, degraded.as_deref(), self.slow_start)
+    }
+
+    /// The share of the new conversations the strategy gives it that it keeps (slow start,
+    /// degraded). Cheap: an atomic read, and the breaker only while a slow start may run.
+    pub fn share(&self, now: Instant) -> f64 {
+        let since = if self.slow_start.is_zero() {
+            None
+        } else {
+            self.breaker.since_closed(now)
+        };
+        crate::health::state::share(since, self.slow_start, self.stats.is_degraded())
     }
 
     /// The weight the `weighted` strategy uses: the configured one, scaled by recent
@@ -121,12 +148,20 @@ impl Upstream {
     /// Who this endpoint is and what its breaker says now.
     pub fn identity(&self, now: Instant) -> EndpointIdentity {
         let view = self.breaker.view(self.key_fp, now);
+        let degraded = self.stats.degraded_reason();
+        let (state, _) = crate::health::state::classify(
+            self.enabled,
+            &view,
+            degraded.as_deref(),
+            self.slow_start,
+        );
         let (breaker, unavailable) = if self.enabled {
             (view.state.to_owned(), view.unavailable)
         } else {
             ("disabled".to_owned(), Some("disabled".to_owned()))
         };
         EndpointIdentity {
+            state,
             id: self.id.clone(),
             profile: self.profile.clone(),
             name: self.name.clone(),
@@ -210,12 +245,7 @@ impl RouteTable {
         for p in &config.profiles {
             let mut endpoints = Vec::new();
             for e in &p.endpoints {
-                let u = Arc::new(Upstream::build(
-                    &p.name,
-                    e,
-                    registry,
-                    config.health.weight_adjust,
-                )?);
+                let u = Arc::new(Upstream::build(&p.name, e, registry, config)?);
                 if e.enabled {
                     endpoints.push(u.clone());
                 }
@@ -283,6 +313,21 @@ pub struct Candidate {
     pub upstream: Arc<Upstream>,
     /// Held when this attempt is the endpoint's half-open trial.
     pub trial: Option<TrialPermit>,
+    /// A last resort: its breaker is open.
+    pub last_resort: bool,
+    /// Wait until then before sending (its `retry-after` ends soon).
+    pub not_before: Option<Instant>,
+}
+
+impl Candidate {
+    fn regular(upstream: Arc<Upstream>, trial: Option<TrialPermit>) -> Self {
+        Self {
+            upstream,
+            trial,
+            last_resort: false,
+            not_before: None,
+        }
+    }
 }
 
 /// Which profile serves, and why.
@@ -316,6 +361,8 @@ pub struct Router {
     pub sticky: StickyMap,
     pub budget: RetryBudget,
     events: Mutex<Option<mpsc::UnboundedSender<SwitchRecord>>>,
+    /// Woken when a breaker opens or closes, so upkeep looks at states at once.
+    pub changed: tokio::sync::Notify,
 }
 
 impl Router {
@@ -329,6 +376,7 @@ impl Router {
             sticky: StickyMap::default(),
             budget: RetryBudget::default(),
             events: Mutex::new(None),
+            changed: tokio::sync::Notify::new(),
         })
     }
 
@@ -365,53 +413,75 @@ impl Router {
         rx
     }
 
-    /// The endpoints one request may try, best first, at most `max`.
+    /// The endpoints one request may try, best first, at most `max`. The open endpoints
+    /// it may still try once these are used up come from [`Router::last_resorts`], asked
+    /// only then (the usual request never needs them).
     pub fn plan(&self, table: &RouteTable, session: Option<&str>, max: usize) -> Vec<Candidate> {
         let now = Instant::now();
         let st = self.tier_state();
-        let serving = table
-            .profile(&st.serving)
-            .or_else(|| table.profile(&table.chosen))
-            .map(|(i, _)| i);
         let mut out = Vec::with_capacity(max);
+        let (from, profiles) = route_order(table, &st);
         if table.policy.auto_recovery
-            && let Some((_, from)) = st
-                .failed_over_from
-                .as_deref()
-                .and_then(|f| table.profile(f))
+            && let Some(from) = from
             && let Some(trial) =
                 from.endpoints
                     .iter()
                     .find_map(|u| match u.breaker.admit(u.key_fp, now) {
-                        Admit::Trial(t) => Some(Candidate {
-                            upstream: u.clone(),
-                            trial: Some(t),
-                        }),
+                        Admit::Trial(t) => Some(Candidate::regular(u.clone(), Some(t))),
                         _ => None,
                     })
         {
             out.push(trial);
         }
-        let Some(serving) = serving else {
-            return out;
-        };
-        self.push_profile(
-            &table.profiles[serving],
-            session,
-            table.sticky_ttl(),
-            now,
-            &mut out,
-        );
-        if table.policy.auto_failover {
-            for i in table.after(serving) {
-                if out.len() >= max {
-                    break;
-                }
-                self.push_profile(&table.profiles[i], None, table.sticky_ttl(), now, &mut out);
+        for (n, &i) in profiles.iter().enumerate() {
+            if out.len() >= max {
+                break;
             }
+            let session = if n == 0 { session } else { None };
+            self.push_profile(
+                &table.profiles[i],
+                session,
+                table.sticky_ttl(),
+                now,
+                &mut out,
+            );
         }
         out.truncate(max);
         out
+    }
+
+    /// The last resorts of a request whose candidates (`tried`, by endpoint id) all failed:
+    /// the open endpoints of the same profiles (not billing holds, not rejected keys), the
+    /// soonest-ending cooldown first; a `retry-after` ending within `retry_after_wait_secs`
+    /// is to be waited for, a longer one comes at the very end.
+    pub fn last_resorts(&self, table: &RouteTable, tried: &[&str], now: Instant) -> Vec<Candidate> {
+        let st = self.tier_state();
+        let (from, profiles) = route_order(table, &st);
+        let wait = Duration::from_secs(table.settings.retry_after_wait_secs);
+        let pool = from
+            .into_iter()
+            .chain(profiles.iter().map(|&i| &table.profiles[i]));
+        let mut open: Vec<(bool, Instant, Arc<Upstream>, Option<Instant>)> = Vec::new();
+        for u in pool.flat_map(|p| p.endpoints.iter()) {
+            if tried.contains(&u.id.as_str()) || open.iter().any(|o| o.2.id == u.id) {
+                continue;
+            }
+            let Some(lr) = u.breaker.last_resort(u.key_fp, now) else {
+                continue;
+            };
+            let long = lr.retry_after && lr.ready_at > now + wait;
+            let not_before = (lr.retry_after && !long && lr.ready_at > now).then_some(lr.ready_at);
+            open.push((long, lr.ready_at, u.clone(), not_before));
+        }
+        open.sort_by_key(|o| (o.0, o.1));
+        open.into_iter()
+            .map(|(_, _, upstream, not_before)| Candidate {
+                upstream,
+                trial: None,
+                last_resort: true,
+                not_before,
+            })
+            .collect()
     }
 
     fn push_profile(
@@ -427,17 +497,11 @@ impl Router {
         for (i, u) in p.endpoints.iter().enumerate() {
             match u.breaker.admit(u.key_fp, now) {
                 Admit::Yes => ready.push(i),
-                Admit::Trial(t) => trials.push(Candidate {
-                    upstream: u.clone(),
-                    trial: Some(t),
-                }),
+                Admit::Trial(t) => trials.push(Candidate::regular(u.clone(), Some(t))),
                 Admit::No => {}
             }
         }
-        let cand = |i: usize| Candidate {
-            upstream: p.endpoints[i].clone(),
-            trial: None,
-        };
+        let cand = |i: usize| Candidate::regular(p.endpoints[i].clone(), None);
         let pinned = session
             .and_then(|s| self.sticky.get(s, ttl))
             .and_then(|id| p.endpoints.iter().position(|u| u.id == id))
@@ -449,9 +513,11 @@ impl Router {
                 out.extend(trials);
                 out.extend(ready.into_iter().filter(|&j| j != i).map(cand));
             }
-            // A new conversation: a due half-open trial first, then the strategy's order.
+            // A new conversation: a due half-open trial first, then the strategy's order,
+            // endpoints in a slow start (or degraded) moved back in proportion.
             None => {
                 let order = p.balancer.order(&p.endpoints, &ready);
+                let order = apply_shares(order, |i| p.endpoints[i].share(now), rand::random);
                 out.extend(trials);
                 out.extend(order.into_iter().map(cand));
             }
@@ -551,6 +617,31 @@ impl Router {
             .map(|u| u.status(now, pins.get(&u.id).copied().unwrap_or(0)))
             .collect()
     }
+}
+
+/// The profile failed over from (while failed over), and the profiles a request may use
+/// in order: the serving one, then — with auto-failover — the ones after it.
+fn route_order<'a>(
+    table: &'a RouteTable,
+    st: &TierState,
+) -> (Option<&'a ProfileRoute>, Vec<usize>) {
+    let from = st
+        .failed_over_from
+        .as_deref()
+        .and_then(|f| table.profile(f))
+        .map(|(_, p)| p);
+    let serving = table
+        .profile(&st.serving)
+        .or_else(|| table.profile(&table.chosen))
+        .map(|(i, _)| i);
+    let Some(serving) = serving else {
+        return (from, Vec::new());
+    };
+    let mut order = vec![serving];
+    if table.policy.auto_failover {
+        order.extend(table.after(serving));
+    }
+    (from, order)
 }
 
 /// A route table of one profile `p` with an endpoint per URL (key `k`), for tests.

@@ -14,7 +14,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::health::breaker::Breaker;
-use crate::state::health::{EndpointSnapshot, PROBE_HISTORY_CAP, ProbeRecord};
+use crate::state::health::{
+    EndpointSnapshot, EndpointState, PROBE_HISTORY_CAP, ProbeRecord, STATE_HISTORY_CAP, StateChange,
+};
 
 /// How many recent latencies (and first-byte times) are kept for percentiles.
 pub const LATENCY_WINDOW: usize = 512;
@@ -43,6 +45,12 @@ struct Notes {
     last_error: Option<(String, DateTime<Utc>)>,
     last_success_at: Option<DateTime<Utc>>,
     probes: VecDeque<ProbeRecord>,
+    /// The state last observed (none before the first look).
+    state: Option<EndpointState>,
+    /// Its changes, oldest first.
+    states: VecDeque<StateChange>,
+    /// Why the figures make it degraded, if they do.
+    degraded: Option<String>,
 }
 
 #[derive(Default)]
@@ -61,6 +69,8 @@ pub struct EndpointStats {
     weight_permille: AtomicU32,
     /// A probe of this endpoint is running.
     probing: AtomicBool,
+    /// Its recent figures are past the `health` thresholds (read on the request path).
+    degraded: AtomicBool,
 }
 
 /// Decrements the in-flight count when dropped.
@@ -183,6 +193,13 @@ impl EndpointStats {
         percentiles_ms(v)
     }
 
+    /// p95 of recent times to first byte (ms), and how many samples there are.
+    pub fn first_byte_p95_ms(&self) -> (Option<f64>, usize) {
+        let v: Vec<u64> = self.windows().first_byte_us.iter().copied().collect();
+        let n = v.len();
+        (percentiles_ms(v).1, n)
+    }
+
     /// Success rate over the recent outcomes, and how many there are.
     pub fn recent_success_rate(&self) -> (Option<f64>, usize) {
         let w = self.windows();
@@ -194,6 +211,43 @@ impl EndpointStats {
     /// Keep a probe result (bounded history; never counted as user traffic).
     pub fn record_probe(&self, record: ProbeRecord) {
         push_capped(&mut self.notes().probes, record, PROBE_HISTORY_CAP);
+    }
+
+    /// Mark the endpoint degraded (with why) or not, from its recent figures.
+    pub fn set_degraded(&self, why: Option<String>) {
+        self.degraded.store(why.is_some(), Ordering::Relaxed);
+        self.notes().degraded = why;
+    }
+
+    /// Whether the recent figures make it degraded (an atomic read).
+    pub fn is_degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
+    }
+
+    pub fn degraded_reason(&self) -> Option<String> {
+        self.notes().degraded.clone()
+    }
+
+    /// Note the state seen now. A change from the state seen before is kept in the
+    /// history and returned; the first look records nothing.
+    pub fn observe_state(&self, state: EndpointState, reason: &str) -> Option<StateChange> {
+        let mut n = self.notes();
+        let before = n.state.replace(state);
+        let from = before.filter(|&b| b != state)?;
+        let change = StateChange {
+            at: Utc::now(),
+            from,
+            to: state,
+            reason: reason.to_owned(),
+            extra: serde_json::Map::new(),
+        };
+        push_capped(&mut n.states, change.clone(), STATE_HISTORY_CAP);
+        Some(change)
+    }
+
+    /// The state last observed.
+    pub fn state(&self) -> Option<EndpointState> {
+        self.notes().state
     }
 
     pub fn last_probe(&self) -> Option<ProbeRecord> {
@@ -253,6 +307,8 @@ impl EndpointStats {
             last_error_at: notes.last_error.as_ref().map(|(_, at)| *at),
             last_success_at: notes.last_success_at,
             probes: notes.probes.iter().cloned().collect(),
+            state: notes.state,
+            states: notes.states.iter().cloned().collect(),
             ..EndpointSnapshot::default()
         }
     }
@@ -301,6 +357,13 @@ impl EndpointStats {
                 break;
             }
             n.probes.push_front(p.clone());
+        }
+        // The history goes on; the state itself is observed afresh (breakers start closed).
+        for c in s.states.iter().rev() {
+            if n.states.len() == STATE_HISTORY_CAP {
+                break;
+            }
+            n.states.push_front(c.clone());
         }
     }
 }
@@ -396,6 +459,30 @@ mod tests {
         assert_eq!(fresh.recent_success_rate(), (Some(0.5), 2));
         assert!(fresh.percentiles_ms().0.is_some());
         assert!(fresh.latency_estimate_us() > 0);
+    }
+
+    #[test]
+    fn state_changes_are_kept_from_the_second_look_on() {
+        let s = EndpointStats::default();
+        assert_eq!(s.observe_state(EndpointState::Healthy, "start"), None);
+        assert_eq!(s.observe_state(EndpointState::Healthy, "same"), None);
+        let c = s.observe_state(EndpointState::Open, "HTTP 529").unwrap();
+        assert_eq!(
+            (c.from, c.to, c.reason.as_str()),
+            (EndpointState::Healthy, EndpointState::Open, "HTTP 529")
+        );
+        let snap = s.snapshot(PERSISTED_WINDOW);
+        assert_eq!(snap.state, Some(EndpointState::Open));
+        assert_eq!(snap.states.len(), 1);
+        let fresh = EndpointStats::default();
+        fresh.restore(&snap);
+        assert_eq!(fresh.state(), None, "observed afresh");
+        assert_eq!(fresh.snapshot(PERSISTED_WINDOW).states, snap.states);
+        s.set_degraded(Some("slow".into()));
+        assert!(s.is_degraded());
+        assert_eq!(s.degraded_reason().as_deref(), Some("slow"));
+        s.set_degraded(None);
+        assert!(!s.is_degraded());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The failure queue (behavior.md §8): requests that failed on every candidate are kept
+//! The failure queue (docs/behavior.md §8): requests that failed on every candidate are kept
 //! and replayed later.
 //!
 //! - [`model`]: the index document and the pure rules (enqueue, limits, claims, the retry

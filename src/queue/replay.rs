@@ -2,6 +2,13 @@
 //! budget) — in the daemon, or in the CLI when no daemon runs. A batch first claims every
 //! item it will send (so a concurrent batch never sends the same item), then replays them
 //! a few at a time and records each outcome as it ends.
+//!
+//! `qcc queue retry` / `retry-all` are the user saying "try now": before such a batch every
+//! open breaker's cooldown ends at once ([`Breaker::expedite`]), so each open endpoint's
+//! next request is its trial and the replays go to whatever answers. The daemon's own
+//! background retries ([`Selection::Due`]) leave the breakers alone.
+//!
+//! [`Breaker::expedite`]: crate::health::breaker::Breaker::expedite
 
 use std::sync::Arc;
 
@@ -131,6 +138,7 @@ pub async fn run(
     on_item: impl Fn(&ItemResult, usize) + Send + Sync,
 ) -> Result<RetrySummary, QueueError> {
     let q = queue.clone();
+    let selection_is_manual = selection != Selection::Due;
     let (claimer, items) = tokio::task::spawn_blocking(move || {
         let claimer = q.claimer()?;
         let (which, due_only) = match &selection {
@@ -150,6 +158,12 @@ pub async fn run(
         })
     })??;
     let total = items.len();
+    if total > 0 && selection_is_manual {
+        let now = std::time::Instant::now();
+        for u in proxy.routes().all.iter().filter(|u| u.enabled) {
+            u.breaker.expedite(now);
+        }
+    }
     let results: Vec<ItemResult> = futures_util::stream::iter(items)
         .map(|item| {
             let proxy = proxy.clone();

@@ -15,6 +15,64 @@ use serde_json::{Map, Value};
 pub const HEALTH_VERSION: u32 = 1;
 /// Probe results kept per endpoint (oldest dropped first).
 pub const PROBE_HISTORY_CAP: usize = 50;
+/// State changes kept per endpoint (oldest dropped first).
+pub const STATE_HISTORY_CAP: usize = 50;
+
+/// The one state an endpoint is in, as `proxy status`, `health status` and `health
+/// history` name it (docs/behavior.md §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndpointState {
+    /// Takes its full share.
+    Healthy,
+    /// Recent success rate or latency past the thresholds in `health`: a reduced share.
+    Degraded,
+    /// Breaker open: no regular traffic until the cooldown ends (a last resort still).
+    Open,
+    /// Cooldown over: the next request (or probe) is its trial.
+    HalfOpen,
+    /// Breaker closed again: its share ramps up over the slow-start window.
+    Recovering,
+    /// Disabled in the config.
+    Disabled,
+    /// The upstream refused its key: skipped until the key changes.
+    Rejected,
+    /// A billing or spend-limit answer: held for the billing cooldown.
+    Billing,
+}
+
+impl EndpointState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointState::Healthy => "healthy",
+            EndpointState::Degraded => "degraded",
+            EndpointState::Open => "open",
+            EndpointState::HalfOpen => "half-open",
+            EndpointState::Recovering => "recovering",
+            EndpointState::Disabled => "disabled",
+            EndpointState::Rejected => "rejected",
+            EndpointState::Billing => "billing",
+        }
+    }
+}
+
+impl std::fmt::Display for EndpointState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One change of an endpoint's state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateChange {
+    pub at: DateTime<Utc>,
+    pub from: EndpointState,
+    pub to: EndpointState,
+    /// Why, in a few words ("HTTP 529 ×3", "a request succeeded", …).
+    pub reason: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
 
 /// `health.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,6 +132,12 @@ pub struct EndpointSnapshot {
     pub effective_weight: Option<u32>,
     /// Probe results, oldest first, at most [`PROBE_HISTORY_CAP`].
     pub probes: Vec<ProbeRecord>,
+    /// The state as last seen (display only, like `breaker`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<EndpointState>,
+    /// State changes, oldest first, at most [`STATE_HISTORY_CAP`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub states: Vec<StateChange>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -136,6 +200,15 @@ impl EndpointSnapshot {
             self.probes.drain(..excess);
         }
     }
+
+    /// Append a state change, dropping the oldest past the cap.
+    pub fn push_state(&mut self, change: StateChange) {
+        self.states.push(change);
+        if self.states.len() > STATE_HISTORY_CAP {
+            let excess = self.states.len() - STATE_HISTORY_CAP;
+            self.states.drain(..excess);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -171,5 +244,54 @@ mod tests {
         }
         assert_eq!(s.probes.len(), PROBE_HISTORY_CAP);
         assert_eq!(s.probes[0].reason, "5");
+        for i in 0..(STATE_HISTORY_CAP + 2) {
+            s.push_state(StateChange {
+                at: Utc::now(),
+                from: EndpointState::Healthy,
+                to: EndpointState::Open,
+                reason: i.to_string(),
+                extra: Map::new(),
+            });
+        }
+        assert_eq!(s.states.len(), STATE_HISTORY_CAP);
+        assert_eq!(s.states[0].reason, "2");
+    }
+
+    #[test]
+    fn state_words_are_the_documented_ones() {
+        let all = [
+            EndpointState::Healthy,
+            EndpointState::Degraded,
+            EndpointState::Open,
+            EndpointState::HalfOpen,
+            EndpointState::Recovering,
+            EndpointState::Disabled,
+            EndpointState::Rejected,
+            EndpointState::Billing,
+        ];
+        let words: Vec<String> = all
+            .iter()
+            .map(|s| {
+                serde_json::to_value(s)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            words,
+            [
+                "healthy",
+                "degraded",
+                "open",
+                "half-open",
+                "recovering",
+                "disabled",
+                "rejected",
+                "billing"
+            ]
+        );
+        assert!(all.iter().zip(&words).all(|(s, w)| s.as_str() == w));
     }
 }

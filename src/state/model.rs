@@ -36,13 +36,22 @@ pub enum ModelError {
     DuplicateProfile(String),
     #[error("invalid profile name '{0}'")]
     InvalidProfileName(String),
-    #[error("no endpoint matches id '{query}'{}", scope_suffix(.profile))]
+    #[error("no endpoint matches id or name '{query}'{}", scope_suffix(.profile))]
     UnknownEndpoint {
         query: String,
         profile: Option<String>,
     },
     #[error("endpoint id '{query}' is ambiguous: it matches {}", .matches.join(", "))]
     AmbiguousEndpoint { query: String, matches: Vec<String> },
+    /// Several endpoints (in scope) carry this name; `matches` are "id (profile)".
+    #[error("endpoint name '{query}' is ambiguous: it names {}", .matches.join(", "))]
+    AmbiguousEndpointName { query: String, matches: Vec<String> },
+    #[error("the endpoint name '{name}' is the id of endpoint {id} ({profile})")]
+    NameIsAnId {
+        name: String,
+        id: String,
+        profile: String,
+    },
     #[error(
         "profile '{profile}' already has an endpoint for {url} with key {masked_key} (id {id})"
     )]
@@ -90,8 +99,16 @@ impl ModelError {
             ModelError::InvalidProfileName(_) => {
                 "use 1–64 letters, digits, '.', '_' or '-', not starting with '-' or '.'".into()
             }
-            ModelError::UnknownEndpoint { .. } => "see the ids with `qcc endpoint list`".into(),
+            ModelError::UnknownEndpoint { .. } => {
+                "see the ids and names with `qcc endpoint list`".into()
+            }
             ModelError::AmbiguousEndpoint { .. } => "type more characters of the id".into(),
+            ModelError::AmbiguousEndpointName { .. } => {
+                "give one of the ids instead (or name the endpoints apart)".into()
+            }
+            ModelError::NameIsAnId { .. } => {
+                "pick another name: an id always wins over a name when qcc looks one up".into()
+            }
             ModelError::DuplicateEndpoint { profile, id, .. } => {
                 format!("change the existing endpoint with `qcc endpoint edit {profile} {id}`")
             }
@@ -348,7 +365,7 @@ impl Tiers {
     }
 }
 
-/// Failover policy (behavior.md §2).
+/// Failover policy (docs/behavior.md §2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Policy {
@@ -402,6 +419,17 @@ pub struct ProxySettings {
     /// Request bodies held at once for possible retries, in bytes; a request arriving past
     /// it gets one attempt (and is not queued).
     pub retry_buffer_bytes: u64,
+    /// An endpoint whose `retry-after` ends within this many seconds is waited for (within
+    /// the retry deadline) instead of being tried last.
+    pub retry_after_wait_secs: u64,
+    /// After its breaker closes, an endpoint's share of new conversations ramps up linearly
+    /// over this many seconds (0: full share at once).
+    pub slow_start_secs: u64,
+    /// Host names served besides `127.0.0.1`, `localhost` and `[::1]` (loopback listener).
+    pub allowed_hosts: Vec<String>,
+    /// Web origins whose requests are served (none by default: a request carrying an
+    /// `Origin` header is refused unless it is the proxy's own).
+    pub allowed_origins: Vec<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -419,6 +447,10 @@ impl Default for ProxySettings {
             retry_deadline_secs: 120,
             sticky_ttl_secs: 300,
             retry_buffer_bytes: 16 * 1024 * 1024,
+            retry_after_wait_secs: 3,
+            slow_start_secs: 30,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
             extra: Map::new(),
         }
     }
@@ -506,6 +538,12 @@ pub struct HealthSettings {
     pub min_checks: u32,
     /// Probes running at once in the daemon.
     pub max_concurrency: u32,
+    /// An endpoint whose recent success rate (over at least `min_checks` attempts) is below
+    /// this is `degraded` and gets half its share (0 = never).
+    pub degraded_success_rate: f64,
+    /// An endpoint whose p95 time to first byte (over at least `min_checks` answers) is
+    /// above this many ms is `degraded` (0 = never: answer times vary with the prompt).
+    pub degraded_first_byte_ms: u64,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -520,6 +558,8 @@ impl Default for HealthSettings {
             weight_adjust: false,
             min_checks: 10,
             max_concurrency: 4,
+            degraded_success_rate: 0.9,
+            degraded_first_byte_ms: 0,
             extra: Map::new(),
         }
     }
@@ -751,7 +791,18 @@ impl Config {
             .flat_map(|p| p.endpoints.iter().map(move |e| (p, e)))
     }
 
-    /// Resolve an endpoint id or unique prefix, within one profile or across all.
+    /// Resolve what the user typed for an endpoint — its id, its name or a unique id
+    /// prefix — within one profile (`Some`) or across all (`None`). In order:
+    ///
+    /// 1. an exact id wins;
+    /// 2. else an exact name (the one set with `--name`, not the host shown when there is
+    ///    none): one endpoint with it is the answer, several are
+    ///    [`ModelError::AmbiguousEndpointName`] listing their ids and profiles;
+    /// 3. else a unique id prefix ([`ModelError::AmbiguousEndpoint`] when several ids
+    ///    start with it).
+    ///
+    /// Ids and names are compared ignoring ASCII case and surrounding spaces. A name that
+    /// is also the start of another endpoint's id resolves to the named endpoint.
     pub fn find_endpoint(
         &self,
         profile: Option<&str>,
@@ -761,44 +812,100 @@ impl Config {
             Some(name) => Some(self.profile_index(name)?),
             None => None,
         };
-        let q = query.trim().to_ascii_lowercase();
-        let mut matches = Vec::new();
+        let typed = query.trim();
+        let q = typed.to_ascii_lowercase();
+        let mut named = Vec::new();
+        let mut prefixed = Vec::new();
         for (pi, p) in self.profiles.iter().enumerate() {
             if scope.is_some_and(|s| s != pi) {
                 continue;
             }
             for (ei, e) in p.endpoints.iter().enumerate() {
+                let r = EndpointRef {
+                    profile: pi,
+                    endpoint: ei,
+                };
                 if e.id == q {
-                    return Ok(EndpointRef {
-                        profile: pi,
-                        endpoint: ei,
-                    });
+                    return Ok(r);
                 }
-                if !q.is_empty() && e.id.starts_with(&q) {
-                    matches.push(EndpointRef {
-                        profile: pi,
-                        endpoint: ei,
+                if q.is_empty() {
+                    continue;
+                }
+                if e.name
+                    .as_deref()
+                    .is_some_and(|n| n.trim().eq_ignore_ascii_case(typed))
+                {
+                    named.push(r);
+                }
+                if e.id.starts_with(&q) {
+                    prefixed.push(r);
+                }
+            }
+        }
+        let listed = |refs: &[EndpointRef]| -> Vec<String> {
+            refs.iter()
+                .map(|r| {
+                    let p = &self.profiles[r.profile];
+                    format!("{} ({})", p.endpoints[r.endpoint].id, p.name)
+                })
+                .collect()
+        };
+        match (named.as_slice(), prefixed.as_slice()) {
+            ([one], _) => Ok(*one),
+            ([_, _, ..], _) => Err(ModelError::AmbiguousEndpointName {
+                query: typed.to_owned(),
+                matches: listed(&named),
+            }),
+            ([], [one]) => Ok(*one),
+            ([], []) => Err(ModelError::UnknownEndpoint {
+                query: query.to_owned(),
+                profile: profile.map(str::to_owned),
+            }),
+            ([], many) => Err(ModelError::AmbiguousEndpoint {
+                query: query.to_owned(),
+                matches: listed(many),
+            }),
+        }
+    }
+
+    /// Refuse a name that is some other endpoint's id (it could never be looked up by
+    /// name: ids win). `except` is the endpoint being named, if it exists already.
+    fn check_endpoint_name(
+        &self,
+        name: &str,
+        except: Option<EndpointRef>,
+    ) -> Result<(), ModelError> {
+        for (pi, p) in self.profiles.iter().enumerate() {
+            for (ei, e) in p.endpoints.iter().enumerate() {
+                let this = EndpointRef {
+                    profile: pi,
+                    endpoint: ei,
+                };
+                if except != Some(this) && e.id.eq_ignore_ascii_case(name.trim()) {
+                    return Err(ModelError::NameIsAnId {
+                        name: name.trim().to_owned(),
+                        id: e.id.clone(),
+                        profile: p.name.clone(),
                     });
                 }
             }
         }
-        match matches.as_slice() {
-            [one] => Ok(*one),
-            [] => Err(ModelError::UnknownEndpoint {
-                query: query.to_owned(),
-                profile: profile.map(str::to_owned),
-            }),
-            many => Err(ModelError::AmbiguousEndpoint {
-                query: query.to_owned(),
-                matches: many
-                    .iter()
-                    .map(|r| {
-                        let p = &self.profiles[r.profile];
-                        format!("{} ({})", p.endpoints[r.endpoint].id, p.name)
-                    })
-                    .collect(),
-            }),
+        Ok(())
+    }
+
+    /// Set or clear (`None` or blank) an endpoint's name, trimmed. Refuses another
+    /// endpoint's id ([`ModelError::NameIsAnId`]).
+    pub fn set_endpoint_name(
+        &mut self,
+        r: EndpointRef,
+        name: Option<&str>,
+    ) -> Result<(), ModelError> {
+        let name = name.map(str::trim).filter(|n| !n.is_empty());
+        if let Some(n) = name {
+            self.check_endpoint_name(n, Some(r))?;
         }
+        self.endpoint_mut(r).name = name.map(str::to_owned);
+        Ok(())
     }
 
     pub fn endpoint(&self, r: EndpointRef) -> &Endpoint {
@@ -834,16 +941,33 @@ impl Config {
                 id: dup.id.clone(),
             });
         }
+        let name = new
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned);
+        if let Some(n) = &name {
+            self.check_endpoint_name(n, None)?;
+        }
+        // An id never equals a name either (the name would stop resolving to its endpoint).
+        let is_name = |e: &Endpoint, id: &str| {
+            e.name
+                .as_deref()
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case(id))
+        };
         let id = loop {
             let id = new_id();
-            if !self.endpoints().any(|(_, e)| e.id == id) {
+            if !self.endpoints().any(|(_, e)| e.id == id || is_name(e, &id))
+                && name.as_deref().is_none_or(|n| !n.eq_ignore_ascii_case(&id))
+            {
                 break id;
             }
         };
         let endpoints = &mut self.profiles[pi].endpoints;
         endpoints.push(Endpoint {
             id,
-            name: new.name.filter(|n| !n.trim().is_empty()),
+            name,
             url,
             key: new.key,
             auth: new.auth,

@@ -1,6 +1,6 @@
 //! The only place that reads, locks and writes qcc's state files.
 //!
-//! Protocol (behavior.md §3): every read takes a shared `fs4` lock on the sibling `.lock`
+//! Protocol (docs/behavior.md §3): every read takes a shared `fs4` lock on the sibling `.lock`
 //! file; every read-modify-write takes the exclusive lock, reads, lets the caller change the
 //! document through pure model methods, writes a temp file in the same dir, fsyncs it,
 //! renames it over the old file and fsyncs the dir. A writer killed at any instant leaves the

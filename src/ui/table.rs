@@ -6,7 +6,7 @@ use comfy_table::{ContentArrangement, Table};
 
 use crate::health::metrics::{EndpointHealth, ProbeReport};
 use crate::ipc::protocol::{EndpointIdentity, EndpointStatus};
-use crate::state::health::ProbeRecord;
+use crate::state::health::{ProbeRecord, StateChange};
 use crate::ui::views::HealthSettingsView;
 use crate::ui::views::QueueItemView;
 use crate::ui::views::{EndpointView, PolicyView, ProfileView, SwitchView, TierEntry};
@@ -141,7 +141,7 @@ pub fn proxy_endpoints(rows: &[EndpointStatus]) -> Table {
         "ID",
         "PROFILE",
         "NAME",
-        "BREAKER",
+        "STATE",
         "WEIGHT",
         "IN-FLIGHT",
         "REQUESTS",
@@ -248,11 +248,12 @@ fn cut(s: &str, max: usize) -> String {
     }
 }
 
-/// The breaker cell: `closed`, `open (12s left)`, `half-open`, `disabled`.
+/// The state cell: `healthy`, `open (12s left)`, `recovering`, `billing (3540s left)`, …
 fn breaker_state(e: &EndpointIdentity) -> String {
-    match e.cooldown_left_secs {
-        Some(left) if e.enabled => format!("{} ({left}s left)", e.breaker),
-        _ => e.breaker.clone(),
+    use crate::state::health::EndpointState::{Billing, Open};
+    match (e.state, e.cooldown_left_secs) {
+        (Open | Billing, Some(left)) => format!("{} ({left}s left)", e.state),
+        _ => e.state.to_string(),
     }
 }
 
@@ -408,26 +409,55 @@ pub fn health_metrics_detail(e: &EndpointHealth) -> Table {
 }
 
 /// `qcc health history`: probe results, newest first.
-pub fn probe_history(rows: &[&ProbeRecord]) -> Table {
+/// One row of `qcc health history`: a probe result or a state change.
+#[derive(serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HistoryRow<'a> {
+    Probe(&'a ProbeRecord),
+    State(&'a StateChange),
+}
+
+impl HistoryRow<'_> {
+    pub fn at(&self) -> chrono::DateTime<chrono::Utc> {
+        match self {
+            HistoryRow::Probe(p) => p.at,
+            HistoryRow::State(s) => s.at,
+        }
+    }
+}
+
+pub fn health_history(rows: &[HistoryRow]) -> Table {
     let mut t = table(&[
         "TIME (UTC)",
-        "WHY",
+        "EVENT",
         "RESULT",
         "LATENCY MS",
         "FIRST BYTE MS",
         "MODEL",
         "DETAIL",
     ]);
-    for r in rows {
-        t.add_row(vec![
-            r.at.format("%Y-%m-%d %H:%M:%S").to_string(),
-            r.source.to_string(),
-            pass_fail(r.passed),
-            format!("{:.1}", r.latency_ms),
-            ms(r.first_byte_ms),
-            r.model.clone().unwrap_or_else(|| "-".into()),
-            cut(&r.reason, 70),
-        ]);
+    for row in rows {
+        let at = row.at().format("%Y-%m-%d %H:%M:%S").to_string();
+        t.add_row(match row {
+            HistoryRow::Probe(r) => vec![
+                at,
+                format!("{} probe", r.source),
+                pass_fail(r.passed),
+                format!("{:.1}", r.latency_ms),
+                ms(r.first_byte_ms),
+                r.model.clone().unwrap_or_else(|| "-".into()),
+                cut(&r.reason, 70),
+            ],
+            HistoryRow::State(c) => vec![
+                at,
+                "state".into(),
+                format!("{} → {}", c.from, c.to),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                cut(&c.reason, 70),
+            ],
+        });
     }
     t
 }

@@ -12,17 +12,7 @@ use rand::RngExt;
 
 use crate::harness::TestEnv;
 use crate::harness::client::{STREAM, send};
-use crate::harness::daemon::{client, runtime};
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
+use crate::harness::daemon::{client, rss_kib, runtime};
 
 fn random_fault(rng: &mut impl rand::Rng) -> Fault {
     match rng.random_range(0..8) {

@@ -107,6 +107,48 @@ fn bash_offers_endpoint_ids_of_the_named_profile() {
 }
 
 #[test]
+fn bash_offers_endpoint_names_beside_the_ids() {
+    let (env, work, home) = seeded();
+    let named = |profile: &str, id: &str, name: &str| {
+        env.ok(&["endpoint", "edit", profile, id, "--name", name]);
+    };
+    named("work", &work[0], "relay-a");
+    named("work", &work[1], "shared");
+    named("home", &home[0], "shared");
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    // In the profile on the command line: its ids and its names.
+    let got = sorted(bash_complete(
+        &env,
+        &["qcc", "endpoint", "disable", "work", ""],
+    ));
+    let want = sorted([work.clone(), vec!["relay-a".into(), "shared".into()]].concat());
+    assert_eq!(got, want);
+    assert_eq!(
+        bash_complete(&env, &["qcc", "endpoint", "disable", "work", "Rel"]),
+        ["relay-a"]
+    );
+    // Across profiles: a name two endpoints share is offered once.
+    let got = sorted(bash_complete(&env, &["qcc", "health", "history", "s"]));
+    assert_eq!(got, ["shared"]);
+    let got = bash_complete(&env, &["qcc", "health", "history", ""]);
+    assert_eq!(got.iter().filter(|c| *c == "shared").count(), 1, "{got:?}");
+    assert_eq!(got.len(), 3 + 2, "three ids and two names: {got:?}");
+    // `--only` offers the endpoints of the --from profile; `env -e` those of its profile.
+    let got = sorted(bash_complete(
+        &env,
+        &[
+            "qcc", "endpoint", "add", "x", "--from", "home", "--only", "",
+        ],
+    ));
+    assert_eq!(got, sorted([home.clone(), vec!["shared".into()]].concat()));
+    let got = sorted(bash_complete(&env, &["qcc", "env", "work", "-e", "re"]));
+    assert_eq!(got, ["relay-a"]);
+}
+
+#[test]
 fn bash_still_completes_commands_and_flags() {
     let (env, _, _) = seeded();
     let got = bash_complete(&env, &["qcc", "pri"]);

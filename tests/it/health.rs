@@ -279,7 +279,10 @@ fn a_healthy_setup_gets_no_probe_traffic_until_asked() {
         .sum();
     assert_eq!(user, 2, "{m}");
     let table = env.ok(&["health", "status"]);
-    assert!(table.contains(&a_id) && table.contains("closed"), "{table}");
+    assert!(
+        table.contains(&a_id) && table.contains("healthy"),
+        "{table}"
+    );
 
     // With `probe_all_interval_secs`, healthy endpoints are probed too (still not as
     // user traffic).

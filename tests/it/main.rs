@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod access;
 mod bad_input;
 mod breakers_tiers;
 mod chaos;
@@ -10,6 +11,7 @@ mod claude_settings;
 mod completion;
 mod demo;
 mod endpoint;
+mod endpoint_names;
 mod failover;
 mod generated;
 mod health;
@@ -21,5 +23,8 @@ mod proxy_lifecycle;
 mod proxy_tls;
 mod python_sdk;
 mod queue;
+mod recovery;
+mod state_fixture;
 mod state_safety;
 mod strategies;
+mod survive;

@@ -45,8 +45,9 @@ pub struct Args {
     #[arg(short, long, value_name = "PROFILE", conflicts_with_all = ["key", "key_env", "key_stdin"],
           add = clap_complete::ArgValueCandidates::new(complete::profiles))]
     pub from: Option<String>,
-    /// With --from: reuse only these endpoints (id or prefix; repeatable)
-    #[arg(long, value_name = "ID", requires = "from")]
+    /// With --from: reuse only these endpoints (id, name or unique id prefix; repeatable)
+    #[arg(long, value_name = "ENDPOINT", requires = "from",
+          add = clap_complete::ArgValueCompleter::new(complete::endpoint_ids))]
     pub only: Vec<String>,
 }
 
@@ -187,7 +188,7 @@ fn reuse(
     if args.name.is_some() && picked.len() > 1 {
         return Err(CliError::usage(
             "--name applies to one endpoint, but several are being reused",
-            "pick one with --only <ID>, or drop --name",
+            "pick one with --only <ENDPOINT>, or drop --name",
         ));
     }
     Ok(picked

@@ -8,13 +8,14 @@ use crate::cli::error::CliError;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
-  qcc endpoint disable work e7c1")]
+  qcc endpoint disable work e7c1
+  qcc endpoint disable work relay-a    # by name")]
 pub struct Args {
     /// The profile
     #[arg(add = clap_complete::ArgValueCandidates::new(complete::profiles))]
     pub profile: String,
-    /// Endpoint id (or a unique prefix)
-    #[arg(add = clap_complete::ArgValueCompleter::new(complete::endpoint_ids))]
+    /// Endpoint id, name or unique id prefix
+    #[arg(value_name = "ENDPOINT", add = clap_complete::ArgValueCompleter::new(complete::endpoint_ids))]
     pub id: String,
 }
 

@@ -11,14 +11,14 @@ use crate::state::model::{AuthStyle, validate_weight};
 #[command(after_help = "\
 Examples:
   qcc endpoint edit work e7c1 --weight 300
-  qcc endpoint edit work e7c1 --key-env NEW_KEY --auth bearer
+  qcc endpoint edit work relay-a --key-env NEW_KEY --auth bearer   # by name
   qcc endpoint edit work e7c1 --name ''        # clear the name")]
 pub struct Args {
     /// The profile
     #[arg(add = clap_complete::ArgValueCandidates::new(complete::profiles))]
     pub profile: String,
-    /// Endpoint id (or a unique prefix)
-    #[arg(add = clap_complete::ArgValueCompleter::new(complete::endpoint_ids))]
+    /// Endpoint id, name or unique id prefix
+    #[arg(value_name = "ENDPOINT", add = clap_complete::ArgValueCompleter::new(complete::endpoint_ids))]
     pub id: String,
     /// New base URL
     #[arg(long, value_name = "URL")]
@@ -54,15 +54,15 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
         if args.url.is_some() || key.is_some() {
             c.set_endpoint_target(r, args.url.as_deref(), key)?;
         }
+        if let Some(n) = &args.name {
+            c.set_endpoint_name(r, Some(n))?;
+        }
         let e = c.endpoint_mut(r);
         if let Some(a) = args.auth {
             e.auth = a;
         }
         if let Some(w) = weight {
             e.weight = w;
-        }
-        if let Some(n) = &args.name {
-            e.name = Some(n.trim().to_owned()).filter(|n| !n.is_empty());
         }
         Ok(())
     })

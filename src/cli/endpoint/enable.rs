@@ -13,8 +13,8 @@ pub struct Args {
     /// The profile
     #[arg(add = clap_complete::ArgValueCandidates::new(complete::profiles))]
     pub profile: String,
-    /// Endpoint id (or a unique prefix)
-    #[arg(add = clap_complete::ArgValueCompleter::new(complete::endpoint_ids))]
+    /// Endpoint id, name or unique id prefix
+    #[arg(value_name = "ENDPOINT", add = clap_complete::ArgValueCompleter::new(complete::endpoint_ids))]
     pub id: String,
 }
 

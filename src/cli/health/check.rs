@@ -18,18 +18,24 @@ use crate::ui::progress;
 Examples:
   qcc health check
   qcc health check e7c1
+  qcc health check relay-a             # by name
   qcc health check --json | jq '.[] | select(.passed | not)'")]
 pub struct Args {
-    /// Endpoint id (or a unique prefix); default: every enabled endpoint
+    /// Endpoint id, name or unique id prefix; default: every enabled endpoint
     #[arg(add = clap_complete::ArgValueCompleter::new(complete::endpoint_ids))]
     pub endpoint: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     let config = ctx.config()?;
+    // Resolve the name or prefix here, so the daemon is only ever sent an exact id.
+    let endpoint = match &args.endpoint {
+        Some(q) => Some(config.endpoint(config.find_endpoint(None, q)?).id.clone()),
+        None => None,
+    };
     // Long enough for every probe to finish, in waves of `max_concurrency`.
     let h = &config.health;
-    let n = match &args.endpoint {
+    let n = match &endpoint {
         Some(_) => 1,
         None => config.endpoints().filter(|(_, e)| e.enabled).count().max(1),
     };
@@ -38,15 +44,13 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     let wait = Duration::from_secs(per_probe * waves + 10);
     let mut client = ctx.daemon_for(wait)?;
     let spinner = progress::spinner(ctx.json, "probing");
-    let answer = client.call(&Request::ProbeNow {
-        endpoint: args.endpoint.clone(),
-    });
+    let answer = client.call(&Request::ProbeNow { endpoint });
     spinner.finish();
     match answer? {
         Response::Probed { results } => super::print_results(ctx, &results),
         Response::Error { message } => Err(CliError::failed(
             message,
-            Some("see the ids with `qcc endpoint list`".into()),
+            Some("see the ids and names with `qcc endpoint list`".into()),
         )),
         other => Err(super::unexpected(&other)),
     }

@@ -36,8 +36,8 @@ pub struct Args {
     /// The model probes ask (with --endpoint: that endpoint's own; '' clears it)
     #[arg(long, value_name = "MODEL")]
     pub probe_model: Option<String>,
-    /// Apply --probe-model to this endpoint only
-    #[arg(long, value_name = "ID", requires = "probe_model", add = clap_complete::ArgValueCompleter::new(complete::endpoint_ids))]
+    /// Apply --probe-model to this endpoint only (id, name or unique id prefix)
+    #[arg(long, value_name = "ENDPOINT", requires = "probe_model", add = clap_complete::ArgValueCompleter::new(complete::endpoint_ids))]
     pub endpoint: Option<String>,
     /// Scale weights by recent success rate and latency
     #[arg(long, overrides_with = "no_weight_adjust")]

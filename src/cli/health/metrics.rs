@@ -18,7 +18,7 @@ Examples:
   qcc health metrics e7c1
   qcc health metrics e7c1 --json | jq '.endpoints[0].stability'")]
 pub struct Args {
-    /// Endpoint id (or a unique prefix); default: all
+    /// Endpoint id, name or unique id prefix; default: all
     #[arg(add = clap_complete::ArgValueCompleter::new(complete::endpoint_ids))]
     pub endpoint: Option<String>,
 }

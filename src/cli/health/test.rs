@@ -30,7 +30,7 @@ Examples:
   qcc health test --profile backup --timeout 10
   qcc health test --model claude-sonnet-4-5 --json")]
 pub struct Args {
-    /// Endpoint id (or a unique prefix); default: every enabled endpoint
+    /// Endpoint id, name or unique id prefix; default: every enabled endpoint
     #[arg(add = clap_complete::ArgValueCompleter::new(complete::endpoint_ids), conflicts_with = "profile")]
     pub endpoint: Option<String>,
     /// Test the enabled endpoints of this profile

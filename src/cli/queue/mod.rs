@@ -81,7 +81,7 @@ pub fn replay(
     }
     let config = ctx.config()?;
     let queue = store(ctx)?;
-    let proxy = std::sync::Arc::new(Proxy::new(&config, None).map_err(|e| {
+    let proxy = std::sync::Arc::new(Proxy::new(&config, Default::default()).map_err(|e| {
         CliError::failed(
             e,
             Some("replaying needs a usable profile; see `qcc profile list`".into()),

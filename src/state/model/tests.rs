@@ -152,6 +152,157 @@ fn endpoint_prefixes_resolve_or_report_ambiguity() {
     ));
 }
 
+fn named(url: &str, name: &str) -> NewEndpoint {
+    NewEndpoint {
+        name: Some(name.into()),
+        ..ep(url, "k")
+    }
+}
+
+/// a: e7c1a2 "relay-a", e7d000 "Main"; b: f00000 "relay-a", f0e000 "e7" (hex-looking).
+fn named_config() -> Config {
+    let mut c = config_with(&["a", "b"]);
+    let mut seq = ["e7c1a2", "e7d000", "f00000", "f0e000"]
+        .into_iter()
+        .map(String::from);
+    let mut next_id = || seq.next().unwrap();
+    c.add_endpoint("a", named("https://1.com", "relay-a"), &mut next_id)
+        .unwrap();
+    c.add_endpoint("a", named("https://2.com", "Main"), &mut next_id)
+        .unwrap();
+    c.add_endpoint("b", named("https://3.com", "relay-a"), &mut next_id)
+        .unwrap();
+    c.add_endpoint("b", named("https://4.com", "e7"), &mut next_id)
+        .unwrap();
+    c
+}
+
+fn found(c: &Config, profile: Option<&str>, query: &str) -> String {
+    let r = c
+        .find_endpoint(profile, query)
+        .unwrap_or_else(|e| panic!("{query}: {e}"));
+    c.endpoint(r).id.clone()
+}
+
+#[test]
+fn endpoint_names_resolve_ignoring_ascii_case_and_spaces() {
+    let c = named_config();
+    assert_eq!(found(&c, None, "Main"), "e7d000");
+    assert_eq!(found(&c, None, "main"), "e7d000");
+    assert_eq!(found(&c, None, " MAIN "), "e7d000");
+    assert_eq!(found(&c, Some("a"), "main"), "e7d000");
+    // Only whole names: a name prefix is no match (and the host is no name).
+    assert!(matches!(
+        c.find_endpoint(None, "mai"),
+        Err(ModelError::UnknownEndpoint { .. })
+    ));
+    assert!(matches!(
+        c.find_endpoint(None, "1.com"),
+        Err(ModelError::UnknownEndpoint { .. })
+    ));
+    // Out of scope: the name of an endpoint in another profile is unknown here.
+    assert_eq!(
+        c.find_endpoint(Some("b"), "main"),
+        Err(ModelError::UnknownEndpoint {
+            query: "main".into(),
+            profile: Some("b".into()),
+        })
+    );
+}
+
+#[test]
+fn a_shared_endpoint_name_is_ambiguous_unless_the_profile_decides() {
+    let c = named_config();
+    let err = c.find_endpoint(None, "relay-a").unwrap_err();
+    assert_eq!(
+        err,
+        ModelError::AmbiguousEndpointName {
+            query: "relay-a".into(),
+            matches: vec!["e7c1a2 (a)".into(), "f00000 (b)".into()],
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "endpoint name 'relay-a' is ambiguous: it names e7c1a2 (a), f00000 (b)"
+    );
+    assert!(err.hint().unwrap().contains("id"), "{:?}", err.hint());
+    assert_eq!(found(&c, Some("a"), "relay-a"), "e7c1a2");
+    assert_eq!(found(&c, Some("b"), "Relay-A"), "f00000");
+    // The same name twice in one profile is ambiguous there too.
+    let mut c = c;
+    let r = c.find_endpoint(Some("b"), "e7").unwrap();
+    c.set_endpoint_name(r, Some("relay-a")).unwrap();
+    assert!(matches!(
+        c.find_endpoint(Some("b"), "relay-a"),
+        Err(ModelError::AmbiguousEndpointName { matches, .. }) if matches.len() == 2
+    ));
+}
+
+#[test]
+fn an_exact_id_beats_a_name_and_a_name_beats_an_id_prefix() {
+    let mut c = named_config();
+    // "e7" is the prefix of two ids in profile a and the name of f0e000 in b: the name wins.
+    assert_eq!(found(&c, None, "e7"), "f0e000");
+    assert_eq!(found(&c, None, "E7"), "f0e000");
+    // Within profile a nothing is named "e7": the prefix rule applies (and is ambiguous).
+    assert!(matches!(
+        c.find_endpoint(Some("a"), "e7"),
+        Err(ModelError::AmbiguousEndpoint { .. })
+    ));
+    // Ids and unique prefixes keep working.
+    assert_eq!(found(&c, None, "e7c1a2"), "e7c1a2");
+    assert_eq!(found(&c, None, "E7C"), "e7c1a2");
+    assert_eq!(found(&c, None, "f0e"), "f0e000");
+    // A name equal to another endpoint's id (hand-edited: the CLI refuses it) loses to it.
+    let r = c.find_endpoint(None, "main").unwrap();
+    c.endpoint_mut(r).name = Some("f00000".into());
+    assert_eq!(found(&c, None, "f00000"), "f00000");
+}
+
+#[test]
+fn a_name_may_not_be_another_endpoints_id() {
+    let mut c = named_config();
+    let main = c.find_endpoint(None, "main").unwrap();
+    assert_eq!(
+        c.set_endpoint_name(main, Some(" F00000 ")),
+        Err(ModelError::NameIsAnId {
+            name: "F00000".into(),
+            id: "f00000".into(),
+            profile: "b".into(),
+        })
+    );
+    assert!(
+        ModelError::NameIsAnId {
+            name: String::new(),
+            id: String::new(),
+            profile: String::new()
+        }
+        .hint()
+        .is_some()
+    );
+    assert_eq!(c.endpoint(main).name.as_deref(), Some("Main"), "unchanged");
+    // Its own id is harmless; blank clears; names are trimmed.
+    c.set_endpoint_name(main, Some("e7d000")).unwrap();
+    c.set_endpoint_name(main, Some("  ")).unwrap();
+    assert_eq!(c.endpoint(main).name, None);
+    c.set_endpoint_name(main, Some("  backup ")).unwrap();
+    assert_eq!(c.endpoint(main).name.as_deref(), Some("backup"));
+    // Adding: refused likewise, and no new id is ever equal to an existing name.
+    let err = c
+        .add_endpoint("a", named("https://5.com", "E7C1A2"), || "aaaaaa".into())
+        .unwrap_err();
+    assert!(matches!(err, ModelError::NameIsAnId { .. }), "{err}");
+    c.set_endpoint_name(main, Some("abcdef")).unwrap();
+    let mut seq = ["abcdef", "123456", "bbbbbb"].into_iter().map(String::from);
+    let e = c
+        .add_endpoint("a", named("https://6.com", "123456"), || {
+            seq.next().unwrap()
+        })
+        .unwrap();
+    assert_eq!(e.id, "bbbbbb", "skips a name and its own name");
+    assert_eq!(e.name.as_deref(), Some("123456"));
+}
+
 #[test]
 fn tiers_hold_a_profile_at_most_once_and_follow_renames() {
     let mut c = config_with(&["a", "b", "c"]);

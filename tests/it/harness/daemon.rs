@@ -130,6 +130,29 @@ impl Drop for RunningProxy<'_> {
     }
 }
 
+/// Resident memory of process `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// Open file descriptors of process `pid`.
+pub fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+/// Whether process `pid` exists.
+pub fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
 pub fn kill(pid: u32, signal: i32) {
     // SAFETY: plain kill(2).
     unsafe {
@@ -172,9 +195,9 @@ pub fn client() -> reqwest::Client {
     qcc::proxy::upstream::client(Duration::from_secs(5)).unwrap()
 }
 
-/// The request Claude Code sends, from the shared fixtures: (body, headers).
+/// The request Claude Code sends, from the repository's `tests/fixtures/`: (body, headers).
 pub fn claude_code_request() -> (Vec<u8>, Vec<(String, String)>) {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
     let body = std::fs::read(format!("{dir}/claude_code_like_request.json")).unwrap();
     let headers: serde_json::Map<String, Value> = serde_json::from_slice(
         &std::fs::read(format!("{dir}/claude_code_like_request.headers.json")).unwrap(),

@@ -1,0 +1,383 @@
+//! A finished outage ends at once: sequences of faults (breakers carry state from one
+//! failure to the next), the last resort instead of the proxy's own 503, the short wait
+//! for a `retry-after`, the fail-fast bound while everything is really down, the slow start
+//! of a recovered endpoint, the state words and their history, and `queue retry-all` right
+//! after an outage.
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use qcc::fake::{FakeUpstream, Fault};
+
+use crate::harness::client::{PLAIN, STREAM, send};
+use crate::harness::daemon::{client, runtime};
+use crate::harness::scenarios::{Pair, pair};
+use crate::harness::{TestEnv, daemon::RunningProxy};
+
+fn states(env: &TestEnv) -> Vec<String> {
+    env.proxy_status()["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["state"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn send_one(proxy: &RunningProxy<'_>, body: &'static str) -> crate::harness::client::Reply {
+    runtime()
+        .block_on(send(&client(), &proxy.base_url, body, None))
+        .unwrap()
+}
+
+#[test]
+fn after_every_endpoint_failed_and_recovered_the_next_requests_succeed_at_once() {
+    let Pair {
+        env,
+        a,
+        b,
+        a_id,
+        b_id,
+    } = pair(None);
+    // Long cooldowns: without the last resort the next 60 s would be the proxy's own 503s.
+    env.ok(&[
+        "priority",
+        "policy",
+        "--failure-threshold",
+        "1",
+        "--cooldown",
+        "60",
+    ]);
+    a.set_default_fault(Fault::status(529));
+    b.set_default_fault(Fault::status(529));
+    let proxy = env.start_proxy();
+    let r = send_one(&proxy, STREAM);
+    assert_eq!(r.status, 529, "the upstream's own error goes back: {r:?}");
+    assert_eq!(states(&env), ["open", "open"]);
+
+    a.set_default_fault(Fault::None);
+    b.set_default_fault(Fault::None);
+    let started = Instant::now();
+    let r = send_one(&proxy, STREAM);
+    assert!(r.is_clean_stream(), "{r:?}");
+    let r = send_one(&proxy, PLAIN);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no waiting for a cooldown: {:?}",
+        started.elapsed()
+    );
+    // The endpoint that answered closed its breaker (its success was the trial).
+    let answered = r.endpoint.unwrap();
+    assert!(answered == a_id || answered == b_id);
+    let s = env.endpoint_status(&answered);
+    assert_eq!(s["breaker"], "closed", "{s}");
+    assert_eq!(s["state"], "recovering", "{s}");
+}
+
+#[test]
+fn a_retry_after_on_b_then_a_reset_on_a_still_gets_b() {
+    let Pair {
+        env, a, b, b_id, ..
+    } = pair(None);
+    let proxy = env.start_proxy();
+    // 1: A fails (500, below the threshold), B says 429 retry-after 1: B cools down.
+    a.push_fault(Fault::status(500));
+    b.push_fault(Fault::rate_limited(1));
+    let r = send_one(&proxy, PLAIN);
+    assert_eq!(r.status, 429, "{r:?}");
+    assert_eq!(env.endpoint_status(&b_id)["state"], "open");
+    // 2: A resets before its headers — on its pooled connection, then again on the fresh
+    // one the proxy resends on (a reset of a reused connection may be a stale close); B's
+    // retry-after ends within the wait cap (3 s): it is waited for, and the client gets
+    // B's success.
+    a.push_fault(Fault::ResetBeforeHeaders);
+    a.push_fault(Fault::ResetBeforeHeaders);
+    let started = Instant::now();
+    let r = send_one(&proxy, PLAIN);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.endpoint.as_deref(), Some(b_id.as_str()));
+    assert_eq!(r.attempts, Some(2));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(a.request_count(), 3);
+    assert_eq!(b.request_count(), 2);
+}
+
+#[test]
+fn a_long_retry_after_is_tried_last_not_skipped() {
+    let Pair {
+        env,
+        a,
+        b,
+        a_id,
+        b_id,
+    } = pair(None);
+    env.ok(&[
+        "priority",
+        "policy",
+        "--failure-threshold",
+        "1",
+        "--cooldown",
+        "60",
+    ]);
+    let proxy = env.start_proxy();
+    // A: open after a 529 (60 s); B: 429 with retry-after 120 (past the 3 s wait cap).
+    a.push_fault(Fault::status(529));
+    b.push_fault(Fault::rate_limited(120));
+    assert_eq!(send_one(&proxy, PLAIN).status, 429);
+    assert_eq!(states(&env), ["open", "open"]);
+    // Both open: A (a failure cooldown) first, B (the long retry-after) last.
+    a.push_fault(Fault::status(503));
+    let started = Instant::now();
+    let r = send_one(&proxy, PLAIN);
+    assert_eq!(r.status, 200, "B was still tried: {r:?}");
+    assert_eq!(r.endpoint.as_deref(), Some(b_id.as_str()));
+    assert_eq!(r.attempts, Some(2));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "no wait for 120 s"
+    );
+    assert_eq!(a.request_count(), 2);
+    let _ = a_id;
+}
+
+#[test]
+fn while_everything_is_really_down_requests_fail_fast_within_the_budget() {
+    let env = TestEnv::new();
+    let ups: Vec<FakeUpstream> = (0..3)
+        .map(|i| FakeUpstream::spawn_named(&format!("down{i}")).unwrap())
+        .collect();
+    for (i, up) in ups.iter().enumerate() {
+        up.set_default_fault(Fault::status(503));
+        env.endpoint_for(
+            "work",
+            &up.url(),
+            &format!("sk-down-00000000{i}"),
+            "api-key",
+        );
+    }
+    env.ok(&[
+        "priority",
+        "policy",
+        "--failure-threshold",
+        "1",
+        "--cooldown",
+        "60",
+    ]);
+    env.ok(&["queue", "config", "--mode", "none"]);
+    let proxy = env.start_proxy();
+    let rt = runtime();
+    let http = client();
+    const N: usize = 40;
+    let started = Instant::now();
+    let replies: Vec<_> = (0..N / 8)
+        .flat_map(|_| {
+            rt.block_on(join_all(
+                (0..8).map(|_| send(&http, &proxy.base_url, STREAM, None)),
+            ))
+        })
+        .map(Result::unwrap)
+        .collect();
+    for r in &replies {
+        assert!(r.is_well_formed(), "{r:?}");
+        assert_eq!(r.status, 503, "{r:?}");
+        assert!(
+            !r.body.contains("qcc:"),
+            "an upstream's answer, not ours: {r:?}"
+        );
+    }
+    let sent: usize = ups.iter().map(FakeUpstream::request_count).sum();
+    // Every request reached some upstream; retries stayed within the budget's floor
+    // (10 per 10 s window; 20% of 40 requests is less).
+    assert!(sent >= N, "{sent} upstream attempts for {N} requests");
+    assert!(sent <= N + 10, "{sent} upstream attempts for {N} requests");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(states(&env), ["open", "open", "open"]);
+}
+
+#[test]
+fn a_recovered_endpoint_ramps_up_over_the_slow_start() {
+    let Pair {
+        env,
+        a,
+        b: _b,
+        a_id,
+        ..
+    } = pair(None);
+    env.ok(&["profile", "edit", "work", "--strategy", "weighted"]);
+    env.ok(&[
+        "priority",
+        "policy",
+        "--failure-threshold",
+        "1",
+        "--cooldown",
+        "1",
+    ]);
+    const RAMP: Duration = Duration::from_secs(2);
+    env.edit_config(|c| c.proxy.slow_start_secs = RAMP.as_secs());
+    a.set_default_fault(Fault::status(503));
+    let proxy = env.start_proxy();
+    let rt = runtime();
+    let http = client();
+    // Open A (weighted: it is chosen within two requests).
+    while env.endpoint_status(&a_id)["state"] != "open" {
+        rt.block_on(send(&http, &proxy.base_url, PLAIN, None))
+            .unwrap();
+    }
+    a.set_default_fault(Fault::None);
+    // Half-open once the cooldown ends (and the daemon's upkeep has noted it).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !env
+        .ok(&["health", "history", &a_id])
+        .contains("open → half-open")
+    {
+        assert!(Instant::now() < deadline, "never half-open");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    // The next request is A's trial; its success closes the breaker: the ramp starts.
+    let r = rt
+        .block_on(send(&http, &proxy.base_url, PLAIN, None))
+        .unwrap();
+    assert_eq!(r.endpoint.as_deref(), Some(a_id.as_str()), "{r:?}");
+    let closed = Instant::now();
+    assert_eq!(env.endpoint_status(&a_id)["state"], "recovering");
+    // Sequential requests over the window and a little after, bucketed by time.
+    const BUCKETS: usize = 5;
+    let width = RAMP.as_secs_f64() * 1.25 / BUCKETS as f64;
+    let mut hits = [(0usize, 0usize); BUCKETS];
+    loop {
+        let t = closed.elapsed().as_secs_f64();
+        let bucket = (t / width) as usize;
+        if bucket >= BUCKETS {
+            break;
+        }
+        let r = rt
+            .block_on(send(&http, &proxy.base_url, PLAIN, None))
+            .unwrap();
+        assert_eq!(r.status, 200);
+        hits[bucket].1 += 1;
+        if r.endpoint.as_deref() == Some(a_id.as_str()) {
+            hits[bucket].0 += 1;
+        }
+    }
+    // Equal weights: at full share A gets half; during the ramp half × max(0.1, t / 2 s).
+    let expected = |b: usize| {
+        let mid = (b as f64 + 0.5) * width;
+        0.5 * (mid / RAMP.as_secs_f64()).clamp(0.1, 1.0)
+    };
+    let shares: Vec<f64> = hits.iter().map(|&(a, n)| a as f64 / n as f64).collect();
+    eprintln!("slow start: hits {hits:?}, shares {shares:?}");
+    for (b, share) in shares.iter().enumerate() {
+        assert!(hits[b].1 >= 20, "too few samples in bucket {b}: {hits:?}");
+        // Tolerance: ±0.15 (about three standard deviations at 50 samples).
+        assert!(
+            (share - expected(b)).abs() <= 0.15,
+            "bucket {b}: share {share:.2}, expected {:.2} ({hits:?})",
+            expected(b)
+        );
+    }
+    assert!(
+        shares[0] + 0.2 < shares[BUCKETS - 1],
+        "it ramps: {shares:?}"
+    );
+    env.wait_status(Duration::from_secs(5), "healthy", |s| {
+        s["endpoints"][0]["state"] == "healthy"
+    });
+
+    // Every change is in the history, next to the probes.
+    let h = env.json(&["health", "history", &a_id]);
+    let changes: Vec<(String, String)> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["kind"] == "state")
+        .map(|row| {
+            (
+                row["from"].as_str().unwrap().to_owned(),
+                row["to"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("recovering", "healthy"),
+        ("half-open", "recovering"),
+        ("open", "half-open"),
+        ("healthy", "open"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(f, t)| ((*f).to_owned(), (*t).to_owned()))
+        .collect();
+    assert_eq!(changes, want, "newest first: {h}");
+    let text = env.ok(&["health", "history", &a_id]);
+    assert!(text.contains("half-open → recovering"), "{text}");
+}
+
+/// Two endpoints down (529), breakers that open at once and stay open for a minute, and
+/// three queued jobs.
+fn outage_with_queued_jobs(env: &TestEnv) -> Vec<FakeUpstream> {
+    let ups: Vec<FakeUpstream> = (0..2)
+        .map(|i| FakeUpstream::spawn_named(&format!("q{i}")).unwrap())
+        .collect();
+    for (i, up) in ups.iter().enumerate() {
+        up.set_default_fault(Fault::status(529));
+        env.endpoint_for(
+            "work",
+            &up.url(),
+            &format!("sk-outage-0000000{i}"),
+            "api-key",
+        );
+    }
+    env.ok(&["queue", "config", "--no-auto-retry", "--mode", "all"]);
+    env.ok(&[
+        "priority",
+        "policy",
+        "--failure-threshold",
+        "1",
+        "--cooldown",
+        "60",
+    ]);
+    ups
+}
+
+fn queue_three(proxy: &RunningProxy<'_>) {
+    for _ in 0..3 {
+        let r = send_one(proxy, PLAIN);
+        assert_eq!(r.status, 529, "{r:?}");
+    }
+}
+
+#[test]
+fn retry_all_right_after_an_outage_replays_everything_through_the_daemon() {
+    let env = TestEnv::new();
+    let ups = outage_with_queued_jobs(&env);
+    let proxy = env.start_proxy();
+    queue_three(&proxy);
+    assert_eq!(env.json(&["queue", "list"]).as_array().unwrap().len(), 3);
+    assert_eq!(states(&env), ["open", "open"]);
+    for up in &ups {
+        up.set_default_fault(Fault::None);
+    }
+    let v = env.json(&["queue", "retry-all"]);
+    assert_eq!(v["succeeded"], 3, "{v}");
+    assert_eq!(v["failed"], 0, "{v}");
+}
+
+#[test]
+fn retry_all_right_after_an_outage_replays_everything_without_the_daemon() {
+    let env = TestEnv::new();
+    let ups = outage_with_queued_jobs(&env);
+    {
+        let proxy = env.start_proxy();
+        queue_three(&proxy);
+    }
+    for up in &ups {
+        up.set_default_fault(Fault::None);
+    }
+    let v = env.json(&["queue", "retry-all"]);
+    assert_eq!(v["succeeded"], 3, "{v}");
+    assert_eq!(v["failed"], 0, "{v}");
+}
