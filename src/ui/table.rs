@@ -534,5 +534,24 @@ pub fn health_settings(v: &HealthSettingsView) -> Table {
         "max-concurrency".to_owned(),
         format!("{} probes at once", v.max_concurrency),
     ]);
+    t.add_row(vec![
+        "degraded-below".to_owned(),
+        if v.degraded_success_rate > 0.0 {
+            format!(
+                "{:.0}% success (half share below it)",
+                v.degraded_success_rate * 100.0
+            )
+        } else {
+            "off".to_owned()
+        },
+    ]);
+    t.add_row(vec![
+        "degraded-first-byte".to_owned(),
+        if v.degraded_first_byte_ms > 0 {
+            format!("{} ms p95 (half share above it)", v.degraded_first_byte_ms)
+        } else {
+            "off".to_owned()
+        },
+    ]);
     t
 }

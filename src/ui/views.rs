@@ -234,6 +234,10 @@ pub struct HealthSettingsView {
     pub weight_adjust: bool,
     pub min_checks: u32,
     pub max_concurrency: u32,
+    /// Success rate below which an endpoint is `degraded` (0–1; 0 = never).
+    pub degraded_success_rate: f64,
+    /// p95 time to first byte above which an endpoint is `degraded` (ms; 0 = never).
+    pub degraded_first_byte_ms: u64,
     /// Endpoint id → its own probe model.
     pub endpoint_probe_models: std::collections::BTreeMap<String, String>,
 }
@@ -249,6 +253,8 @@ impl From<&Config> for HealthSettingsView {
             weight_adjust: h.weight_adjust,
             min_checks: h.min_checks,
             max_concurrency: h.max_concurrency,
+            degraded_success_rate: h.degraded_success_rate,
+            degraded_first_byte_ms: h.degraded_first_byte_ms,
             endpoint_probe_models: c
                 .endpoints()
                 .filter_map(|(_, e)| Some((e.id.clone(), e.probe_model.clone()?)))

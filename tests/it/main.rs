@@ -7,6 +7,7 @@ mod access;
 mod bad_input;
 mod breakers_tiers;
 mod chaos;
+mod claude_code;
 mod claude_settings;
 mod completion;
 mod demo;

@@ -381,3 +381,63 @@ fn retry_all_right_after_an_outage_replays_everything_without_the_daemon() {
     assert_eq!(v["succeeded"], 3, "{v}");
     assert_eq!(v["failed"], 0, "{v}");
 }
+
+#[test]
+fn an_endpoint_that_fails_often_is_degraded_and_keeps_half_its_share() {
+    let Pair {
+        env,
+        a,
+        b: _b,
+        a_id,
+        ..
+    } = pair(None);
+    env.ok(&["priority", "policy", "--failure-threshold", "100"]);
+    let v = env.json(&[
+        "health",
+        "config",
+        "--min-checks",
+        "4",
+        "--degraded-below",
+        "90",
+    ]);
+    assert_eq!(v["degraded_success_rate"], 0.9);
+    assert_eq!(v["degraded_first_byte_ms"], 0);
+    // Bad values change nothing.
+    let before = env.config();
+    env.fail(2, &["health", "config", "--degraded-below", "101"]);
+    env.fail(2, &["health", "config", "--degraded-first-byte", "-1"]);
+    assert_eq!(env.config(), before);
+    let proxy = env.start_proxy();
+    // A (first in order) answers 4 of 6: 67% < 90%, over more than min-checks attempts.
+    for fault in [500, 0, 500, 0, 0, 0] {
+        if fault > 0 {
+            a.push_fault(Fault::status(fault));
+        }
+        assert_eq!(send_one(&proxy, PLAIN).status, 200);
+    }
+    let s = env.wait_status(Duration::from_secs(5), "degraded", |s| {
+        s["endpoints"][0]["state"] == "degraded"
+    });
+    assert_eq!(s["endpoints"][0]["breaker"], "closed", "not removed: {s}");
+    let health = env.json(&["health", "status"]);
+    assert_eq!(health["endpoints"][0]["state"], "degraded", "{health}");
+    // `ordered` would give A everything; degraded, it keeps about half of it.
+    let before = a.request_count();
+    let rt = runtime();
+    let http = client();
+    for _ in 0..80 {
+        rt.block_on(send(&http, &proxy.base_url, PLAIN, None))
+            .unwrap();
+    }
+    let got = a.request_count() - before;
+    assert!((20..=60).contains(&got), "A got {got} of 80");
+    assert!(
+        env.ok(&["health", "history", &a_id])
+            .contains("healthy → degraded"),
+        "the change is recorded"
+    );
+    env.ok(&["health", "config", "--degraded-below", "0"]);
+    env.wait_status(Duration::from_secs(5), "healthy again", |s| {
+        s["endpoints"][0]["state"] == "healthy"
+    });
+}

@@ -13,7 +13,9 @@ use crate::ui::{self, style, table};
 /// --interval seconds), so a healthy setup spends no tokens on probes;
 /// --probe-all-interval makes it probe every endpoint too. With --weight-adjust, the
 /// `weighted` strategy scales each endpoint's weight by its recent success rate and
-/// latency once it has --min-checks samples (never to zero).
+/// latency once it has --min-checks samples (never to zero). An endpoint whose recent
+/// success rate is below --degraded-below (or whose p95 time to first byte is above
+/// --degraded-first-byte) over --min-checks samples is `degraded`: it keeps half its share.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
@@ -22,7 +24,8 @@ Examples:
   qcc health config --endpoint e7c1 --probe-model gpt-4o-mini   # one endpoint's own model
   qcc health config --endpoint e7c1 --probe-model ''            # back to the default
   qcc health config --weight-adjust --min-checks 20
-  qcc health config --probe-all-interval 600 --timeout 15")]
+  qcc health config --probe-all-interval 600 --timeout 15
+  qcc health config --degraded-below 95 --degraded-first-byte 8000")]
 pub struct Args {
     /// Seconds between probes of an endpoint whose breaker is open or half-open (1–86400)
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
@@ -51,6 +54,13 @@ pub struct Args {
     /// Probes the proxy runs at once (1–64)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub max_concurrency: Option<u32>,
+    /// Success rate (%) below which an endpoint is degraded (0 = never; default 90)
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub degraded_below: Option<u32>,
+    /// p95 time to first byte (ms) above which an endpoint is degraded (0 = never, the
+    /// default)
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    pub degraded_first_byte: Option<u64>,
 }
 
 impl Args {
@@ -63,6 +73,8 @@ impl Args {
             || self.no_weight_adjust
             || self.min_checks.is_some()
             || self.max_concurrency.is_some()
+            || self.degraded_below.is_some()
+            || self.degraded_first_byte.is_some()
     }
 }
 
@@ -104,6 +116,12 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
             }
             if let Some(v) = args.max_concurrency {
                 h.max_concurrency = v;
+            }
+            if let Some(v) = args.degraded_below {
+                h.degraded_success_rate = f64::from(v) / 100.0;
+            }
+            if let Some(v) = args.degraded_first_byte {
+                h.degraded_first_byte_ms = v;
             }
             Ok(HealthSettingsView::from(&*c))
         })?

@@ -29,7 +29,7 @@ pub enum Cmd {
     Status(status::Args),
     /// Every health figure, of all endpoints or one
     Metrics(metrics::Args),
-    /// An endpoint's probe results, newest first
+    /// An endpoint's probe results and state changes, newest first
     History(history::Args),
     /// Ask the running proxy to probe endpoints now
     Check(check::Args),

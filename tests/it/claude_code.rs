@@ -1,0 +1,116 @@
+//! The real client this tool exists for: Claude Code itself (`claude -p`, its native binary
+//! from the npm package), offline, through the daemon to a fake upstream. CI installs it
+//! (`npm install` in .ci/run, path in `QCC_CLAUDE_BIN`); elsewhere the test is skipped with
+//! a message when no `claude` is found.
+
+use std::path::PathBuf;
+
+use qcc::fake::{FakeUpstream, Fault};
+
+use serde_json::Value;
+
+use crate::harness::TestEnv;
+
+/// The Claude Code binary: `$QCC_CLAUDE_BIN`, else `claude` on PATH.
+fn claude_bin() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("QCC_CLAUDE_BIN") {
+        return Some(PathBuf::from(p));
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join("claude"))
+        .find(|p| p.is_file())
+}
+
+/// `claude -p PROMPT --output-format json` against the proxy; (success, parsed result).
+fn ask(env: &TestEnv, claude: &PathBuf, base_url: &str, prompt: &str) -> (bool, Value) {
+    let out = env
+        .shell_cmd(claude)
+        .args(["-p", prompt, "--output-format", "json"])
+        .current_dir(env.home())
+        .env("ANTHROPIC_BASE_URL", base_url)
+        .env("ANTHROPIC_API_KEY", "sk-ant-api03-client-key-0000")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_ERROR_REPORTING", "1")
+        // Claude Code's own retries would hide what the proxy answered.
+        .env("CLAUDE_CODE_MAX_RETRIES", "0")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let result = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
+        panic!(
+            "claude printed no JSON result:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.success(), result)
+}
+
+#[test]
+fn claude_code_runs_through_the_proxy_across_failures_and_an_outage() {
+    let Some(claude) = claude_bin() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have Claude Code: see .ci/run (QCC_CLAUDE_BIN)"
+        );
+        eprintln!("skipped: Claude Code is not installed (set QCC_CLAUDE_BIN)");
+        return;
+    };
+    let env = TestEnv::new();
+    let a = FakeUpstream::spawn_named("a").unwrap();
+    let b = FakeUpstream::spawn_named("b").unwrap();
+    b.set_reply_text("Hello from the Claude Code test.");
+    env.endpoint_for("work", &a.url(), "sk-ant-api03-upstream-a-00001", "api-key");
+    env.endpoint_for("work", &b.url(), "sk-ant-api03-upstream-b-00002", "api-key");
+    env.ok(&["profile", "edit", "work", "--strategy", "ordered"]);
+    env.ok(&[
+        "priority",
+        "policy",
+        "--failure-threshold",
+        "1",
+        "--cooldown",
+        "60",
+    ]);
+    let proxy = env.start_proxy();
+
+    // 1. A is overloaded: the turn fails over to B inside the request.
+    a.set_default_fault(Fault::status(529));
+    let (ok, r) = ask(&env, &claude, &proxy.base_url, "Say hello");
+    assert!(ok, "{r}");
+    assert_eq!(r["is_error"], false, "{r}");
+    assert_eq!(r["result"], "Hello from the Claude Code test.", "{r}");
+    assert_eq!(a.request_count(), 1);
+    let turn = b
+        .requests()
+        .into_iter()
+        .find(|q| q.path == "/v1/messages")
+        .unwrap();
+    assert_eq!(turn.query.as_deref(), Some("beta=true"));
+    assert_eq!(
+        turn.header("x-api-key"),
+        Some("sk-ant-api03-upstream-b-00002"),
+        "the endpoint's key replaces the client's"
+    );
+    assert!(turn.header("anthropic-version").is_some());
+    assert!(turn.header("x-claude-code-session-id").is_some());
+
+    // 2. Everything is down: Claude Code gets the provider's own error, not a hang.
+    b.set_default_fault(Fault::status(529));
+    let (ok, r) = ask(&env, &claude, &proxy.base_url, "Say hello again");
+    assert!(!ok && r["is_error"] == true, "{r}");
+    let states: Vec<Value> = env.proxy_status()["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["state"].clone())
+        .collect();
+    assert_eq!(states, ["open", "open"]);
+
+    // 3. The providers are back (breakers still open for a minute): the very next turn works.
+    a.set_default_fault(Fault::None);
+    b.set_default_fault(Fault::None);
+    let (ok, r) = ask(&env, &claude, &proxy.base_url, "Are you back?");
+    assert!(ok, "{r}");
+    assert_eq!(r["is_error"], false, "{r}");
+}
