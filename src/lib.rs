@@ -1,7 +1,8 @@
 //! qcc: keeps Claude Code (and any Anthropic-API client) running when a provider fails.
 //!
 //! The library holds everything; `main.rs` only parses, runs and maps errors to exit codes.
-//! Modules that do no terminal IO (`state`) never import `cli` or `ui`.
+//! The modules form layers (docs/architecture.md), checked by `tests/it/architecture.rs`:
+//! an import never points up, so there is no cycle between top-level modules.
 
 /// Choosing among a profile's endpoints: strategies and sticky conversations.
 pub mod balance;
@@ -11,15 +12,21 @@ pub mod cli;
 pub mod daemon;
 /// A fake Anthropic upstream that fails on command, for tests, benchmarks and `qcc demo`.
 pub mod fake;
-/// Endpoint health: circuit breakers, the conversational probe, metrics, `health.json`.
+/// Endpoint health: the probe scheduler, the conversational test, `health.json`.
 pub mod health;
 /// The CLI ↔ daemon control protocol over a Unix socket.
 pub mod ipc;
-/// The data plane: the forwarding HTTP server.
+/// The data plane: the forwarding server, routing, tiers, queue replays.
 pub mod proxy;
-/// The failure queue: requests that failed everywhere, kept and replayed.
+/// The failure queue: requests that failed everywhere, kept (replayed by `proxy::replay`).
 pub mod queue;
+/// The typed views (status, health, replay summaries) every output serialises; data only.
+pub mod report;
+/// Server-sent events: framing, error events, usage read off a stream (a leaf module).
+pub mod sse;
 /// On-disk state: paths, the pure model, locked atomic storage.
 pub mod state;
 /// Terminal output: tables, prompts, colours, JSON views with masked keys.
 pub mod ui;
+/// One endpoint at run time: target, credential, figures, breaker, state (under the proxy).
+pub mod upstream;

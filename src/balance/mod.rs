@@ -3,6 +3,10 @@
 //! next one" whatever the strategy. Health filtering happens before (the breaker decides
 //! what is available); stickiness after (a pinned conversation's endpoint moves to the
 //! front). One small file per strategy.
+//!
+//! Strategies see an endpoint only through [`Load`] (its weight, requests in flight and
+//! latency estimate, as tower's `Load` does) and take their randomness as an argument, so
+//! each has seeded unit tests without a proxy.
 
 pub mod fastest;
 pub mod least_connections;
@@ -14,8 +18,46 @@ pub mod weighted;
 
 use std::sync::Arc;
 
-use crate::proxy::routing::Upstream;
 use crate::state::model::Strategy;
+use crate::upstream::Upstream;
+
+/// What a strategy may know of an endpoint.
+pub trait Load {
+    /// The weight `weighted` uses (configured, or scaled by health).
+    fn weight(&self) -> u32;
+    /// Requests in flight now.
+    fn in_flight(&self) -> u64;
+    /// Peak-EWMA time to response headers in µs (0 before any sample).
+    fn latency_estimate_us(&self) -> u64;
+}
+
+impl Load for Upstream {
+    fn weight(&self) -> u32 {
+        self.effective_weight()
+    }
+
+    fn in_flight(&self) -> u64 {
+        self.stats.in_flight()
+    }
+
+    fn latency_estimate_us(&self) -> u64 {
+        self.stats.latency_estimate_us()
+    }
+}
+
+impl<T: Load + ?Sized> Load for Arc<T> {
+    fn weight(&self) -> u32 {
+        (**self).weight()
+    }
+
+    fn in_flight(&self) -> u64 {
+        (**self).in_flight()
+    }
+
+    fn latency_estimate_us(&self) -> u64 {
+        (**self).latency_estimate_us()
+    }
+}
 
 /// Per-profile balancing state for one routing snapshot.
 pub enum Balancer {
@@ -42,7 +84,17 @@ impl Balancer {
     }
 
     /// Order `available` (indexes into `endpoints`, ascending) best first.
-    pub fn order(&self, endpoints: &[Arc<Upstream>], available: &[usize]) -> Vec<usize> {
+    pub fn order<L: Load>(&self, endpoints: &[L], available: &[usize]) -> Vec<usize> {
+        self.order_with(endpoints, available, &mut rand::rng())
+    }
+
+    /// [`order`](Self::order) with the given randomness (`fastest`, `random`).
+    pub fn order_with<L: Load>(
+        &self,
+        endpoints: &[L],
+        available: &[usize],
+        rng: &mut impl rand::Rng,
+    ) -> Vec<usize> {
         if available.len() <= 1 {
             return available.to_vec();
         }
@@ -50,9 +102,9 @@ impl Balancer {
             Balancer::Weighted(w) => w.order(endpoints, available),
             Balancer::RoundRobin(r) => r.order(available),
             Balancer::LeastConnections(l) => l.order(endpoints, available),
-            Balancer::Fastest(f) => f.order(endpoints, available),
+            Balancer::Fastest(f) => f.order(endpoints, available, rng),
             Balancer::Ordered => ordered::order(available),
-            Balancer::Random => random::order(available),
+            Balancer::Random => random::order(available, rng),
         }
     }
 }
@@ -66,7 +118,7 @@ pub(crate) fn front(mut v: Vec<usize>, pick: usize) -> Vec<usize> {
     v
 }
 
-/// Apply each endpoint's share (see `health::state::share`): an endpoint whose share is
+/// Apply each endpoint's share (see `upstream::state::share`): an endpoint whose share is
 /// below 1 keeps its place in `order` with that probability (`draw` yields uniform numbers
 /// in [0, 1)) and otherwise moves behind the endpoints at full share — still a candidate,
 /// only later. How a `recovering` endpoint's traffic ramps up, whatever the strategy.
@@ -92,8 +144,70 @@ pub fn apply_shares(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use rand::SeedableRng;
+
+    /// An endpoint as a strategy sees it.
+    pub(crate) struct Fake {
+        pub weight: u32,
+        pub in_flight: u64,
+        pub latency_us: u64,
+    }
+
+    impl Fake {
+        pub fn weighted(weight: u32) -> Self {
+            Self {
+                weight,
+                in_flight: 0,
+                latency_us: 0,
+            }
+        }
+
+        pub fn busy(in_flight: u64) -> Self {
+            Self {
+                in_flight,
+                ..Self::weighted(100)
+            }
+        }
+
+        pub fn timed(latency_us: u64, in_flight: u64) -> Self {
+            Self {
+                latency_us,
+                in_flight,
+                ..Self::weighted(100)
+            }
+        }
+    }
+
+    impl Load for Fake {
+        fn weight(&self) -> u32 {
+            self.weight
+        }
+
+        fn in_flight(&self) -> u64 {
+            self.in_flight
+        }
+
+        fn latency_estimate_us(&self) -> u64 {
+            self.latency_us
+        }
+    }
+
+    /// The same random numbers every run.
+    pub(crate) fn seeded() -> rand::rngs::StdRng {
+        rand::rngs::StdRng::seed_from_u64(7)
+    }
+
+    #[test]
+    fn one_available_endpoint_needs_no_strategy() {
+        for s in [Strategy::Weighted, Strategy::Fastest, Strategy::Random] {
+            let b = Balancer::new(s, 3);
+            let eps = [Fake::weighted(1), Fake::weighted(1), Fake::weighted(1)];
+            assert_eq!(b.order_with(&eps, &[2], &mut seeded()), [2]);
+            assert_eq!(b.order_with(&eps, &[], &mut seeded()), Vec::<usize>::new());
+        }
+    }
 
     #[test]
     fn shares_move_endpoints_back_in_proportion() {

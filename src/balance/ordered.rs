@@ -3,3 +3,11 @@
 pub fn order(available: &[usize]) -> Vec<usize> {
     available.to_vec()
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn list_order() {
+        assert_eq!(super::order(&[1, 3, 4]), [1, 3, 4]);
+    }
+}

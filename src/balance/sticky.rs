@@ -16,7 +16,10 @@ pub struct StickyMap {
 impl StickyMap {
     /// The endpoint pinned for `session`, if the pin is younger than `ttl`.
     pub fn get(&self, session: &str, ttl: Duration) -> Option<String> {
-        let pins = self.pins.lock().expect("sticky lock");
+        let pins = self
+            .pins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         pins.get(session)
             .filter(|(_, at)| at.elapsed() < ttl)
             .map(|(id, _)| id.clone())
@@ -24,7 +27,10 @@ impl StickyMap {
 
     /// Pin (or re-pin) `session` to `endpoint`, refreshing its TTL.
     pub fn pin(&self, session: &str, endpoint: &str) {
-        let mut pins = self.pins.lock().expect("sticky lock");
+        let mut pins = self
+            .pins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match pins.get_mut(session) {
             Some((id, at)) => {
                 if id != endpoint {
@@ -42,14 +48,19 @@ impl StickyMap {
     pub fn sweep(&self, ttl: Duration) {
         self.pins
             .lock()
-            .expect("sticky lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .retain(|_, (_, at)| at.elapsed() < ttl);
     }
 
     /// Live pins per endpoint id.
     pub fn counts(&self, ttl: Duration) -> HashMap<String, usize> {
         let mut out = HashMap::new();
-        for (id, at) in self.pins.lock().expect("sticky lock").values() {
+        for (id, at) in self
+            .pins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+        {
             if at.elapsed() < ttl {
                 *out.entry(id.clone()).or_default() += 1;
             }

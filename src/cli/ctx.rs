@@ -61,31 +61,26 @@ impl Ctx {
     /// notices file changes by itself within a second.
     fn state_changed(&self) {
         use crate::ipc::client::{Client, IpcError};
-        use crate::ipc::protocol::{Request, Response};
         if !self.paths.socket().exists() {
             return;
         }
         let answer = Client::connect(&self.paths.socket(), std::time::Duration::from_secs(5))
-            .and_then(|mut c| c.call(&Request::Reload));
+            .and_then(|mut c| c.reload());
         match answer {
-            Ok(Response::Reloaded { error: Some(e) }) => crate::ui::style::warn(&format!(
+            Ok(Some(e)) => crate::ui::style::warn(&format!(
                 "the running proxy refused the new config and keeps the old one: {e}"
             )),
-            Ok(_) | Err(IpcError::NotRunning) => {}
+            Ok(None) | Err(IpcError::NotRunning) => {}
             Err(e) => crate::ui::style::warn(&format!("could not tell the proxy to reload: {e}")),
         }
     }
 
     /// The running daemon's status, if it runs and answers (best effort, for display).
-    pub fn daemon_status(&self) -> Option<crate::ipc::protocol::StatusReport> {
-        use crate::ipc::protocol::{Request, Response};
+    pub fn daemon_status(&self) -> Option<crate::report::status::StatusReport> {
         if !self.paths.socket().exists() {
             return None;
         }
-        match self.daemon().ok()?.call(&Request::Status).ok()? {
-            Response::Status(s) => Some(*s),
-            _ => None,
-        }
+        self.daemon().ok()?.status().ok()
     }
 
     /// A connected control client, or exit code 3 when the daemon is not running.

@@ -12,7 +12,7 @@ use crate::cli::error::CliError;
 use crate::daemon::spawn::{self, StartOptions, Started};
 use crate::fake::{FakeUpstream, Fault};
 use crate::ipc::client::Client;
-use crate::ipc::protocol::{Request, Response};
+
 use crate::state::History;
 use crate::state::model::{AuthStyle, NewEndpoint, Strategy, Tier};
 use crate::state::secret::Secret;
@@ -42,7 +42,7 @@ struct DaemonGuard {
 impl Drop for DaemonGuard {
     fn drop(&mut self) {
         if let Ok(mut c) = Client::connect(&self.paths.socket(), Duration::from_secs(5))
-            && c.call(&Request::Stop { timeout_secs: 5 }).is_ok()
+            && c.stop(5).is_ok()
         {
             let _ = c.wait_closed(Duration::from_secs(10));
         }
@@ -129,7 +129,8 @@ pub fn run(_ctx: &Ctx, args: &Args) -> Result<(), CliError> {
 
     step(5, "What `qcc proxy status` shows:");
     let mut client = Client::connect(&paths.socket(), Duration::from_secs(5))?;
-    if let Response::Status(report) = client.call(&Request::Status)? {
+    {
+        let report = client.status()?;
         println!(
             "   serving: {}{}",
             report.active_profile.as_deref().unwrap_or("-"),
@@ -241,12 +242,11 @@ async fn stream_requests(base: &str, n: usize) -> Result<(), CliError> {
         let _ = std::io::stdout().flush();
         let mut first_byte = None;
         let mut events = 0;
-        let mut pending = String::new();
+        let mut pending = crate::sse::Events::default();
         while let Ok(Some(chunk)) = resp.chunk().await {
             first_byte.get_or_insert_with(|| started.elapsed());
-            pending.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = pending.find("\n\n") {
-                let event: String = pending.drain(..end + 2).collect();
+            pending.push(&chunk);
+            while let Some(event) = pending.next_event() {
                 events += 1;
                 if let Some(text) = delta_text(&event) {
                     print!("{text}");
@@ -263,9 +263,8 @@ async fn stream_requests(base: &str, n: usize) -> Result<(), CliError> {
 }
 
 /// The text of a `content_block_delta` event, if it is one.
-fn delta_text(event: &str) -> Option<String> {
-    let data = event.lines().find_map(|l| l.strip_prefix("data: "))?;
-    let v: serde_json::Value = serde_json::from_str(data).ok()?;
+fn delta_text(event: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(&crate::sse::data(event)).ok()?;
     (v["type"] == "content_block_delta")
         .then(|| v["delta"]["text"].as_str().map(str::to_owned))
         .flatten()

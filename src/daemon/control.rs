@@ -4,15 +4,14 @@
 //! [`probe_now`].
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use crate::daemon::reload::Reloader;
-use crate::ipc::protocol::{Request, Response, StatusReport};
+use crate::ipc::protocol::{Request, Response};
 use crate::proxy::Proxy;
-use crate::queue::replay::{self, Selection};
+use crate::proxy::replay::{self, Selection};
 
 /// Queued requests replayed at once.
 pub const QUEUE_CONCURRENCY: usize = 4;
@@ -56,9 +55,6 @@ impl Shutdown {
 pub struct Daemon {
     pub proxy: Arc<Proxy>,
     pub reloader: Arc<Reloader>,
-    pub started_at: DateTime<Utc>,
-    pub started: Instant,
-    pub listen: String,
     pub shutdown: Shutdown,
     /// Active health checks (`qcc health check`) and the health report.
     pub health: Arc<crate::health::monitor::Monitor>,
@@ -76,25 +72,9 @@ pub async fn handle(d: &Daemon, request: Request) -> Response {
     }
 }
 
+/// `qcc proxy status`: the same typed report `/_qcc/status` serves.
 fn status(d: &Daemon) -> Response {
-    let tiers = d.proxy.router.tier_state();
-    let table = d.proxy.routes();
-    let tier_of = |name: &str| table.profile(name).and_then(|(_, p)| p.tier);
-    Response::Status(Box::new(StatusReport {
-        pid: std::process::id(),
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        started_at: d.started_at,
-        uptime_secs: d.started.elapsed().as_secs(),
-        listen: d.listen.clone(),
-        active_tier: tier_of(&tiers.serving).map(|t| t.to_string()),
-        active_profile: Some(tiers.serving),
-        chosen_profile: Some(tiers.chosen),
-        failed_over_from: tiers.failed_over_from,
-        config_error: d.reloader.error(),
-        requests: d.proxy.requests(),
-        in_flight: d.proxy.in_flight(),
-        endpoints: d.proxy.endpoint_status(),
-    }))
+    Response::Status(Box::new(d.proxy.status_report()))
 }
 
 async fn reload(d: &Daemon) -> Response {
@@ -123,7 +103,7 @@ fn stop(d: &Daemon, timeout_secs: u64) -> Response {
 }
 
 async fn queue_retry(d: &Daemon, ids: Option<Vec<String>>) -> Response {
-    let Some(queue) = d.proxy.queue.get().cloned() else {
+    let Some(queue) = d.proxy.queue.clone() else {
         return Response::Error {
             message: "this daemon has no failure queue".into(),
         };
@@ -134,7 +114,7 @@ async fn queue_retry(d: &Daemon, ids: Option<Vec<String>>) -> Response {
     };
     match replay::run(
         d.proxy.clone(),
-        (*queue).clone(),
+        queue,
         selection,
         QUEUE_CONCURRENCY,
         |_, _| {},

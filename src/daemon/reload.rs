@@ -15,7 +15,6 @@ pub struct Reloader {
     proxy: Arc<Proxy>,
     /// (mtime, len) of config.json as last loaded.
     seen: Mutex<Option<(SystemTime, u64)>>,
-    error: Mutex<Option<String>>,
 }
 
 impl Reloader {
@@ -25,18 +24,12 @@ impl Reloader {
             store,
             proxy,
             seen: Mutex::new(seen),
-            error: Mutex::new(None),
         }
     }
 
     fn stamp(store: &Store) -> Option<(SystemTime, u64)> {
         let m = std::fs::metadata(store.paths().document("config.json")).ok()?;
         Some((m.modified().ok()?, m.len()))
-    }
-
-    /// Why the last reload was refused, if it was.
-    pub fn error(&self) -> Option<String> {
-        self.error.lock().expect("reload lock").clone()
     }
 
     /// Load and apply the config now. The file IO runs on the blocking pool.
@@ -49,10 +42,13 @@ impl Reloader {
         .await
         .map_err(|e| format!("reload task failed: {e}"))?;
         let (config, stamp) = loaded;
-        *self.seen.lock().expect("reload lock") = stamp;
+        *self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = stamp;
         let result = config
             .map_err(|e| e.to_string())
-            .and_then(|c| self.proxy.apply(&c));
+            .and_then(|c| self.proxy.apply(&c).map_err(|e| e.to_string()));
         match &result {
             Ok(()) => {
                 tracing::info!(
@@ -60,11 +56,11 @@ impl Reloader {
                     endpoints = self.proxy.routes().all.len(),
                     "config reloaded ({why})"
                 );
-                *self.error.lock().expect("reload lock") = None;
+                self.proxy.set_config_error(None);
             }
             Err(e) => {
                 tracing::error!("config reload refused ({why}); keeping the previous one: {e}");
-                *self.error.lock().expect("reload lock") = Some(e.clone());
+                self.proxy.set_config_error(Some(e.clone()));
             }
         }
         result
@@ -81,7 +77,11 @@ impl Reloader {
                 .await
                 .ok()
                 .and_then(|m| Some((m.modified().ok()?, m.len())));
-            let changed = now != *self.seen.lock().expect("reload lock");
+            let changed = now
+                != *self
+                    .seen
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
             if changed {
                 let _ = self.reload("config.json changed").await;
             }

@@ -13,7 +13,7 @@ use std::os::fd::FromRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, UnixListener};
@@ -118,7 +118,9 @@ fn report(mut pipe: File, r: &ReadyReport) {
 struct Prepared {
     store: Store,
     config: Config,
-    addr: SocketAddr,
+    /// Bound already (a taken port is a startup error), not yet accepting.
+    listener: std::net::TcpListener,
+    local: SocketAddr,
     token: Option<Secret>,
     lock: File,
 }
@@ -146,10 +148,18 @@ fn prepare(paths: &Paths, opts: &RunOptions) -> Result<Prepared, DaemonError> {
     if !addr.ip().is_loopback() && token.is_none() {
         return Err(DaemonError::NeedsToken(addr.to_string()));
     }
+    let bind_err = |source| DaemonError::Bind {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = std::net::TcpListener::bind(addr).map_err(bind_err)?;
+    listener.set_nonblocking(true).map_err(bind_err)?;
+    let local = listener.local_addr().map_err(bind_err)?;
     Ok(Prepared {
         store,
         config,
-        addr,
+        listener,
+        local,
         token,
         lock,
     })
@@ -177,15 +187,19 @@ fn run_inner(
 ) -> Result<(), DaemonError> {
     let prepared = prepare(paths, opts)?;
     raise_fd_limit();
+    let queue = crate::queue::QueueStore::open(paths)
+        .map_err(|e| DaemonError::Startup(format!("cannot open the failure queue: {e}")))?;
     let proxy = Arc::new(
         Proxy::new(
             &prepared.config,
             crate::proxy::guard::Access {
                 token: prepared.token.clone(),
-                loopback: prepared.addr.ip().is_loopback(),
+                loopback: prepared.local.ip().is_loopback(),
+                listen: Some(prepared.local),
             },
+            Some(queue),
         )
-        .map_err(DaemonError::Config)?,
+        .map_err(|e| DaemonError::Config(e.to_string()))?,
     );
     match crate::health::persist::restore(&proxy, &prepared.store) {
         Ok(0) => {}
@@ -211,17 +225,16 @@ async fn serve(
     ready: &mut Option<File>,
 ) -> Result<(), DaemonError> {
     let Prepared {
-        store, addr, lock, ..
+        store,
+        listener,
+        local,
+        lock,
+        ..
     } = prepared;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| DaemonError::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| DaemonError::Startup(e.to_string()))?;
+    let listener = TcpListener::from_std(listener).map_err(|source| DaemonError::Bind {
+        addr: local.to_string(),
+        source,
+    })?;
     let socket = paths.socket();
     let _ = std::fs::remove_file(&socket);
     let control_listener = UnixListener::bind(&socket).map_err(io_err("bind", &socket))?;
@@ -241,9 +254,6 @@ async fn serve(
         health: health.clone(),
         proxy: proxy.clone(),
         reloader: reloader.clone(),
-        started_at: chrono::Utc::now(),
-        started: Instant::now(),
-        listen: local.to_string(),
         shutdown: Shutdown::default(),
     });
     let handler = {
@@ -261,10 +271,9 @@ async fn serve(
         proxy.clone(),
         health_store.clone(),
     ));
-    let queue = crate::queue::QueueStore::open(paths)
-        .map_err(|e| DaemonError::Startup(format!("cannot open the failure queue: {e}")))?;
-    let _ = proxy.queue.set(Arc::new(queue.clone()));
-    tokio::spawn(retry_queue(proxy.clone(), queue));
+    if let Some(queue) = proxy.queue.clone() {
+        tokio::spawn(retry_queue(proxy.clone(), queue));
+    }
     tokio::spawn(record_switches(
         proxy.router.subscribe(),
         Store::open(paths.clone())?,
@@ -331,7 +340,7 @@ async fn record_switches(
 
 /// Replay due queued requests in the background while `auto_retry` is on.
 async fn retry_queue(proxy: Arc<Proxy>, queue: crate::queue::QueueStore) {
-    use crate::queue::replay::{self, Selection};
+    use crate::proxy::replay::{self, Selection};
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {

@@ -21,13 +21,16 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use tokio::sync::Semaphore;
 
-use crate::health::breaker::Admit;
-use crate::health::metrics::{EndpointHealth, HealthReport, ProbeReport, weight_permille};
 use crate::health::probe::{self, ProbeOutcome, ProbeTarget};
 use crate::proxy::Proxy;
-use crate::proxy::routing::{RouteTable, Upstream};
-use crate::proxy::stats::LATENCY_WINDOW;
+use crate::proxy::routing::RouteTable;
+use crate::report::health::{EndpointHealth, HealthReport, ProbeReport};
+use crate::report::status::BreakerState;
 use crate::state::health::ProbeSource;
+use crate::upstream::Upstream;
+use crate::upstream::breaker::Admit;
+use crate::upstream::metrics::weight_permille;
+use crate::upstream::stats::LATENCY_WINDOW;
 
 /// How often the scheduler looks for due probes.
 const TICK: Duration = Duration::from_millis(250);
@@ -43,7 +46,7 @@ struct Due {
 /// The probe scheduler and its shared parts.
 pub struct Monitor {
     proxy: Arc<Proxy>,
-    client: reqwest::Client,
+    client: crate::proxy::client::UpstreamClient,
     /// Bounds probes running at once (`health.max_concurrency`).
     slots: Semaphore,
     limit: Mutex<u32>,
@@ -58,10 +61,9 @@ fn jitter(d: Duration) -> Duration {
 impl Monitor {
     pub fn new(proxy: Arc<Proxy>) -> Result<Arc<Self>, String> {
         let table = proxy.routes();
-        let client = crate::proxy::upstream::client(Duration::from_secs(
-            table.settings.connect_timeout_secs,
-        ))
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let client =
+            crate::proxy::client::build(Duration::from_secs(table.settings.connect_timeout_secs))
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let limit = table.health.max_concurrency.max(1);
         Ok(Arc::new(Self {
             proxy,
@@ -92,7 +94,10 @@ impl Monitor {
     /// Follow a changed `max_concurrency` (permits in use are taken back as they free up).
     fn resize(&self, want: u32) {
         let want = want.max(1);
-        let mut cur = self.limit.lock().expect("monitor lock");
+        let mut cur = self
+            .limit
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if want > *cur {
             self.slots.add_permits((want - *cur) as usize);
             *cur = want;
@@ -105,14 +110,17 @@ impl Monitor {
     /// Start the probes that are due now.
     fn launch_due(self: &Arc<Self>, table: &RouteTable, now: Instant) {
         let h = &table.health;
-        let mut schedule = self.schedule.lock().expect("monitor lock");
+        let mut schedule = self
+            .schedule
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         schedule.retain(|id, _| table.all.iter().any(|u| &u.id == id && u.enabled));
         for u in table.all.iter().filter(|u| u.enabled) {
             if u.breaker.key_rejected(u.key_fp) {
                 schedule.remove(&u.id);
                 continue;
             }
-            let closed = u.breaker.view(u.key_fp, now).state == "closed";
+            let closed = u.breaker.view(u.key_fp, now).state == BreakerState::Closed;
             let (source, secs) = if !closed {
                 (ProbeSource::Recovery, h.interval_secs)
             } else if h.probe_all_interval_secs > 0 {
@@ -149,7 +157,11 @@ impl Monitor {
                 let _slot = slot;
                 this.probe(&u, source).await;
                 let next = Instant::now() + jitter(every);
-                if let Some(d) = this.schedule.lock().expect("monitor lock").get_mut(&u.id)
+                if let Some(d) = this
+                    .schedule
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get_mut(&u.id)
                     && d.source == source
                 {
                     d.at = next;
@@ -196,7 +208,7 @@ impl Monitor {
                 u.breaker.clear_rejection();
             }
             u.breaker.success();
-            if before != "closed" {
+            if before != BreakerState::Closed {
                 tracing::info!(endpoint = %u.id, "{source} probe passed: breaker closed");
             }
         } else {

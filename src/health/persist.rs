@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::health::metrics::{EndpointHealth, HealthReport};
-use crate::ipc::protocol::EndpointIdentity;
 use crate::proxy::Proxy;
-use crate::proxy::stats::PERSISTED_WINDOW;
+use crate::report::health::{EndpointHealth, HealthReport};
+use crate::report::status::{BreakerState, EndpointIdentity};
 use crate::state::health::{EndpointSnapshot, EndpointState, HealthDoc};
 use crate::state::{Config, Store, StoreError};
+use crate::upstream::stats::PERSISTED_WINDOW;
 
 /// How often the daemon saves `health.json`.
 pub const SAVE_EVERY: Duration = Duration::from_secs(30);
@@ -31,7 +31,7 @@ pub fn snapshot(proxy: &Proxy) -> BTreeMap<String, EndpointSnapshot> {
         .map(|u| {
             let who = u.identity(now);
             let mut s = u.stats.snapshot(PERSISTED_WINDOW);
-            s.breaker = Some(who.breaker);
+            s.breaker = Some(who.breaker.to_string());
             s.consecutive_failures = who.consecutive_failures;
             s.effective_weight = Some(who.effective_weight);
             (u.id.clone(), s)
@@ -112,10 +112,12 @@ pub fn offline_report(config: &Config, doc: &HealthDoc) -> HealthReport {
                 (true, None, Some("half-open")) => EndpointState::HalfOpen,
                 (true, None, _) => EndpointState::Healthy,
             },
-            breaker: if e.enabled {
-                snap.breaker.clone().unwrap_or_else(|| "unknown".into())
-            } else {
-                "disabled".into()
+            breaker: match (e.enabled, snap.breaker.as_deref()) {
+                (false, _) => BreakerState::Disabled,
+                (true, Some("open")) => BreakerState::Open,
+                (true, Some("half-open")) => BreakerState::HalfOpen,
+                // A daemon starts with closed breakers.
+                (true, _) => BreakerState::Closed,
             },
             cooldown_left_secs: None,
             unavailable: (!e.enabled).then(|| "disabled".to_owned()),
@@ -187,7 +189,7 @@ mod tests {
         let r = offline_report(&c, &doc);
         assert!(!r.live);
         assert_eq!(r.endpoints.len(), 1);
-        assert_eq!(r.endpoints[0].endpoint.breaker, "open");
+        assert_eq!(r.endpoints[0].endpoint.breaker, BreakerState::Open);
         assert_eq!(r.endpoints[0].endpoint.state, EndpointState::Open);
         assert_eq!(r.endpoints[0].success_rate, Some(1.0));
         assert_eq!(r.endpoints[0].probe_model, "claude-haiku-4-5");

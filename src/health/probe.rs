@@ -4,23 +4,28 @@
 //! nonce — so a relay that answers 200 with nonsense, or as another model, is caught.
 //!
 //! Used by `qcc health test` (the CLI, on its own runtime, no daemon) and by the daemon's
-//! probe scheduler ([`crate::health::monitor`]). No IO besides the one HTTP request; the
-//! caller decides what the outcome means for breakers and history.
+//! probe scheduler ([`crate::health::monitor`]). It goes out through the same HTTP client
+//! as user traffic ([`crate::proxy::client`]), so a probe tests the stack users use. No IO
+//! besides the one HTTP request; the caller decides what the outcome means for breakers
+//! and history.
 
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use chrono::Utc;
-use futures_util::StreamExt;
-use http::{HeaderName, HeaderValue, StatusCode};
+use http::uri::PathAndQuery;
+use http::{HeaderName, HeaderValue, Method, Request, StatusCode};
 use serde_json::{Map, Value};
 
-use crate::health::breaker::Failure;
-use crate::health::metrics::ProbeReport;
-use crate::proxy::body::describe;
+use crate::proxy::body::{describe, poll_chunk};
+use crate::proxy::client::UpstreamClient;
+use crate::proxy::request_body::RequestBody;
 use crate::proxy::retry::{Verdict, classify_status, failure_for};
-use crate::proxy::upstream::target_url;
+use crate::report::health::ProbeReport;
+use crate::sse;
 use crate::state::health::{ProbeRecord, ProbeSource};
+use crate::upstream::breaker::Failure;
+use crate::upstream::target::BaseUrl;
 
 /// `max_tokens` of a probe: enough for an 8-character nonce.
 pub const MAX_TOKENS: u32 = 16;
@@ -157,11 +162,7 @@ struct Seen {
 }
 
 /// Run one probe, within `timeout` for the whole conversation.
-pub async fn run(
-    client: &reqwest::Client,
-    target: &ProbeTarget,
-    timeout: Duration,
-) -> ProbeOutcome {
+pub async fn run(client: &UpstreamClient, target: &ProbeTarget, timeout: Duration) -> ProbeOutcome {
     let nonce = new_nonce();
     let started = Instant::now();
     let mut seen = Seen::default();
@@ -201,18 +202,6 @@ pub async fn run(
         model: seen.model,
         answer,
         nonce,
-    }
-}
-
-/// A transport error without reqwest's `error sending request for url (…)` preamble: the
-/// URL is in the report already, the cause is what matters.
-fn transport(e: &reqwest::Error) -> String {
-    let full = describe(e);
-    match full.strip_prefix("error sending request for url (") {
-        Some(rest) => rest
-            .split_once("): ")
-            .map_or(full.clone(), |(_, cause)| cause.to_owned()),
-        None => full,
     }
 }
 
@@ -256,36 +245,54 @@ fn transient(reason: String) -> Fail {
 }
 
 async fn converse(
-    client: &reqwest::Client,
+    client: &UpstreamClient,
     target: &ProbeTarget,
     nonce: &str,
     started: Instant,
     seen: &mut Seen,
 ) -> Result<(), Fail> {
+    let base = BaseUrl::parse(&target.base_url)
+        .map_err(|e| (format!("the endpoint's URL is invalid: {e}"), None))?;
+    let uri = base
+        .uri_for(Some(&PathAndQuery::from_static("/v1/messages")))
+        .map_err(|e| (format!("cannot build the probe's URL: {e}"), None))?;
+    let body = RequestBody::from(Bytes::from(request_body(&target.model, nonce)));
+    let mut request = Request::new(body.outgoing());
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = uri;
+    let h = request.headers_mut();
     let (name, value) = &target.credential;
+    h.insert(name.clone(), value.clone());
+    h.insert(
+        "anthropic-version",
+        HeaderValue::from_static(ANTHROPIC_VERSION),
+    );
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        http::header::USER_AGENT,
+        HeaderValue::from_static(concat!(
+            "qcc/",
+            env!("CARGO_PKG_VERSION"),
+            " (health probe)"
+        )),
+    );
     let response = client
-        .post(target_url(&target.base_url, "/v1/messages"))
-        .header(name.clone(), value.clone())
-        .header("anthropic-version", ANTHROPIC_VERSION)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .header(
-            http::header::USER_AGENT,
-            concat!("qcc/", env!("CARGO_PKG_VERSION"), " (health probe)"),
-        )
-        .body(request_body(&target.model, nonce))
-        .send()
+        .request(request)
         .await
-        .map_err(|e| transient(transport(&e)))?;
+        .map_err(|e| transient(describe(&e)))?;
     let status = response.status();
     seen.status = Some(status.as_u16());
-    let headers = response.headers().clone();
+    let (head, mut incoming) = response.into_parts();
+    let headers = head.headers;
     let sse = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
-    let mut stream = response.bytes_stream();
     let mut buf = BytesMut::new();
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = std::future::poll_fn(|cx| poll_chunk(&mut incoming, cx)).await {
         let chunk =
             chunk.map_err(|e| transient(format!("the answer broke off: {}", describe(&e))))?;
         if seen.first_byte.is_none() && !chunk.is_empty() {
@@ -353,36 +360,22 @@ fn error_text(v: &Value) -> String {
 
 /// Consume every complete SSE event in `buf`, reading what a probe needs from each.
 fn feed_events(buf: &mut BytesMut, seen: &mut Seen) -> Result<(), Fail> {
-    loop {
-        let text = &buf[..];
-        let end = find(text, b"\n\n")
-            .map(|i| (i, 2))
-            .into_iter()
-            .chain(find(text, b"\r\n\r\n").map(|i| (i, 4)))
-            .min_by_key(|(i, _)| *i);
-        let Some((at, sep)) = end else {
-            return Ok(());
-        };
-        let event = buf.split_to(at + sep);
-        read_event(&String::from_utf8_lossy(&event), seen)?;
+    while let Some(end) = sse::event_end(buf) {
+        let event = buf.split_to(end);
+        read_event(&sse::data(&event), seen)?;
         if seen.complete {
             return Ok(());
         }
     }
+    Ok(())
 }
 
-/// Read one SSE event: the model, text deltas, the end, or an error.
-fn read_event(event: &str, seen: &mut Seen) -> Result<(), Fail> {
-    let data: String = event
-        .lines()
-        .filter_map(|l| l.strip_prefix("data:"))
-        .map(str::trim)
-        .collect::<Vec<_>>()
-        .join("\n");
+/// Read one SSE event's data: the model, text deltas, the end, or an error.
+fn read_event(data: &[u8], seen: &mut Seen) -> Result<(), Fail> {
     if data.is_empty() {
         return Ok(());
     }
-    let Ok(v) = serde_json::from_str::<Value>(&data) else {
+    let Ok(v) = serde_json::from_slice::<Value>(data) else {
         return Ok(());
     };
     match v["type"].as_str() {
@@ -401,10 +394,6 @@ fn read_event(event: &str, seen: &mut Seen) -> Result<(), Fail> {
         _ => {}
     }
     Ok(())
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]

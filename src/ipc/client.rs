@@ -1,4 +1,6 @@
-//! The CLI's side of the control socket: synchronous, with timeouts, typed errors.
+//! The CLI's side of the control socket: synchronous, with timeouts, typed calls (one per
+//! request: [`Client::status`], [`Client::reload`], …) and typed errors. An answer of the
+//! wrong kind is an error ([`IpcError::Unexpected`]), never ignored.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -6,6 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::ipc::protocol::{Hello, MAX_FRAME, PROTOCOL_VERSION, Request, Response, encode};
+use crate::report::health::{HealthReport, ProbeReport};
+use crate::report::queue::RetrySummary;
+use crate::report::status::StatusReport;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IpcError {
@@ -19,17 +24,33 @@ pub enum IpcError {
     Io(#[from] std::io::Error),
     #[error("the daemon sent something this qcc does not understand: {0}")]
     Protocol(String),
+    /// The daemon understood the request and refused it.
+    #[error("{0}")]
+    Daemon(String),
+    /// The daemon answered with a response of another kind.
+    #[error("unexpected answer from the daemon: {0}")]
+    Unexpected(String),
 }
 
 impl IpcError {
     pub fn hint(&self) -> Option<String> {
         match self {
             IpcError::NotRunning => Some("start it with `qcc proxy start`".into()),
-            IpcError::VersionMismatch { .. } | IpcError::Protocol(_) => {
+            IpcError::VersionMismatch { .. } | IpcError::Protocol(_) | IpcError::Unexpected(_) => {
                 Some("run `qcc proxy restart` to start the daemon of this qcc version".into())
             }
             IpcError::Io(_) => Some("see `qcc proxy logs`".into()),
+            IpcError::Daemon(_) => None,
         }
+    }
+}
+
+/// The error for an answer that is not the one asked for: the daemon's own refusal, or a
+/// response of another kind.
+fn unexpected(r: Response) -> IpcError {
+    match r {
+        Response::Error { message } => IpcError::Daemon(message),
+        other => IpcError::Unexpected(format!("{other:?}").chars().take(200).collect()),
     }
 }
 
@@ -95,6 +116,55 @@ impl Client {
             .ok_or_else(|| IpcError::Protocol("the daemon closed the connection".into()))?;
         serde_json::from_str(&line)
             .map_err(|_| IpcError::Protocol(line.chars().take(200).collect()))
+    }
+
+    /// `qcc proxy status`.
+    pub fn status(&mut self) -> Result<StatusReport, IpcError> {
+        match self.call(&Request::Status)? {
+            Response::Status(s) => Ok(*s),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Re-read the config now. `Ok(Some(why))`: the daemon refused the new config and keeps
+    /// the old one.
+    pub fn reload(&mut self) -> Result<Option<String>, IpcError> {
+        match self.call(&Request::Reload)? {
+            Response::Reloaded { error } => Ok(error),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Ask the daemon to drain (up to `timeout_secs`) and exit; see [`Client::wait_closed`].
+    pub fn stop(&mut self, timeout_secs: u64) -> Result<(), IpcError> {
+        match self.call(&Request::Stop { timeout_secs })? {
+            Response::Stopping => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Every endpoint's health figures and histories.
+    pub fn health(&mut self) -> Result<HealthReport, IpcError> {
+        match self.call(&Request::Health)? {
+            Response::Health(r) => Ok(*r),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Probe one endpoint (its id) or every enabled one now.
+    pub fn probe(&mut self, endpoint: Option<String>) -> Result<Vec<ProbeReport>, IpcError> {
+        match self.call(&Request::ProbeNow { endpoint })? {
+            Response::Probed { results } => Ok(results),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Replay these queued items, or every pending one.
+    pub fn queue_retry(&mut self, ids: Option<Vec<String>>) -> Result<RetrySummary, IpcError> {
+        match self.call(&Request::QueueRetry { ids })? {
+            Response::QueueRetried(summary) => Ok(summary),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Block until the daemon closes the connection (it does so by exiting), or `timeout`.

@@ -1,12 +1,14 @@
 //! Typed control messages shared by the CLI and the daemon, and their framing: one JSON
-//! document per line, at most [`MAX_FRAME`] bytes.
+//! document per line, at most [`MAX_FRAME`] bytes. Data only: the shapes the answers carry
+//! are the reports of [`crate::report`].
 //!
 //! Mirror names: `Request::Reload` ↔ `daemon::control::reload`, and so on.
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::health::metrics::{HealthReport, ProbeReport};
+use crate::report::health::{HealthReport, ProbeReport};
+use crate::report::queue::RetrySummary;
+use crate::report::status::StatusReport;
 
 /// Bump on any incompatible change of the messages below.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -69,76 +71,10 @@ pub enum Response {
     Probed {
         results: Vec<ProbeReport>,
     },
-    QueueRetried(crate::queue::replay::RetrySummary),
+    QueueRetried(RetrySummary),
     Error {
         message: String,
     },
-}
-
-/// `qcc proxy status`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StatusReport {
-    pub pid: u32,
-    pub version: String,
-    pub started_at: DateTime<Utc>,
-    pub uptime_secs: u64,
-    pub listen: String,
-    /// The profile serving traffic now.
-    pub active_profile: Option<String>,
-    pub active_tier: Option<String>,
-    /// The profile the config makes active (differs from `active_profile` after a failover).
-    pub chosen_profile: Option<String>,
-    /// Set while failed over: the profile traffic returns to on recovery.
-    pub failed_over_from: Option<String>,
-    /// Why the last reload was refused, if it was (the previous config stays in force).
-    pub config_error: Option<String>,
-    pub requests: u64,
-    pub in_flight: u64,
-    pub endpoints: Vec<EndpointStatus>,
-}
-
-/// Who an endpoint is and what its breaker says: the part of every per-endpoint view
-/// (`proxy status`, `health status|metrics`) that is the same everywhere. Flattened into
-/// those views, so the JSON keeps these fields at the top level.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EndpointIdentity {
-    pub id: String,
-    pub profile: String,
-    pub name: String,
-    pub url: String,
-    pub enabled: bool,
-    /// The one state word: `healthy`, `degraded`, `open`, `half-open`, `recovering`,
-    /// `disabled`, `rejected` or `billing` (docs/behavior.md §6).
-    pub state: crate::state::health::EndpointState,
-    /// `closed`, `open`, `half-open`, or `disabled`.
-    pub breaker: String,
-    pub cooldown_left_secs: Option<u64>,
-    /// Why the endpoint gets no traffic now, if it does not.
-    pub unavailable: Option<String>,
-    pub consecutive_failures: u32,
-    /// The configured weight.
-    #[serde(default)]
-    pub weight: u32,
-    /// The weight the `weighted` strategy uses (differs with `health.weight_adjust`).
-    #[serde(default)]
-    pub effective_weight: u32,
-}
-
-/// One endpoint in `proxy status`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EndpointStatus {
-    #[serde(flatten)]
-    pub endpoint: EndpointIdentity,
-    /// Conversations pinned to this endpoint (sticky sessions).
-    pub pinned: usize,
-    pub in_flight: u64,
-    pub requests: u64,
-    pub errors: u64,
-    pub p50_ms: Option<f64>,
-    pub p95_ms: Option<f64>,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub last_error: Option<String>,
 }
 
 /// Encode one frame (JSON + `\n`).

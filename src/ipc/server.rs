@@ -9,6 +9,11 @@ use tokio::net::{UnixListener, UnixStream};
 
 use crate::ipc::protocol::{Hello, MAX_FRAME, Request, Response, encode};
 
+/// How long a new control connection may take to say hello.
+const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Pause after a failed accept.
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Serve the control socket until the listener fails or the task is dropped.
 /// `handle` answers one request; a `Stop` response keeps the connection open (the process
 /// exit closes it, which is how `qcc proxy stop` learns the daemon is gone).
@@ -18,8 +23,14 @@ where
     F: Future<Output = Response> + Send,
 {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors (EMFILE) and the like: back off instead of spinning.
+                tracing::warn!("control socket: accept failed: {e}");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
         };
         let handle = handle.clone();
         tokio::spawn(async move {
@@ -54,8 +65,12 @@ where
 {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
-    // Always answer with our hello first, so that an older or newer CLI can tell.
-    let Some(line) = read_frame(&mut reader).await? else {
+    // Always answer with our hello first, so that an older or newer CLI can tell. A peer
+    // that sends no hello in time is dropped (it would hold a task forever).
+    let Ok(hello) = tokio::time::timeout(HELLO_TIMEOUT, read_frame(&mut reader)).await else {
+        return Ok(());
+    };
+    let Some(line) = hello? else {
         return Ok(());
     };
     write.write_all(&encode(&Hello::ours())).await?;

@@ -21,136 +21,21 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
-use crate::health::breaker::{BreakerPolicy, Failure};
 use crate::proxy::error::sse_error_event;
-use crate::proxy::routing::Upstream;
-use crate::proxy::stats::InFlight;
+use crate::sse;
+use crate::upstream::Upstream;
+use crate::upstream::breaker::{BreakerPolicy, Failure};
+use crate::upstream::stats::InFlight;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type of every proxy response.
 pub type ProxyBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
-
-/// Reads `usage` from SSE lines that carry it; ignores everything else. Only the `data:`
-/// of `message_start` and `message_delta` events is parsed; the event's name comes from its
-/// `event:` line, or, for a relay that sends none, from a search of the data line.
-#[derive(Default)]
-struct UsageSniffer {
-    carry: Vec<u8>,
-    event: EventKind,
-    input: u64,
-    output: u64,
-}
-
-/// What the current SSE event's `event:` line said.
-#[derive(Default, Clone, Copy, PartialEq, Eq)]
-enum EventKind {
-    /// No `event:` line (yet): look inside the data.
-    #[default]
-    Unnamed,
-    /// `message_start` or `message_delta`.
-    Usage,
-    Other,
-}
 
 /// At most this much is taken from the upstream before it is handed over, yield or not.
 const MAX_TAKEN_CHUNKS: usize = 16;
 const MAX_TAKEN_BYTES: usize = 64 * 1024;
 /// Turns given to the upstream connection's task after a chunk before handing over.
 const YIELDS: u32 = 2;
-
-/// Longest partial line kept between chunks; longer lines cannot be usage lines.
-const MAX_CARRY: usize = 64 * 1024;
-
-impl UsageSniffer {
-    fn feed(&mut self, chunk: &[u8]) {
-        let mut rest = chunk;
-        while let Some(nl) = memchr::memchr(b'\n', rest) {
-            if self.carry.is_empty() {
-                self.line(&rest[..nl]);
-            } else {
-                self.carry.extend_from_slice(&rest[..nl]);
-                let line = std::mem::take(&mut self.carry);
-                self.line(&line);
-            }
-            rest = &rest[nl + 1..];
-        }
-        if self.carry.len() + rest.len() <= MAX_CARRY {
-            self.carry.extend_from_slice(rest);
-        } else {
-            self.carry.clear();
-        }
-    }
-
-    fn line(&mut self, line: &[u8]) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            // End of the event.
-            self.event = EventKind::Unnamed;
-            return;
-        }
-        if let Some(name) = line.strip_prefix(b"event:") {
-            self.event = match name.trim_ascii() {
-                b"message_start" | b"message_delta" => EventKind::Usage,
-                _ => EventKind::Other,
-            };
-            return;
-        }
-        let Some(data) = line.strip_prefix(b"data:") else {
-            return;
-        };
-        let wanted = match self.event {
-            EventKind::Usage => true,
-            EventKind::Other => false,
-            EventKind::Unnamed => {
-                memchr::memmem::find(data, b"\"message_start\"").is_some()
-                    || memchr::memmem::find(data, b"\"message_delta\"").is_some()
-            }
-        };
-        if !wanted {
-            return;
-        }
-        // Only the fields read here are deserialized; everything else is skipped.
-        #[derive(serde::Deserialize)]
-        struct Usage {
-            #[serde(default)]
-            input_tokens: u64,
-            #[serde(default)]
-            cache_creation_input_tokens: u64,
-            #[serde(default)]
-            cache_read_input_tokens: u64,
-            output_tokens: Option<u64>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Message {
-            usage: Option<Usage>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Event {
-            #[serde(rename = "type")]
-            kind: String,
-            message: Option<Message>,
-            usage: Option<Usage>,
-        }
-        let Ok(event) = serde_json::from_slice::<Event>(data) else {
-            return;
-        };
-        let usage = match event.kind.as_str() {
-            "message_start" => event.message.and_then(|m| m.usage),
-            "message_delta" => event.usage,
-            _ => None,
-        };
-        let Some(u) = usage else {
-            return;
-        };
-        let input = u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens;
-        if input > 0 {
-            self.input = input;
-        }
-        if let Some(out) = u.output_tokens {
-            self.output = out;
-        }
-    }
-}
 
 /// What happens when the body is finished.
 struct Completion {
@@ -176,7 +61,7 @@ pub struct Passthrough<B> {
     ended: Option<Option<String>>,
     idle: Duration,
     timer: Pin<Box<Sleep>>,
-    sse: Option<UsageSniffer>,
+    sse: Option<sse::UsageSniffer>,
     /// The body has ended (cleanly, or after its final error frame).
     done: bool,
     completion: Option<Completion>,
@@ -202,7 +87,7 @@ impl<B> Passthrough<B> {
             ended: None,
             idle,
             timer: Box::pin(tokio::time::sleep(idle)),
-            sse: sse.then(UsageSniffer::default),
+            sse: sse.then(sse::UsageSniffer::default),
             done: false,
             completion: Some(Completion {
                 upstream,
@@ -216,7 +101,7 @@ impl<B> Passthrough<B> {
         if let Some(c) = self.completion.take() {
             let u = &c.upstream;
             if let Some(s) = &self.sse {
-                u.stats.add_usage(s.input, s.output);
+                u.stats.add_usage(s.input(), s.output());
             }
             if failure.is_none() {
                 // Ended cleanly (or the client left: not the endpoint's fault).
@@ -403,24 +288,6 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn sniffs_usage_across_chunk_boundaries() {
-        let mut s = UsageSniffer::default();
-        let stream = concat!(
-            "event: message_start\n",
-            "data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":25,\"cache_read_input_tokens\":5,\"output_tokens\":1}}}\n\n",
-            "event: content_block_delta\n",
-            "data: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"usage\"}}\n\n",
-            "event: message_delta\n",
-            "data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":15}}\n\n",
-        )
-        .as_bytes();
-        for piece in stream.chunks(7) {
-            s.feed(piece);
-        }
-        assert_eq!((s.input, s.output), (30, 15));
-    }
-
     /// A test upstream body: the chunks given, then the end or nothing more for a while.
     type TestBody = http_body_util::StreamBody<
         Pin<Box<dyn futures_util::Stream<Item = Result<Frame<Bytes>, std::io::Error>> + Send>>,
@@ -494,21 +361,5 @@ mod tests {
         let seen = drive(&mut body, (YIELDS + 1) as usize);
         assert_eq!(seen, ["|", "a"]);
         assert_eq!(drive(&mut body, 3), ["|"]);
-    }
-
-    #[test]
-    fn sniffs_usage_without_event_lines_and_with_crlf() {
-        let mut s = UsageSniffer::default();
-        let stream = concat!(
-            "data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":7}}}\r\n\r\n",
-            "event: content_block_delta\r\n",
-            "data: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"\\\"message_delta\\\"\"}}\r\n\r\n",
-            "data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":3}}\r\n\r\n",
-        )
-        .as_bytes();
-        for piece in stream.chunks(5) {
-            s.feed(piece);
-        }
-        assert_eq!((s.input, s.output), (7, 3));
     }
 }

@@ -29,10 +29,7 @@ pub fn error_response(status: StatusCode, kind: &str, message: &str) -> Response
 
 /// The in-band SSE error event that ends a stream that failed after it started.
 pub fn sse_error_event(kind: &str, message: &str) -> Bytes {
-    let mut out = b"event: error\ndata: ".to_vec();
-    out.extend_from_slice(&error_json(kind, message));
-    out.extend_from_slice(b"\n\n");
-    Bytes::from(out)
+    crate::sse::event("error", &error_json(kind, message))
 }
 
 /// A fixed body.

@@ -30,7 +30,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::balance::sticky::session_key;
-use crate::health::breaker::Failure;
 use crate::proxy::Proxy;
 use crate::proxy::body::{Passthrough, ProxyBody, describe, poll_chunk};
 use crate::proxy::client::{UpstreamClient, was_reused};
@@ -39,10 +38,13 @@ use crate::proxy::guard::{Decision, add_cors};
 use crate::proxy::peek::{Peeked, peek_body};
 use crate::proxy::request_body::{ReadError, RequestBody};
 use crate::proxy::retry::{Verdict, classify_status, failure_for};
-use crate::proxy::routing::{Candidate, RouteTable, Upstream};
+use crate::proxy::routing::{Candidate, RouteTable};
 use crate::proxy::upstream::{request_headers, response_headers, storable_headers};
 use crate::queue::model::NewItem;
+use crate::sse;
 use crate::state::model::QueueMode;
+use crate::upstream::Upstream;
+use crate::upstream::breaker::Failure;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -377,7 +379,7 @@ async fn queue_failed(
         QueueMode::NonStreaming => !meta.stream,
         QueueMode::None => false,
     };
-    let Some(queue) = proxy.queue.get().filter(|_| wanted).cloned() else {
+    let Some(queue) = proxy.queue.clone().filter(|_| wanted) else {
         return;
     };
     let new = NewItem {
@@ -490,7 +492,7 @@ async fn attempt(
     if sse && status.is_success() {
         let left = header_timeout.saturating_sub(started.elapsed());
         match first_event(&mut upstream_body, left).await {
-            Ok(first) if is_error_event(&first) => {
+            Ok(first) if sse::is_error(&first) => {
                 return Attempt::Failed {
                     failure: Failure::Transient("the stream's first event was an error".into()),
                     response: Some(Buffered {
@@ -599,36 +601,12 @@ async fn first_event(body: &mut Incoming, limit: Duration) -> Result<Bytes, Stri
 
 /// Whether `read` holds a whole SSE event (it has a blank line) or is as much as is looked at.
 fn first_event_read(read: &[u8]) -> bool {
-    read.len() >= MAX_FIRST_EVENT
-        || memchr::memmem::find(read, b"\n\n").is_some()
-        || memchr::memmem::find(read, b"\r\n\r\n").is_some()
+    read.len() >= MAX_FIRST_EVENT || sse::event_end(read).is_some()
 }
 
 /// The next data chunk of an upstream body (other frames skipped); `None` at its end.
 async fn next_chunk(body: &mut Incoming) -> Option<Result<Bytes, hyper::Error>> {
     std::future::poll_fn(|cx| poll_chunk(body, cx)).await
-}
-
-/// Whether the first SSE event is an `error` event: its `event:` line says so, or, for a
-/// relay that sends no `event:` lines, its data's `type` does. Works on the bytes as they
-/// are (no text conversion of a first event that may be kilobytes long).
-fn is_error_event(first: &[u8]) -> bool {
-    for line in first.split(|&b| b == b'\n') {
-        let line = line.trim_ascii();
-        if let Some(name) = line.strip_prefix(b"event:") {
-            return name.trim_ascii() == b"error";
-        }
-        if let Some(data) = line.strip_prefix(b"data:") {
-            #[derive(serde::Deserialize)]
-            struct Typed {
-                #[serde(rename = "type")]
-                kind: String,
-            }
-            return serde_json::from_slice::<Typed>(data.trim_ascii())
-                .is_ok_and(|t| t.kind == "error");
-        }
-    }
-    false
 }
 
 /// Pass an upstream error response on unchanged (plus our two headers).
@@ -696,16 +674,7 @@ fn own_endpoint(proxy: &Proxy, req: &Request<Incoming>) -> Response<ProxyBody> {
             if let Some(denied) = proxy.access.check_token(req.headers()) {
                 return denied;
             }
-            let tiers = proxy.router.tier_state();
-            json(serde_json::json!({
-                "version": env!("CARGO_PKG_VERSION"),
-                "active_profile": tiers.serving,
-                "chosen_profile": tiers.chosen,
-                "failed_over_from": tiers.failed_over_from,
-                "requests": proxy.requests(),
-                "in_flight": proxy.in_flight(),
-                "endpoints": proxy.endpoint_status(),
-            }))
+            json(serde_json::to_value(proxy.status_report()).expect("json"))
         }
         _ => error_response(
             StatusCode::NOT_FOUND,
@@ -718,25 +687,6 @@ fn own_endpoint(proxy: &Proxy, req: &Request<Incoming>) -> Response<ProxyBody> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn error_events_are_recognised_by_name_or_type() {
-        assert!(is_error_event(
-            b"event: error\ndata: {\"type\":\"error\"}\n\n"
-        ));
-        assert!(is_error_event(
-            b"data: {\"type\":\"error\",\"error\":{}}\n\n"
-        ));
-        assert!(!is_error_event(
-            b"event: message_start\ndata: {\"type\":\"message_start\"}\n\n"
-        ));
-        assert!(!is_error_event(b": comment\n"));
-        assert!(!is_error_event(
-            b"data: {\"type\":\"message_start\",\"message\":{}}\r\n\r\n"
-        ));
-        assert!(!is_error_event(b"data: not json\n\n"));
-        assert!(is_error_event(b"event:error\r\ndata: {}\r\n\r\n"));
-    }
 
     #[test]
     fn meta_reads_stream_and_session() {

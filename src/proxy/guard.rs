@@ -29,6 +29,8 @@ pub struct Access {
     pub token: Option<Secret>,
     /// The listener is on a loopback address (only loopback `Host` values are served).
     pub loopback: bool,
+    /// The address it listens on (none for a proxy that serves no socket: CLI replays).
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for Access {
@@ -36,6 +38,7 @@ impl Default for Access {
         Self {
             token: None,
             loopback: true,
+            listen: None,
         }
     }
 }
@@ -313,6 +316,7 @@ mod tests {
         let open = Access {
             token: Some(Secret::new("t")),
             loopback: false,
+            listen: None,
         };
         assert_eq!(
             status(open.admit(&req(Some("proxy.lan:7860"), None, Method::POST), &s)),
@@ -325,6 +329,7 @@ mod tests {
         let a = Access {
             token: Some(Secret::new("tok")),
             loopback: true,
+            listen: None,
         };
         let mut h = HeaderMap::new();
         assert!(a.check_token(&h).is_some());

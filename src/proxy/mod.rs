@@ -5,16 +5,20 @@
 //! - [`guard`]: who may use the proxy (loopback `Host` names, web `Origin`s, the token).
 //! - [`forward`]: THE request pipeline (its steps are listed there).
 //! - [`routing`]: the routing snapshot built from the config, swapped atomically on reload.
+//! - [`tiers`]: which profile serves — failover and recovery as a pure step.
 //! - [`client`]: the HTTP client requests go upstream with (hyper-util + rustls).
-//! - [`upstream`]: URL join, header filtering, credential injection.
+//! - [`upstream`]: the header rules (hop-by-hop and client credentials out), the reqwest
+//!   client of the demo and tests.
 //! - [`request_body`]: a request body held as the chunks read, never copied whole.
 //! - [`peek`]: `stream` and the conversation id read from a body without parsing it.
 //! - [`body`]: streaming pass-through with an idle timeout and passive usage reading.
 //! - [`retry`]: which outcomes may go to the next endpoint.
-//! - [`stats`]: per-endpoint counters (atomics; no IO).
+//! - [`replay`]: queued requests sent again through the same routing.
 //! - [`error`]: Anthropic-shaped error responses.
 //!
-//! Nothing here reads files or prints: the daemon hands in a [`Config`] and asks for status.
+//! Per-endpoint runtime state (figures, breakers, states) lives below, in
+//! [`crate::upstream`]. Nothing here reads files or prints, but the failure queue's writes,
+//! which go to the blocking pool: the daemon hands in a [`Config`] and asks for status.
 
 pub mod body;
 pub mod client;
@@ -22,21 +26,31 @@ pub mod error;
 pub mod forward;
 pub mod guard;
 pub mod peek;
+pub mod replay;
 pub mod request_body;
 pub mod retry;
 pub mod routing;
 pub mod server;
-pub mod stats;
+pub mod tiers;
 pub mod upstream;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::ipc::protocol::EndpointStatus;
+use crate::report::status::{EndpointStatus, StatusReport};
 use crate::state::Config;
 use guard::Access;
-use routing::{RouteTable, Router};
+use routing::{RouteError, RouteTable, Router};
+
+/// Why a proxy cannot be built from a config.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    #[error(transparent)]
+    Client(#[from] client::ClientError),
+}
 
 /// Shared state of a running proxy.
 pub struct Proxy {
@@ -50,16 +64,26 @@ pub struct Proxy {
     in_flight: AtomicU64,
     /// Bytes of request bodies held for possible retries (see `proxy.retry_buffer_bytes`).
     retry_bytes: AtomicU64,
-    /// Where requests that failed everywhere are kept (set by the daemon).
-    pub queue: std::sync::OnceLock<Arc<crate::queue::QueueStore>>,
+    /// When it started (for `proxy status`).
+    started_at: chrono::DateTime<chrono::Utc>,
+    started: Instant,
+    /// Why the last reload was refused, if it was (the previous config stays in force).
+    config_error: std::sync::Mutex<Option<String>>,
+    /// Where requests that failed everywhere are kept (none: they are not kept, as for
+    /// the CLI's own replays).
+    pub queue: Option<crate::queue::QueueStore>,
 }
 
 impl Proxy {
     /// Build from a validated config.
-    pub fn new(config: &Config, access: Access) -> Result<Self, String> {
+    pub fn new(
+        config: &Config,
+        access: Access,
+        queue: Option<crate::queue::QueueStore>,
+    ) -> Result<Self, ProxyError> {
         let router = Router::new(config)?;
         let connect_timeout = Duration::from_secs(config.proxy.connect_timeout_secs);
-        let client = client::build(connect_timeout).map_err(|e| e.to_string())?;
+        let client = client::build(connect_timeout)?;
         Ok(Self {
             router,
             client,
@@ -68,18 +92,21 @@ impl Proxy {
             requests: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             retry_bytes: AtomicU64::new(0),
-            queue: std::sync::OnceLock::new(),
+            started_at: chrono::Utc::now(),
+            started: Instant::now(),
+            config_error: std::sync::Mutex::new(None),
+            queue,
         })
     }
 
     /// Swap in a new config. In-flight requests keep the snapshot they started with.
-    pub fn apply(&self, config: &Config) -> Result<(), String> {
+    pub fn apply(&self, config: &Config) -> Result<(), RouteError> {
         self.router.apply(config)
     }
 
     /// A new upstream client (its own connection pool), for one serving thread.
-    pub fn new_client(&self) -> Result<client::UpstreamClient, String> {
-        client::build(self.connect_timeout).map_err(|e| e.to_string())
+    pub fn new_client(&self) -> Result<client::UpstreamClient, client::ClientError> {
+        client::build(self.connect_timeout)
     }
 
     /// The snapshot in force now.
@@ -98,6 +125,44 @@ impl Proxy {
     /// Per-endpoint status for `proxy status`.
     pub fn endpoint_status(&self) -> Vec<EndpointStatus> {
         self.router.endpoint_status()
+    }
+
+    /// Note why the last reload was refused (`None`: the new config is in force).
+    pub fn set_config_error(&self, error: Option<String>) {
+        *self
+            .config_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = error;
+    }
+
+    /// `qcc proxy status` and `/_qcc/status`: one typed report.
+    pub fn status_report(&self) -> StatusReport {
+        let tiers = self.router.tier_state();
+        let table = self.routes();
+        let tier_of = |name: &str| table.profile(name).and_then(|(_, p)| p.tier);
+        StatusReport {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_at: self.started_at,
+            uptime_secs: self.started.elapsed().as_secs(),
+            listen: self
+                .access
+                .listen
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            active_tier: tier_of(&tiers.serving).map(|t| t.to_string()),
+            active_profile: Some(tiers.serving.clone()),
+            chosen_profile: Some(tiers.chosen.clone()),
+            failed_over_from: tiers.failed_over_from.clone(),
+            config_error: self
+                .config_error
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+            requests: self.requests(),
+            in_flight: self.in_flight(),
+            endpoints: self.endpoint_status(),
+        }
     }
 
     /// Upkeep every 250 ms, and at once when a breaker opens or closes: tier failover and
@@ -131,7 +196,7 @@ fn assess(table: &RouteTable) {
     for u in &table.all {
         let (rate, samples) = u.stats.recent_success_rate();
         let (fb, fb_samples) = u.stats.first_byte_p95_ms();
-        let why = crate::health::state::degraded(&table.health, rate, samples, fb, fb_samples);
+        let why = crate::upstream::state::degraded(&table.health, rate, samples, fb, fb_samples);
         u.stats.set_degraded(why);
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use http::{HeaderMap, StatusCode};
 
-use crate::health::breaker::Failure;
+use crate::upstream::breaker::Failure;
 
 /// What to do with an upstream answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,7 +91,10 @@ impl Default for RetryBudget {
 impl RetryBudget {
     fn with_slot<T>(&self, f: impl FnOnce(&mut (u64, u64, u64), u64, u64) -> T) -> T {
         let now = self.start.elapsed().as_secs();
-        let mut slots = self.slots.lock().expect("budget lock");
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (requests, retries) = slots
             .iter()
             .filter(|(sec, _, _)| *sec != u64::MAX && now - sec < WINDOW)

@@ -17,182 +17,25 @@
 //! upstream error, rather than the proxy's own 503 while some upstream might answer.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use http::{HeaderName, HeaderValue};
 use serde_json::Map;
 use tokio::sync::mpsc;
 
 use crate::balance::sticky::StickyMap;
 use crate::balance::{Balancer, apply_shares};
-use crate::health::breaker::{Admit, Breaker, BreakerPolicy, TrialPermit};
-use crate::ipc::protocol::{EndpointIdentity, EndpointStatus};
 use crate::proxy::retry::RetryBudget;
-use crate::proxy::stats::{EndpointStats, StatsRegistry};
-use crate::proxy::upstream::BaseUrl;
+use crate::proxy::tiers::{self, TierState};
+use crate::report::status::EndpointStatus;
 use crate::state::Config;
-use crate::state::health::EndpointState;
 use crate::state::model::{
-    AuthStyle, Endpoint, HealthSettings, Policy, ProxySettings, QueueSettings, SwitchKind,
-    SwitchRecord, Tier,
+    HealthSettings, Policy, ProxySettings, QueueSettings, SwitchKind, SwitchRecord, Tier,
 };
-
-/// One endpoint as the proxy sees it.
-pub struct Upstream {
-    pub id: String,
-    pub profile: String,
-    pub name: String,
-    /// Base URL without a trailing slash.
-    pub base_url: String,
-    /// The same, parsed once (requests only add their path and query).
-    pub base: BaseUrl,
-    /// The credential header to set (`x-api-key` or `authorization`), marked sensitive.
-    pub credential: (HeaderName, HeaderValue),
-    pub enabled: bool,
-    pub weight: u32,
-    /// Fingerprint of the key (a rejected key is skipped until it changes).
-    pub key_fp: u64,
-    pub stats: Arc<EndpointStats>,
-    pub breaker: Arc<Breaker>,
-    /// The endpoint's own health-probe model, if it has one.
-    pub probe_model: Option<String>,
-    /// `health.weight_adjust`: the balancer uses [`Upstream::effective_weight`].
-    pub weight_adjust: bool,
-    /// `proxy.slow_start_secs`.
-    pub slow_start: Duration,
-}
-
-/// The credential header of an endpoint in its auth style, marked sensitive.
-pub fn credential_header(e: &Endpoint) -> Result<(HeaderName, HeaderValue), String> {
-    let (name, raw) = match e.auth {
-        AuthStyle::ApiKey => (
-            HeaderName::from_static("x-api-key"),
-            e.key.expose().to_owned(),
-        ),
-        AuthStyle::Bearer => (
-            http::header::AUTHORIZATION,
-            format!("Bearer {}", e.key.expose()),
-        ),
-    };
-    let mut value = HeaderValue::from_str(&raw).map_err(|_| {
-        format!(
-            "the key of endpoint {} has characters not allowed in an HTTP header",
-            e.id
-        )
-    })?;
-    value.set_sensitive(true);
-    Ok((name, value))
-}
-
-impl Upstream {
-    fn build(
-        profile: &str,
-        e: &Endpoint,
-        registry: &StatsRegistry,
-        config: &Config,
-    ) -> Result<Self, String> {
-        let credential = credential_header(e)?;
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        e.key.expose().hash(&mut h);
-        let (stats, breaker) = registry.get(&e.id);
-        Ok(Self {
-            id: e.id.clone(),
-            profile: profile.to_owned(),
-            name: e.label(),
-            base_url: e.url.trim_end_matches('/').to_owned(),
-            base: BaseUrl::parse(&e.url)
-                .map_err(|err| format!("endpoint {} has an invalid URL: {err}", e.id))?,
-            credential,
-            enabled: e.enabled,
-            weight: u32::from(e.weight),
-            key_fp: h.finish(),
-            stats,
-            breaker,
-            probe_model: e.probe_model.clone(),
-            weight_adjust: config.health.weight_adjust,
-            slow_start: Duration::from_secs(config.proxy.slow_start_secs),
-        })
-    }
-
-    /// Its one state word now, and why.
-    pub fn state(&self, now: Instant) -> (EndpointState, String) {
-        let view = self.breaker.view(self.key_fp, now);
-        let degraded = self.stats.degraded_reason();
-        crate::health::state::classify(self.enabled, &view, degraded.as_deref(), self.slow_start)
-    }
-
-    /// The share of the new conversations the strategy gives it that it keeps (slow start,
-    /// degraded). Cheap: an atomic read, and the breaker only while a slow start may run.
-    pub fn share(&self, now: Instant) -> f64 {
-        let since = if self.slow_start.is_zero() {
-            None
-        } else {
-            self.breaker.since_closed(now)
-        };
-        crate::health::state::share(since, self.slow_start, self.stats.is_degraded())
-    }
-
-    /// The weight the `weighted` strategy uses: the configured one, scaled by recent
-    /// success rate and latency when `health.weight_adjust` is on (never below 1).
-    pub fn effective_weight(&self) -> u32 {
-        if self.weight_adjust {
-            crate::health::metrics::effective_weight(self.weight, self.stats.weight_permille())
-        } else {
-            self.weight
-        }
-    }
-
-    /// Who this endpoint is and what its breaker says now.
-    pub fn identity(&self, now: Instant) -> EndpointIdentity {
-        let view = self.breaker.view(self.key_fp, now);
-        let degraded = self.stats.degraded_reason();
-        let (state, _) = crate::health::state::classify(
-            self.enabled,
-            &view,
-            degraded.as_deref(),
-            self.slow_start,
-        );
-        let (breaker, unavailable) = if self.enabled {
-            (view.state.to_owned(), view.unavailable)
-        } else {
-            ("disabled".to_owned(), Some("disabled".to_owned()))
-        };
-        EndpointIdentity {
-            state,
-            id: self.id.clone(),
-            profile: self.profile.clone(),
-            name: self.name.clone(),
-            url: self.base_url.clone(),
-            enabled: self.enabled,
-            breaker,
-            cooldown_left_secs: view.cooldown_left.map(|d| d.as_secs_f64().ceil() as u64),
-            unavailable,
-            consecutive_failures: view.consecutive_failures,
-            weight: self.weight,
-            effective_weight: self.effective_weight(),
-        }
-    }
-
-    pub fn status(&self, now: Instant, pinned: usize) -> EndpointStatus {
-        let (p50, p95) = self.stats.percentiles_ms();
-        let (input, output) = self.stats.tokens();
-        EndpointStatus {
-            endpoint: self.identity(now),
-            pinned,
-            in_flight: self.stats.in_flight(),
-            requests: self.stats.requests(),
-            errors: self.stats.errors(),
-            p50_ms: p50,
-            p95_ms: p95,
-            input_tokens: input,
-            output_tokens: output,
-            last_error: self.stats.last_error(),
-        }
-    }
-}
+use crate::upstream::Upstream;
+use crate::upstream::breaker::{Admit, BreakerPolicy, TrialPermit};
+use crate::upstream::stats::StatsRegistry;
 
 /// One profile in a snapshot.
 pub struct ProfileRoute {
@@ -232,12 +75,21 @@ pub struct RouteTable {
     pub health: HealthSettings,
 }
 
+/// Why a config cannot be served from.
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    #[error("no profile is configured: add one with `qcc profile add <name>`")]
+    NoProfile,
+    #[error(transparent)]
+    Upstream(#[from] crate::upstream::UpstreamError),
+}
+
 impl RouteTable {
     /// Build a snapshot. Refuses a config the proxy cannot serve from.
-    pub fn build(config: &Config, registry: &StatsRegistry) -> Result<Self, String> {
+    pub fn build(config: &Config, registry: &StatsRegistry) -> Result<Self, RouteError> {
         let chosen = config
             .active_profile()
-            .ok_or("no profile is configured: add one with `qcc profile add <name>`")?
+            .ok_or(RouteError::NoProfile)?
             .name
             .clone();
         let mut all = Vec::new();
@@ -330,34 +182,14 @@ impl Candidate {
     }
 }
 
-/// Which profile serves, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TierState {
-    /// The config's active profile when this state began.
-    pub chosen: String,
-    /// The profile traffic goes to now.
-    pub serving: String,
-    /// Set while failed over: the profile to return to.
-    pub failed_over_from: Option<String>,
-    healthy_since: Option<Instant>,
-}
-
-impl TierState {
-    fn fresh(chosen: &str) -> Self {
-        Self {
-            chosen: chosen.to_owned(),
-            serving: chosen.to_owned(),
-            failed_over_from: None,
-            healthy_since: None,
-        }
-    }
-}
-
 /// Routing state that outlives snapshots.
 pub struct Router {
     table: ArcSwap<RouteTable>,
     registry: StatsRegistry,
-    tiers: Mutex<TierState>,
+    /// Which profile serves: read by every request without a lock.
+    tiers: ArcSwap<TierState>,
+    /// Serialises the (rare) writers of `tiers`.
+    tier_writer: Mutex<()>,
     pub sticky: StickyMap,
     pub budget: RetryBudget,
     events: Mutex<Option<mpsc::UnboundedSender<SwitchRecord>>>,
@@ -366,11 +198,12 @@ pub struct Router {
 }
 
 impl Router {
-    pub fn new(config: &Config) -> Result<Self, String> {
+    pub fn new(config: &Config) -> Result<Self, RouteError> {
         let registry = StatsRegistry::default();
         let table = RouteTable::build(config, &registry)?;
         Ok(Self {
-            tiers: Mutex::new(TierState::fresh(&table.chosen)),
+            tiers: ArcSwap::from_pointee(TierState::fresh(&table.chosen)),
+            tier_writer: Mutex::new(()),
             table: ArcSwap::from_pointee(table),
             registry,
             sticky: StickyMap::default(),
@@ -381,12 +214,13 @@ impl Router {
     }
 
     /// Swap in a new config. A changed active profile (a manual switch) resets failover.
-    pub fn apply(&self, config: &Config) -> Result<(), String> {
+    pub fn apply(&self, config: &Config) -> Result<(), RouteError> {
         let table = RouteTable::build(config, &self.registry)?;
         {
-            let mut st = self.tiers.lock().expect("tier lock");
+            let _writer = lock(&self.tier_writer);
+            let st = self.tiers.load();
             if st.chosen != table.chosen || table.profile(&st.serving).is_none() {
-                *st = TierState::fresh(&table.chosen);
+                self.tiers.store(Arc::new(TierState::fresh(&table.chosen)));
             }
         }
         self.table.store(Arc::new(table));
@@ -402,14 +236,15 @@ impl Router {
         &self.registry
     }
 
-    pub fn tier_state(&self) -> TierState {
-        self.tiers.lock().expect("tier lock").clone()
+    /// Which profile serves now (a snapshot; no lock).
+    pub fn tier_state(&self) -> Arc<TierState> {
+        self.tiers.load_full()
     }
 
     /// Receive the switch records the router makes (the daemon persists them).
     pub fn subscribe(&self) -> mpsc::UnboundedReceiver<SwitchRecord> {
         let (tx, rx) = mpsc::unbounded_channel();
-        *self.events.lock().expect("events lock") = Some(tx);
+        *lock(&self.events) = Some(tx);
         rx
     }
 
@@ -525,84 +360,32 @@ impl Router {
     }
 
     /// Fail over when the serving profile has no available endpoint; recover when the
-    /// profile we left has been healthy for the recovery hold. Called after a breaker opens
-    /// and on a timer.
+    /// profile we left has been healthy for the recovery hold ([`tiers::step`]). Called
+    /// after a breaker opens and on a timer; the switch records go to the subscriber.
     pub fn evaluate(&self, table: &RouteTable, now: Instant) {
-        let mut st = self.tiers.lock().expect("tier lock");
-        let Some((si, serving)) = table.profile(&st.serving) else {
-            *st = TierState::fresh(&table.chosen);
+        let _writer = lock(&self.tier_writer);
+        let current = self.tiers.load();
+        let Some(step) = tiers::step(table, &current, now) else {
             return;
         };
-        if table.policy.auto_failover
-            && !serving.available(now)
-            && let Some(next) = table
-                .after(si)
-                .into_iter()
-                .find(|&i| table.profiles[i].available(now))
-        {
-            let from = st.serving.clone();
-            let to = table.profiles[next].name.clone();
-            let why: Vec<String> = serving
-                .endpoints
-                .iter()
-                .filter_map(|u| {
-                    u.breaker
-                        .view(u.key_fp, now)
-                        .unavailable
-                        .map(|r| format!("{}: {r}", u.id))
-                })
-                .collect();
-            let reason = if why.is_empty() {
-                format!("no available endpoint in '{from}'")
-            } else {
-                format!("no available endpoint in '{from}' ({})", why.join("; "))
-            };
-            tracing::warn!("failover {from} → {to}: {reason}");
-            if st.failed_over_from.is_none() {
-                st.failed_over_from = Some(from.clone());
-            }
-            st.serving = to.clone();
-            st.healthy_since = None;
-            self.emit(from, to, reason, SwitchKind::Failover);
-        }
-        let Some(origin) = st.failed_over_from.clone() else {
-            return;
-        };
-        if origin == st.serving {
-            st.failed_over_from = None;
-            return;
-        }
-        if !table.policy.auto_recovery {
-            return;
-        }
-        match table.profile(&origin) {
-            None => st.failed_over_from = None,
-            Some((_, p)) if p.healthy() => {
-                let since = *st.healthy_since.get_or_insert(now);
-                let hold = Duration::from_secs(table.policy.recovery_hold_secs);
-                if now.duration_since(since) >= hold {
-                    let from = std::mem::replace(&mut st.serving, origin.clone());
-                    st.failed_over_from = None;
-                    st.healthy_since = None;
-                    let reason = format!("'{origin}' healthy again for {} s", hold.as_secs());
-                    tracing::info!("recovery {from} → {origin}: {reason}");
-                    self.emit(from, origin, reason, SwitchKind::Recovery);
+        self.tiers.store(Arc::new(step.next));
+        if let Some(s) = step.switch {
+            match s.kind {
+                SwitchKind::Failover => {
+                    tracing::warn!("failover {} → {}: {}", s.from, s.to, s.reason)
                 }
+                _ => tracing::info!("recovery {} → {}: {}", s.from, s.to, s.reason),
             }
-            Some(_) => st.healthy_since = None,
-        }
-    }
-
-    fn emit(&self, from: String, to: String, reason: String, kind: SwitchKind) {
-        if let Some(tx) = self.events.lock().expect("events lock").as_ref() {
-            let _ = tx.send(SwitchRecord {
-                at: chrono::Utc::now(),
-                from: Some(from),
-                to,
-                reason,
-                kind,
-                extra: Map::new(),
-            });
+            if let Some(tx) = lock(&self.events).as_ref() {
+                let _ = tx.send(SwitchRecord {
+                    at: chrono::Utc::now(),
+                    from: Some(s.from),
+                    to: s.to,
+                    reason: s.reason,
+                    kind: s.kind,
+                    extra: Map::new(),
+                });
+            }
         }
     }
 
@@ -644,10 +427,15 @@ fn route_order<'a>(
     (from, order)
 }
 
+/// A lock that a panic elsewhere never poisons for the request path.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A route table of one profile `p` with an endpoint per URL (key `k`), for tests.
 #[cfg(test)]
 pub(crate) fn test_table(urls: &[&str]) -> RouteTable {
-    let registry = crate::proxy::stats::StatsRegistry::default();
+    let registry = crate::upstream::stats::StatsRegistry::default();
     let mut config = crate::state::Config::default();
     config
         .add_profile("p", None, Default::default(), chrono::Utc::now())

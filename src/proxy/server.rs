@@ -65,7 +65,7 @@ impl Lanes {
     pub fn start(proxy: &Arc<Proxy>, n: usize) -> Result<Self, String> {
         let mut lanes = Vec::with_capacity(n);
         for i in 0..n.max(1) {
-            let client = proxy.new_client()?;
+            let client = proxy.new_client().map_err(|e| e.to_string())?;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

@@ -1,67 +1,14 @@
-//! Talking to upstreams: an endpoint's base URL joined with a request's path, the header
-//! rules (hop-by-hop and client credentials stripped, everything else verbatim), and the
-//! reqwest client that health probes and the demo use (the proxy's own is in
-//! [`client`](crate::proxy::client)).
+//! Talking to upstreams: the header rules (hop-by-hop and client credentials stripped,
+//! everything else verbatim), and the reqwest client that the demo and the tests use (the
+//! proxy's own is in [`client`](crate::proxy::client); an endpoint's base URL and
+//! credential are in [`crate::upstream::target`]).
 
 use std::sync::Once;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{HeaderMap, HeaderName, Uri, header};
+use http::{HeaderMap, HeaderName, header};
 
-use crate::proxy::routing::Upstream;
-
-/// An endpoint's base URL, split once into the parts every request's URI reuses.
-#[derive(Debug, Clone)]
-pub struct BaseUrl {
-    scheme: Scheme,
-    authority: Authority,
-    /// The base URL's own path without its trailing slash (often empty), kept as a prefix.
-    prefix: String,
-}
-
-impl BaseUrl {
-    /// Parse an `http`/`https` URL (normalised first, as a browser would).
-    pub fn parse(url: &str) -> Result<Self, String> {
-        let normal = url::Url::parse(url).map_err(|e| e.to_string())?;
-        let uri: Uri = normal.as_str().parse().map_err(|e| format!("{e}"))?;
-        let parts = uri.into_parts();
-        let (Some(scheme), Some(authority)) = (parts.scheme, parts.authority) else {
-            return Err("not an absolute URL".into());
-        };
-        if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
-            return Err(format!("unsupported scheme {scheme} (use http or https)"));
-        }
-        let prefix = normal.path().trim_end_matches('/').to_owned();
-        Ok(Self {
-            scheme,
-            authority,
-            prefix,
-        })
-    }
-
-    /// The upstream URI for a request's path and query. Without a base path the request's
-    /// own (already validated) path and query are reused as they are.
-    pub fn uri_for(&self, path_and_query: Option<&PathAndQuery>) -> Result<Uri, http::Error> {
-        let pq = match path_and_query {
-            Some(pq) if self.prefix.is_empty() => pq.clone(),
-            None if self.prefix.is_empty() => PathAndQuery::from_static("/"),
-            pq => {
-                let rest = pq.map_or("/", PathAndQuery::as_str);
-                let mut joined = String::with_capacity(self.prefix.len() + rest.len());
-                joined.push_str(&self.prefix);
-                joined.push_str(rest);
-                PathAndQuery::from_maybe_shared(Bytes::from(joined))?
-            }
-        };
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(pq)
-            .build()
-    }
-}
+use crate::upstream::Upstream;
 
 /// The reqwest client for health probes and the demo (connection pooling, HTTP/2 over TLS
 /// by ALPN, no decompression, no redirects, no retries).
@@ -155,48 +102,6 @@ pub fn response_headers(mut upstream: HeaderMap) -> HeaderMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn uri_for_keeps_the_base_path_as_a_prefix() {
-        let table = crate::proxy::routing::test_table(&[
-            "https://relay.example/api/",
-            "http://127.0.0.1:9",
-        ]);
-        let pq = PathAndQuery::from_static("/v1/messages?beta=true");
-        let uris: Vec<String> = table
-            .all
-            .iter()
-            .map(|u| u.base.uri_for(Some(&pq)).unwrap().to_string())
-            .collect();
-        assert_eq!(
-            uris,
-            [
-                "https://relay.example/api/v1/messages?beta=true",
-                "http://127.0.0.1:9/v1/messages?beta=true"
-            ]
-        );
-        let models = PathAndQuery::from_static("/v1/models");
-        assert_eq!(
-            table.all[1]
-                .base
-                .uri_for(Some(&models))
-                .unwrap()
-                .to_string(),
-            "http://127.0.0.1:9/v1/models"
-        );
-        assert_eq!(
-            table.all[0].base.uri_for(None).unwrap().to_string(),
-            "https://relay.example/api/"
-        );
-    }
-
-    #[test]
-    fn base_urls_must_be_absolute_http() {
-        assert!(BaseUrl::parse("ftp://relay.example").is_err());
-        assert!(BaseUrl::parse("relay.example/api").is_err());
-        let b = BaseUrl::parse("https://relay.example/a%20b/").unwrap();
-        assert_eq!(b.prefix, "/a%20b");
-    }
 
     #[test]
     fn joins_with_path_prefix_and_query() {

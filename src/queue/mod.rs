@@ -5,11 +5,11 @@
 //!   schedule, outcomes) — no IO, no clock, unit-tested.
 //! - [`store`]: the files — `queue/index.json` (locked, atomic, via the state store) and one
 //!   file per request body and per stored response (0600); claim locks.
-//! - [`replay`]: send a stored request through the proxy's normal routing and store what
-//!   comes back.
+//!
+//! Replaying (sending a stored request through the proxy's routing) is the proxy's:
+//! [`crate::proxy::replay`]. This module depends on `state` only.
 
 pub mod model;
-pub mod replay;
 pub mod store;
 
 pub use model::{ItemState, QueueIndex, QueueItem};

@@ -4,8 +4,8 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
-use crate::health::metrics::{EndpointHealth, ProbeReport};
-use crate::ipc::protocol::{EndpointIdentity, EndpointStatus};
+use crate::report::health::{EndpointHealth, ProbeReport};
+use crate::report::status::{EndpointIdentity, EndpointStatus};
 use crate::state::health::{ProbeRecord, StateChange};
 use crate::ui::views::HealthSettingsView;
 use crate::ui::views::QueueItemView;
@@ -490,7 +490,7 @@ pub fn probe_results(rows: &[ProbeReport]) -> Table {
             r.model.clone().unwrap_or_else(|| "-".into()),
         ];
         if with_breaker {
-            row.push(r.breaker.clone().unwrap_or_else(|| "-".into()));
+            row.push(r.breaker.map_or_else(|| "-".into(), |b| b.to_string()));
         }
         row.push(cut(&r.reason, 70));
         t.add_row(row);

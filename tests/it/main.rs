@@ -4,6 +4,7 @@
 mod harness;
 
 mod access;
+mod architecture;
 mod bad_input;
 mod breakers_tiers;
 mod chaos;

@@ -5,7 +5,8 @@ use std::time::Duration;
 use crate::cli::complete;
 use crate::cli::ctx::Ctx;
 use crate::cli::error::CliError;
-use crate::ipc::protocol::{Request, Response};
+use crate::ipc::client::IpcError;
+
 use crate::ui::progress;
 
 /// Ask the running proxy to probe endpoints now (all enabled ones, or one), with the same
@@ -44,14 +45,14 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     let wait = Duration::from_secs(per_probe * waves + 10);
     let mut client = ctx.daemon_for(wait)?;
     let spinner = progress::spinner(ctx.json, "probing");
-    let answer = client.call(&Request::ProbeNow { endpoint });
+    let answer = client.probe(endpoint);
     spinner.finish();
-    match answer? {
-        Response::Probed { results } => super::print_results(ctx, &results),
-        Response::Error { message } => Err(CliError::failed(
+    match answer {
+        Ok(results) => super::print_results(ctx, &results),
+        Err(IpcError::Daemon(message)) => Err(CliError::failed(
             message,
             Some("see the ids and names with `qcc endpoint list`".into()),
         )),
-        other => Err(super::unexpected(&other)),
+        Err(e) => Err(e.into()),
     }
 }

@@ -15,9 +15,9 @@ use clap::Subcommand;
 use crate::cli::ctx::Ctx;
 use crate::cli::error::CliError;
 use crate::daemon::liveness::{self, Liveness};
-use crate::health::metrics::{HealthReport, ProbeReport};
 use crate::ipc::client::IpcError;
-use crate::ipc::protocol::{Request, Response};
+use crate::report::health::{HealthReport, ProbeReport};
+
 use crate::state::health::HealthDoc;
 use crate::ui::{self, table};
 
@@ -52,15 +52,14 @@ pub fn run(ctx: &Ctx, cmd: &Cmd) -> Result<(), CliError> {
 /// `health.json` (`live: false`).
 pub(crate) fn report(ctx: &Ctx) -> Result<HealthReport, CliError> {
     if liveness::probe(&ctx.paths) != Liveness::NotRunning {
-        match ctx.daemon().and_then(|mut c| Ok(c.call(&Request::Health)?)) {
-            Ok(Response::Health(r)) => return Ok(*r),
-            Ok(Response::Error { message }) => {
+        match ctx.daemon().and_then(|mut c| Ok(c.health()?)) {
+            Ok(r) => return Ok(r),
+            Err(CliError::Ipc(IpcError::Daemon(message))) => {
                 return Err(CliError::failed(
                     format!("the daemon cannot report health: {message}"),
                     Some("run `qcc proxy restart` to start the daemon of this qcc version".into()),
                 ));
             }
-            Ok(other) => return Err(unexpected(&other)),
             Err(CliError::Ipc(IpcError::NotRunning)) => {}
             Err(e) => return Err(e),
         }
@@ -83,13 +82,6 @@ pub(crate) fn note_source(ctx: &Ctx, report: &HealthReport) {
         None => "the proxy is not running and has saved no health figures yet".to_owned(),
     };
     eprintln!("{} {msg}", console::style("note:").for_stderr().cyan());
-}
-
-pub(crate) fn unexpected(r: &Response) -> CliError {
-    CliError::failed(
-        format!("unexpected answer from the daemon: {r:?}"),
-        Some("run `qcc proxy restart`".into()),
-    )
 }
 
 /// Print probe results (`test`, `check`) and fail (exit 1) if any endpoint failed.

@@ -9,11 +9,11 @@ use tokio::sync::Semaphore;
 use crate::cli::complete;
 use crate::cli::ctx::Ctx;
 use crate::cli::error::CliError;
-use crate::health::metrics::ProbeReport;
 use crate::health::probe::{self, ProbeTarget};
-use crate::proxy::routing::credential_header;
+use crate::report::health::ProbeReport;
 use crate::state::model::{Config, Endpoint, Profile};
 use crate::ui::progress::Progress;
+use crate::upstream::target::credential_header;
 
 /// Have a tiny real conversation with endpoints now: each is asked (max_tokens 16) to echo
 /// a random nonce, and passes only if the answer contains it. Runs from the CLI, with no
@@ -92,8 +92,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
         .build()
         .map_err(|e| CliError::failed(format!("cannot start the async runtime: {e}"), None))?;
     let client =
-        crate::proxy::upstream::client(Duration::from_secs(config.proxy.connect_timeout_secs))
-            .map_err(|e| CliError::failed(format!("cannot build the HTTP client: {e}"), None))?;
+        crate::proxy::client::build(Duration::from_secs(config.proxy.connect_timeout_secs))
+            .map_err(|e| CliError::failed(e.to_string(), None))?;
     let progress = Progress::new(ctx.json, "testing");
     let total = chosen.len();
     let slots = Arc::new(Semaphore::new(args.jobs as usize));
@@ -126,7 +126,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
                     name: e.label(),
                     url: e.url.clone(),
                     passed: false,
-                    reason: why,
+                    reason: why.to_string(),
                     status: None,
                     latency_ms: 0.0,
                     first_byte_ms: None,

@@ -4,7 +4,6 @@ use crate::cli::ctx::Ctx;
 use crate::cli::error::CliError;
 use crate::daemon::liveness::{self, Liveness};
 use crate::ipc::client::IpcError;
-use crate::ipc::protocol::{Request, Response};
 use crate::ui::{self, table};
 
 /// Show whether the daemon runs, and if so: pid, version, uptime, address, active profile
@@ -25,15 +24,7 @@ pub fn run(ctx: &Ctx, _args: &Args) -> Result<(), CliError> {
         }
         return Err(IpcError::NotRunning.into());
     }
-    let report = match ctx.daemon()?.call(&Request::Status)? {
-        Response::Status(s) => s,
-        other => {
-            return Err(CliError::failed(
-                format!("unexpected answer from the daemon: {other:?}"),
-                Some("run `qcc proxy restart`".into()),
-            ));
-        }
-    };
+    let report = ctx.daemon()?.status()?;
     if ctx.json {
         let mut v = serde_json::to_value(&report).expect("serializable");
         v["running"] = true.into();

@@ -6,7 +6,7 @@ use crate::cli::ctx::Ctx;
 use crate::cli::error::CliError;
 use crate::daemon::liveness::{self, Liveness};
 use crate::ipc::client::IpcError;
-use crate::ipc::protocol::{Request, Response};
+
 use crate::ui::{self, style};
 
 /// Stop the daemon: it stops accepting, lets in-flight requests and streams finish (up to
@@ -34,17 +34,7 @@ pub fn stop_daemon(ctx: &Ctx, timeout: u64) -> Result<Option<u32>, CliError> {
         Err(CliError::Ipc(IpcError::NotRunning)) => return Ok(None),
         Err(e) => return Err(e),
     };
-    match client.call(&Request::Stop {
-        timeout_secs: timeout,
-    })? {
-        Response::Stopping => {}
-        other => {
-            return Err(CliError::failed(
-                format!("unexpected answer from the daemon: {other:?}"),
-                Some("run `qcc proxy restart`".into()),
-            ));
-        }
-    }
+    client.stop(timeout)?;
     // The daemon closes the connection by exiting.
     let closed = client.wait_closed(Duration::from_secs(timeout + 10))?;
     if !closed || liveness::probe(&ctx.paths) != Liveness::NotRunning {

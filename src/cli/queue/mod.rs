@@ -18,10 +18,11 @@ use crate::cli::ctx::Ctx;
 use crate::cli::error::CliError;
 use crate::daemon::liveness::{self, Liveness};
 use crate::ipc::client::Client;
-use crate::ipc::protocol::{Request, Response};
+
 use crate::proxy::Proxy;
+use crate::proxy::replay::{self, Selection};
 use crate::queue::QueueStore;
-use crate::queue::replay::{self, ItemResult, RetrySummary, Selection};
+use crate::report::queue::{ItemResult, RetrySummary};
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
@@ -70,23 +71,17 @@ pub fn replay(
 ) -> Result<RetrySummary, CliError> {
     if let Liveness::Running { .. } = liveness::probe(&ctx.paths) {
         let mut client = Client::connect(&ctx.paths.socket(), DAEMON_BATCH_TIMEOUT)?;
-        return match client.call(&Request::QueueRetry { ids })? {
-            Response::QueueRetried(summary) => Ok(summary),
-            Response::Error { message } => Err(CliError::failed(message, None)),
-            other => Err(CliError::failed(
-                format!("unexpected answer from the daemon: {other:?}"),
-                Some("run `qcc proxy restart`".into()),
-            )),
-        };
+        return Ok(client.queue_retry(ids)?);
     }
     let config = ctx.config()?;
     let queue = store(ctx)?;
-    let proxy = std::sync::Arc::new(Proxy::new(&config, Default::default()).map_err(|e| {
-        CliError::failed(
-            e,
-            Some("replaying needs a usable profile; see `qcc profile list`".into()),
-        )
-    })?);
+    let proxy =
+        std::sync::Arc::new(Proxy::new(&config, Default::default(), None).map_err(|e| {
+            CliError::failed(
+                e.to_string(),
+                Some("replaying needs a usable profile; see `qcc profile list`".into()),
+            )
+        })?);
     let selection = match ids {
         Some(ids) => Selection::Ids(ids),
         None => Selection::AllPending,

@@ -17,6 +17,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::report::status::BreakerState;
+
 /// Longest cooldown from doubling or `retry-after`.
 pub const MAX_COOLDOWN: Duration = Duration::from_secs(600);
 /// Cooldown after a billing failure.
@@ -142,8 +144,8 @@ pub struct LastResort {
 /// What `proxy status` shows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BreakerView {
-    /// `closed`, `open` or `half-open`.
-    pub state: &'static str,
+    /// Closed, open or half-open (never `Disabled`: that is the config's).
+    pub state: BreakerState,
     pub cooldown_left: Option<Duration>,
     /// Why the endpoint gets no traffic now, if it does not.
     pub unavailable: Option<String>,
@@ -160,7 +162,9 @@ pub struct BreakerView {
 
 impl Breaker {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().expect("breaker lock")
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Admit a request (moving an expired open breaker to half-open).
@@ -337,13 +341,15 @@ impl Breaker {
             .filter(|(k, _)| *k == key)
             .map(|(_, r)| format!("key rejected ({r}); skipped until the key changes"));
         let (state, cooldown_left) = match s.phase {
-            Phase::Closed => ("closed", None),
-            Phase::Open { until } if now < until => ("open", Some(until - now)),
-            Phase::Open { .. } | Phase::HalfOpen => ("half-open", None),
+            Phase::Closed => (BreakerState::Closed, None),
+            Phase::Open { until } if now < until => (BreakerState::Open, Some(until - now)),
+            Phase::Open { .. } | Phase::HalfOpen => (BreakerState::HalfOpen, None),
         };
         let unavailable = rejected.clone().or_else(|| match (state, &s.reason) {
-            ("open", Some(r)) => Some(format!("breaker open after {r}")),
-            ("half-open", _) if s.trial_in_flight => Some("half-open: trial in flight".into()),
+            (BreakerState::Open, Some(r)) => Some(format!("breaker open after {r}")),
+            (BreakerState::HalfOpen, _) if s.trial_in_flight => {
+                Some("half-open: trial in flight".into())
+            }
             _ => None,
         });
         let is_rejected = rejected.is_some();
@@ -403,7 +409,7 @@ mod tests {
         assert!(matches!(trial, Admit::Trial(_)));
         assert!(b.success_at(t2), "the trial's success closes it");
         drop(trial);
-        assert_eq!(b.view(1, t2).state, "closed");
+        assert_eq!(b.view(1, t2).state, BreakerState::Closed);
         assert!(matches!(b.admit(1, t2), Admit::Yes));
         let t3 = t2 + Duration::from_secs(5);
         assert_eq!(b.since_closed(t3), Some(Duration::from_secs(5)));

@@ -8,9 +8,10 @@
 
 use std::time::Duration;
 
-use crate::health::breaker::{BreakerView, Cause};
+use crate::report::status::BreakerState;
 use crate::state::health::EndpointState;
 use crate::state::model::HealthSettings;
+use crate::upstream::breaker::{BreakerView, Cause};
 
 /// Share of new conversations a `degraded` endpoint keeps.
 pub const DEGRADED_SHARE: f64 = 0.5;
@@ -32,9 +33,9 @@ pub fn classify(
         return (EndpointState::Rejected, format!("key rejected ({})", why()));
     }
     match (view.state, view.cause) {
-        ("open", Some(Cause::Billing)) => return (EndpointState::Billing, why()),
-        ("open", _) => return (EndpointState::Open, why()),
-        ("half-open", _) => {
+        (BreakerState::Open, Some(Cause::Billing)) => return (EndpointState::Billing, why()),
+        (BreakerState::Open, _) => return (EndpointState::Open, why()),
+        (BreakerState::HalfOpen, _) => {
             return (
                 EndpointState::HalfOpen,
                 "cooldown over: the next request is its trial".into(),
@@ -113,7 +114,7 @@ pub fn share(since_closed: Option<Duration>, slow_start: Duration, degraded: boo
 mod tests {
     use super::*;
 
-    fn view(state: &'static str, cause: Option<Cause>) -> BreakerView {
+    fn view(state: BreakerState, cause: Option<Cause>) -> BreakerView {
         BreakerView {
             state,
             cooldown_left: None,
@@ -130,37 +131,40 @@ mod tests {
     fn one_word_per_situation() {
         let w = Duration::from_secs(30);
         let s = |v: &BreakerView, d: Option<&str>| classify(true, v, d, w).0;
-        assert_eq!(s(&view("closed", None), None), EndpointState::Healthy);
         assert_eq!(
-            s(&view("closed", None), Some("slow")),
+            s(&view(BreakerState::Closed, None), None),
+            EndpointState::Healthy
+        );
+        assert_eq!(
+            s(&view(BreakerState::Closed, None), Some("slow")),
             EndpointState::Degraded
         );
         assert_eq!(
-            s(&view("open", Some(Cause::Failures)), None),
+            s(&view(BreakerState::Open, Some(Cause::Failures)), None),
             EndpointState::Open
         );
         assert_eq!(
-            s(&view("open", Some(Cause::RetryAfter)), None),
+            s(&view(BreakerState::Open, Some(Cause::RetryAfter)), None),
             EndpointState::Open
         );
         assert_eq!(
-            s(&view("open", Some(Cause::Billing)), None),
+            s(&view(BreakerState::Open, Some(Cause::Billing)), None),
             EndpointState::Billing
         );
         assert_eq!(
-            s(&view("half-open", Some(Cause::Billing)), None),
+            s(&view(BreakerState::HalfOpen, Some(Cause::Billing)), None),
             EndpointState::HalfOpen
         );
         assert_eq!(
-            s(&view("half-open", Some(Cause::Failures)), None),
+            s(&view(BreakerState::HalfOpen, Some(Cause::Failures)), None),
             EndpointState::HalfOpen
         );
-        let mut closed = view("closed", None);
+        let mut closed = view(BreakerState::Closed, None);
         closed.since_closed = Some(Duration::from_secs(3));
         assert_eq!(s(&closed, Some("slow")), EndpointState::Recovering);
         closed.since_closed = Some(Duration::from_secs(31));
         assert_eq!(s(&closed, None), EndpointState::Healthy);
-        let mut rejected = view("open", Some(Cause::Failures));
+        let mut rejected = view(BreakerState::Open, Some(Cause::Failures));
         rejected.rejected = true;
         assert_eq!(s(&rejected, None), EndpointState::Rejected);
         assert_eq!(

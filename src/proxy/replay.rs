@@ -8,7 +8,7 @@
 //! next request is its trial and the replays go to whatever answers. The daemon's own
 //! background retries ([`Selection::Due`]) leave the breakers alone.
 //!
-//! [`Breaker::expedite`]: crate::health::breaker::Breaker::expedite
+//! [`Breaker::expedite`]: crate::upstream::breaker::Breaker::expedite
 
 use std::sync::Arc;
 
@@ -18,30 +18,12 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 
+use crate::report::queue::{ItemResult, RetrySummary};
+
 use crate::proxy::Proxy;
 use crate::proxy::forward::dispatch;
 use crate::queue::model::{ItemState, Outcome, QueueItem, StoredResponse};
 use crate::queue::store::{QueueError, QueueStore};
-
-/// How one item's replay ended.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ItemResult {
-    pub id: String,
-    /// `succeeded`, `pending` (failed again, will be retried) or `dead`.
-    pub state: ItemState,
-    pub status: Option<u16>,
-    pub error: Option<String>,
-}
-
-/// What a batch did.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct RetrySummary {
-    pub attempted: usize,
-    pub succeeded: usize,
-    pub failed: usize,
-    pub dead: usize,
-    pub items: Vec<ItemResult>,
-}
 
 /// Which items a batch takes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,7 +82,7 @@ pub async fn replay(proxy: &Proxy, item: &QueueItem, body: Vec<u8>) -> (Outcome,
         let sse = headers
             .iter()
             .any(|(k, v)| k == "content-type" && v.starts_with("text/event-stream"));
-        if sse && body.windows(12).any(|w| w == b"event: error") {
+        if sse && crate::sse::contains_error(&body) {
             return (
                 Outcome::Failed("the stream ended with an error event".into()),
                 None,

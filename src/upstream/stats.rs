@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::health::breaker::Breaker;
 use crate::state::health::{
     EndpointSnapshot, EndpointState, PROBE_HISTORY_CAP, ProbeRecord, STATE_HISTORY_CAP, StateChange,
 };
+use crate::upstream::breaker::Breaker;
 
 /// How many recent latencies (and first-byte times) are kept for percentiles.
 pub const LATENCY_WINDOW: usize = 512;
@@ -100,11 +100,15 @@ impl EndpointStats {
     }
 
     fn windows(&self) -> std::sync::MutexGuard<'_, Windows> {
-        self.windows.lock().expect("stats lock")
+        self.windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn notes(&self) -> std::sync::MutexGuard<'_, Notes> {
-        self.notes.lock().expect("stats lock")
+        self.notes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Time to response headers of an attempt that was answered.
@@ -394,7 +398,7 @@ impl StatsRegistry {
     pub fn get(&self, id: &str) -> EndpointRuntime {
         self.map
             .lock()
-            .expect("registry lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .entry(id.to_owned())
             .or_default()
             .clone()

@@ -1,5 +1,5 @@
-//! Health figures computed from an endpoint's samples, and the shapes the control socket,
-//! `health.json` readers and `--json` share.
+//! Health figures computed from an endpoint's samples (the shapes they fill are in
+//! [`crate::report::health`]).
 //!
 //! Definitions (docs/decisions.md, "Health"):
 //! - **success rate**: share of the last 100 user attempts at the endpoint that were
@@ -14,41 +14,10 @@
 //!   endpoint's (0.25–1); at least 5% of the weight and never below 1, so a healthy
 //!   endpoint always keeps some traffic.
 
-use std::collections::BTreeMap;
-
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-use crate::ipc::protocol::EndpointIdentity;
-use crate::proxy::stats::percentiles_ms;
-use crate::state::health::{EndpointSnapshot, ProbeRecord, StateChange};
-
-/// One endpoint's health, live from the daemon or as last saved.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EndpointHealth {
-    #[serde(flatten)]
-    pub endpoint: EndpointIdentity,
-    /// User attempts (probes excluded).
-    pub requests: u64,
-    pub successes: u64,
-    pub failures: u64,
-    /// Share of the recent attempts that succeeded (0–1).
-    pub success_rate: Option<f64>,
-    /// How many recent attempts `success_rate` is over.
-    pub samples: usize,
-    pub latency_p50_ms: Option<f64>,
-    pub latency_p95_ms: Option<f64>,
-    pub first_byte_p50_ms: Option<f64>,
-    pub first_byte_p95_ms: Option<f64>,
-    /// 0–100; `None` until `min_checks` outcomes are known.
-    pub stability: Option<f64>,
-    pub last_error: Option<String>,
-    pub last_error_at: Option<DateTime<Utc>>,
-    pub last_success_at: Option<DateTime<Utc>>,
-    pub last_probe: Option<ProbeRecord>,
-    /// The model probes ask this endpoint.
-    pub probe_model: String,
-}
+use crate::report::health::EndpointHealth;
+use crate::report::status::EndpointIdentity;
+use crate::state::health::EndpointSnapshot;
+use crate::upstream::stats::percentiles_ms;
 
 impl EndpointHealth {
     /// The figures of `snap` for `endpoint`, probed with `probe_model`.
@@ -89,43 +58,6 @@ impl EndpointHealth {
             probe_model,
         }
     }
-}
-
-/// `qcc health status | metrics | history`: every endpoint, and their probe histories.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct HealthReport {
-    /// From the running daemon (`true`) or `health.json` (`false`: the daemon is down).
-    pub live: bool,
-    /// When these figures were taken (the save time when not live).
-    pub as_of: Option<DateTime<Utc>>,
-    pub endpoints: Vec<EndpointHealth>,
-    /// Probe results by endpoint id, oldest first.
-    pub history: BTreeMap<String, Vec<ProbeRecord>>,
-    /// State changes by endpoint id, oldest first.
-    #[serde(default)]
-    pub states: BTreeMap<String, Vec<StateChange>>,
-}
-
-/// One probe's result, as `qcc health test` and `qcc health check` print it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ProbeReport {
-    pub id: String,
-    pub profile: String,
-    pub name: String,
-    pub url: String,
-    pub passed: bool,
-    pub reason: String,
-    pub status: Option<u16>,
-    pub latency_ms: f64,
-    pub first_byte_ms: Option<f64>,
-    pub model_asked: String,
-    pub model: Option<String>,
-    /// The answer's text (cut short).
-    pub answer: String,
-    pub nonce: String,
-    /// The breaker after the probe (`qcc health check` only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub breaker: Option<String>,
 }
 
 fn round3(v: f64) -> f64 {
@@ -241,7 +173,7 @@ mod tests {
             url: "http://x".into(),
             enabled: true,
             state: crate::state::health::EndpointState::Healthy,
-            breaker: "closed".into(),
+            breaker: crate::report::status::BreakerState::Closed,
             cooldown_left_secs: None,
             unavailable: None,
             consecutive_failures: 0,

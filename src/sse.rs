@@ -1,0 +1,331 @@
+//! Server-sent events as Anthropic's Messages API streams them, in one place: telling an
+//! event's end, splitting a stream into events, an event's name and data, whether it is an
+//! `error` event, building one, and reading token usage passively off a stream. Used by the
+//! proxy (the commit point, pass-through, the in-band error), the health probe, the queue's
+//! replays and the demo. Works on bytes; nothing here does IO. Depends on nothing else in
+//! the crate.
+
+use bytes::{Bytes, BytesMut};
+
+/// Where the first event in `buf` ends (just past its blank line), if it is complete. Both
+/// `\n\n` and `\r\n\r\n` end an event.
+pub fn event_end(buf: &[u8]) -> Option<usize> {
+    let lf = memchr::memmem::find(buf, b"\n\n").map(|i| i + 2);
+    let crlf = memchr::memmem::find(buf, b"\r\n\r\n").map(|i| i + 4);
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Splits a stream, fed chunk by chunk, into whole events.
+#[derive(Default)]
+pub struct Events {
+    buf: BytesMut,
+}
+
+impl Events {
+    pub fn push(&mut self, chunk: &[u8]) {
+        self.buf.extend_from_slice(chunk);
+    }
+
+    /// Bytes held that are not a whole event yet.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The next whole event (with its blank line), if one has arrived.
+    pub fn next_event(&mut self) -> Option<Bytes> {
+        let end = event_end(&self.buf)?;
+        Some(self.buf.split_to(end).freeze())
+    }
+}
+
+/// Every whole event of a complete body.
+pub fn events(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = body;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = event_end(rest).unwrap_or(rest.len());
+        let (event, tail) = rest.split_at(end);
+        rest = tail;
+        Some(event)
+    })
+}
+
+/// The lines of an event, without their line ends.
+fn lines(event: &[u8]) -> impl Iterator<Item = &[u8]> {
+    event
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+}
+
+/// The event's name (its `event:` line), if it has one.
+pub fn name(event: &[u8]) -> Option<&[u8]> {
+    lines(event).find_map(|l| l.strip_prefix(b"event:").map(<[u8]>::trim_ascii))
+}
+
+/// The event's data: its `data:` lines, joined by line feeds.
+pub fn data(event: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for d in lines(event).filter_map(|l| l.strip_prefix(b"data:")) {
+        if !out.is_empty() {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(d.strip_prefix(b" ").unwrap_or(d));
+    }
+    out
+}
+
+/// Whether an event is an `error` event: its `event:` line says so, or, for a relay that
+/// sends no `event:` lines, its data's `type` does. Looks at the first `event:` or `data:`
+/// line only, so a long event costs no text conversion.
+pub fn is_error(event: &[u8]) -> bool {
+    for line in lines(event) {
+        let line = line.trim_ascii();
+        if let Some(name) = line.strip_prefix(b"event:") {
+            return name.trim_ascii() == b"error";
+        }
+        if let Some(data) = line.strip_prefix(b"data:") {
+            #[derive(serde::Deserialize)]
+            struct Typed {
+                #[serde(rename = "type")]
+                kind: String,
+            }
+            return serde_json::from_slice::<Typed>(data.trim_ascii())
+                .is_ok_and(|t| t.kind == "error");
+        }
+    }
+    false
+}
+
+/// Whether any event of a complete stream is an `error` event.
+pub fn contains_error(body: &[u8]) -> bool {
+    events(body).any(is_error)
+}
+
+/// One event: `event: NAME`, `data: DATA`, a blank line.
+pub fn event(name: &str, data: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(name.len() + data.len() + 16);
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+/// Reads `usage` from SSE lines that carry it; ignores everything else. Only the `data:`
+/// of `message_start` and `message_delta` events is parsed; the event's name comes from its
+/// `event:` line, or, for a relay that sends none, from a search of the data line.
+#[derive(Default)]
+pub struct UsageSniffer {
+    carry: Vec<u8>,
+    event: EventKind,
+    input: u64,
+    output: u64,
+}
+
+/// What the current SSE event's `event:` line said.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum EventKind {
+    /// No `event:` line (yet): look inside the data.
+    #[default]
+    Unnamed,
+    /// `message_start` or `message_delta`.
+    Usage,
+    Other,
+}
+
+/// Longest partial line kept between chunks; longer lines cannot be usage lines.
+const MAX_CARRY: usize = 64 * 1024;
+
+impl UsageSniffer {
+    /// Input tokens, cache writes and reads included (the last `message_start` /
+    /// `message_delta` that named them).
+    pub fn input(&self) -> u64 {
+        self.input
+    }
+
+    /// Output tokens (the last count seen).
+    pub fn output(&self) -> u64 {
+        self.output
+    }
+
+    /// Read the lines of the next chunk (any cut).
+    pub fn feed(&mut self, chunk: &[u8]) {
+        let mut rest = chunk;
+        while let Some(nl) = memchr::memchr(b'\n', rest) {
+            if self.carry.is_empty() {
+                self.line(&rest[..nl]);
+            } else {
+                self.carry.extend_from_slice(&rest[..nl]);
+                let line = std::mem::take(&mut self.carry);
+                self.line(&line);
+            }
+            rest = &rest[nl + 1..];
+        }
+        if self.carry.len() + rest.len() <= MAX_CARRY {
+            self.carry.extend_from_slice(rest);
+        } else {
+            self.carry.clear();
+        }
+    }
+
+    fn line(&mut self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            // End of the event.
+            self.event = EventKind::Unnamed;
+            return;
+        }
+        if let Some(name) = line.strip_prefix(b"event:") {
+            self.event = match name.trim_ascii() {
+                b"message_start" | b"message_delta" => EventKind::Usage,
+                _ => EventKind::Other,
+            };
+            return;
+        }
+        let Some(data) = line.strip_prefix(b"data:") else {
+            return;
+        };
+        let wanted = match self.event {
+            EventKind::Usage => true,
+            EventKind::Other => false,
+            EventKind::Unnamed => {
+                memchr::memmem::find(data, b"\"message_start\"").is_some()
+                    || memchr::memmem::find(data, b"\"message_delta\"").is_some()
+            }
+        };
+        if !wanted {
+            return;
+        }
+        // Only the fields read here are deserialized; everything else is skipped.
+        #[derive(serde::Deserialize)]
+        struct Usage {
+            #[serde(default)]
+            input_tokens: u64,
+            #[serde(default)]
+            cache_creation_input_tokens: u64,
+            #[serde(default)]
+            cache_read_input_tokens: u64,
+            output_tokens: Option<u64>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Message {
+            usage: Option<Usage>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Event {
+            #[serde(rename = "type")]
+            kind: String,
+            message: Option<Message>,
+            usage: Option<Usage>,
+        }
+        let Ok(event) = serde_json::from_slice::<Event>(data) else {
+            return;
+        };
+        let usage = match event.kind.as_str() {
+            "message_start" => event.message.and_then(|m| m.usage),
+            "message_delta" => event.usage,
+            _ => None,
+        };
+        let Some(u) = usage else {
+            return;
+        };
+        let input = u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens;
+        if input > 0 {
+            self.input = input;
+        }
+        if let Some(out) = u.output_tokens {
+            self.output = out;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_end_at_a_blank_line_of_either_kind() {
+        assert_eq!(event_end(b"data: x\n\nrest"), Some(9));
+        assert_eq!(event_end(b"data: x\r\n\r\nrest"), Some(11));
+        assert_eq!(event_end(b"data: x\n"), None);
+        let mut e = Events::default();
+        e.push(b"event: a\ndata: 1\n");
+        assert_eq!(e.next_event(), None);
+        e.push(b"\nevent: b\r\ndata: 2\r\n\r\ndata: 3");
+        assert_eq!(e.next_event().unwrap().as_ref(), b"event: a\ndata: 1\n\n");
+        let b = e.next_event().unwrap();
+        assert_eq!(name(&b), Some(&b"b"[..]));
+        assert_eq!(data(&b), b"2");
+        assert_eq!(e.next_event(), None);
+        assert_eq!(e.pending(), 7);
+        let all: Vec<&[u8]> = events(b"data: 1\n\ndata: 2\n\ntail").collect();
+        assert_eq!(all.len(), 3);
+        assert_eq!(
+            data(b"data: {\ndata:}\n\n"),
+            b"{\n}".to_vec(),
+            "one space dropped"
+        );
+    }
+
+    #[test]
+    fn error_events_are_recognised_by_name_or_type() {
+        assert!(is_error(b"event: error\ndata: {\"type\":\"error\"}\n\n"));
+        assert!(is_error(b"data: {\"type\":\"error\",\"error\":{}}\n\n"));
+        assert!(!is_error(
+            b"event: message_start\ndata: {\"type\":\"message_start\"}\n\n"
+        ));
+        assert!(!is_error(b": comment\n"));
+        assert!(!is_error(
+            b"data: {\"type\":\"message_start\",\"message\":{}}\r\n\r\n"
+        ));
+        assert!(!is_error(b"data: not json\n\n"));
+        assert!(is_error(b"event:error\r\ndata: {}\r\n\r\n"));
+        // A whole stream: an error event anywhere, named or not.
+        assert!(contains_error(
+            b"event: message_start\ndata: {}\n\ndata: {\"type\":\"error\"}\n\n"
+        ));
+        assert!(!contains_error(b"event: message_stop\ndata: {}\n\n"));
+        let built = event("error", b"{\"type\":\"error\"}");
+        assert!(is_error(&built) && event_end(&built) == Some(built.len()));
+    }
+
+    #[test]
+    fn sniffs_usage_across_chunk_boundaries() {
+        let mut s = UsageSniffer::default();
+        let stream = concat!(
+            "event: message_start\n",
+            "data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":25,\"cache_read_input_tokens\":5,\"output_tokens\":1}}}\n\n",
+            "event: content_block_delta\n",
+            "data: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"usage\"}}\n\n",
+            "event: message_delta\n",
+            "data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":15}}\n\n",
+        )
+        .as_bytes();
+        for piece in stream.chunks(7) {
+            s.feed(piece);
+        }
+        assert_eq!((s.input, s.output), (30, 15));
+    }
+
+    #[test]
+    fn sniffs_usage_without_event_lines_and_with_crlf() {
+        let mut s = UsageSniffer::default();
+        let stream = concat!(
+            "data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":7}}}\r\n\r\n",
+            "event: content_block_delta\r\n",
+            "data: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"\\\"message_delta\\\"\"}}\r\n\r\n",
+            "data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":3}}\r\n\r\n",
+        )
+        .as_bytes();
+        for piece in stream.chunks(5) {
+            s.feed(piece);
+        }
+        assert_eq!((s.input, s.output), (7, 3));
+    }
+}

@@ -1,0 +1,176 @@
+//! The layer under the proxy: one endpoint at run time, and everything that is per
+//! endpoint and outlives a request — its parsed target and credential, its figures, its
+//! circuit breaker, its state word and share, and the pure metric maths. Depends on
+//! `state` and `report` only, so that `balance`, `proxy` and `health` all sit above it.
+//!
+//! - [`target`]: the base URL (parsed once) and the credential header.
+//! - [`stats`]: per-endpoint counters and windows (atomics and short locks; no IO).
+//! - [`breaker`]: the circuit breaker (closed / open / half-open, last resort).
+//! - [`state`]: the state word (healthy, degraded, open, …), `degraded`, the slow start.
+//! - [`metrics`]: success rate, percentiles, stability, the weight factor.
+//!
+//! The [`Upstream`] itself (one endpoint as the proxy sees it) is defined here.
+
+pub mod breaker;
+pub mod metrics;
+pub mod state;
+pub mod stats;
+pub mod target;
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{HeaderName, HeaderValue};
+
+use crate::report::status::{BreakerState, EndpointIdentity, EndpointStatus};
+use crate::state::Config;
+use crate::state::health::EndpointState;
+use crate::state::model::Endpoint;
+use breaker::Breaker;
+use stats::{EndpointStats, StatsRegistry};
+use target::{BaseUrl, credential_header};
+
+/// One endpoint as the proxy sees it.
+pub struct Upstream {
+    pub id: String,
+    pub profile: String,
+    pub name: String,
+    /// Base URL without a trailing slash.
+    pub base_url: String,
+    /// The same, parsed once (requests only add their path and query).
+    pub base: BaseUrl,
+    /// The credential header to set (`x-api-key` or `authorization`), marked sensitive.
+    pub credential: (HeaderName, HeaderValue),
+    pub enabled: bool,
+    pub weight: u32,
+    /// Fingerprint of the key (a rejected key is skipped until it changes).
+    pub key_fp: u64,
+    pub stats: Arc<EndpointStats>,
+    pub breaker: Arc<Breaker>,
+    /// The endpoint's own health-probe model, if it has one.
+    pub probe_model: Option<String>,
+    /// `health.weight_adjust`: the balancer uses [`Upstream::effective_weight`].
+    pub weight_adjust: bool,
+    /// `proxy.slow_start_secs`.
+    pub slow_start: Duration,
+}
+
+/// Why an endpoint of the config cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error(transparent)]
+    Key(#[from] target::KeyError),
+    #[error("endpoint {id} has an invalid URL: {source}")]
+    Url {
+        id: String,
+        #[source]
+        source: target::UrlError,
+    },
+}
+
+impl Upstream {
+    /// One endpoint of `profile`, its stats and breaker from `registry` (kept across
+    /// reloads).
+    pub fn build(
+        profile: &str,
+        e: &Endpoint,
+        registry: &StatsRegistry,
+        config: &Config,
+    ) -> Result<Self, UpstreamError> {
+        let credential = credential_header(e)?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        e.key.expose().hash(&mut h);
+        let (stats, breaker) = registry.get(&e.id);
+        Ok(Self {
+            id: e.id.clone(),
+            profile: profile.to_owned(),
+            name: e.label(),
+            base_url: e.url.trim_end_matches('/').to_owned(),
+            base: BaseUrl::parse(&e.url).map_err(|source| UpstreamError::Url {
+                id: e.id.clone(),
+                source,
+            })?,
+            credential,
+            enabled: e.enabled,
+            weight: u32::from(e.weight),
+            key_fp: h.finish(),
+            stats,
+            breaker,
+            probe_model: e.probe_model.clone(),
+            weight_adjust: config.health.weight_adjust,
+            slow_start: Duration::from_secs(config.proxy.slow_start_secs),
+        })
+    }
+
+    /// Its one state word now, and why.
+    pub fn state(&self, now: Instant) -> (EndpointState, String) {
+        let view = self.breaker.view(self.key_fp, now);
+        let degraded = self.stats.degraded_reason();
+        state::classify(self.enabled, &view, degraded.as_deref(), self.slow_start)
+    }
+
+    /// The share of the new conversations the strategy gives it that it keeps (slow start,
+    /// degraded). Cheap: an atomic read, and the breaker only while a slow start may run.
+    pub fn share(&self, now: Instant) -> f64 {
+        let since = if self.slow_start.is_zero() {
+            None
+        } else {
+            self.breaker.since_closed(now)
+        };
+        state::share(since, self.slow_start, self.stats.is_degraded())
+    }
+
+    /// The weight the `weighted` strategy uses: the configured one, scaled by recent
+    /// success rate and latency when `health.weight_adjust` is on (never below 1).
+    pub fn effective_weight(&self) -> u32 {
+        if self.weight_adjust {
+            metrics::effective_weight(self.weight, self.stats.weight_permille())
+        } else {
+            self.weight
+        }
+    }
+
+    /// Who this endpoint is and what its breaker says now.
+    pub fn identity(&self, now: Instant) -> EndpointIdentity {
+        let view = self.breaker.view(self.key_fp, now);
+        let degraded = self.stats.degraded_reason();
+        let (state, _) = state::classify(self.enabled, &view, degraded.as_deref(), self.slow_start);
+        let (breaker, unavailable) = if self.enabled {
+            (view.state, view.unavailable)
+        } else {
+            (BreakerState::Disabled, Some("disabled".to_owned()))
+        };
+        EndpointIdentity {
+            state,
+            id: self.id.clone(),
+            profile: self.profile.clone(),
+            name: self.name.clone(),
+            url: self.base_url.clone(),
+            enabled: self.enabled,
+            breaker,
+            cooldown_left_secs: view.cooldown_left.map(|d| d.as_secs_f64().ceil() as u64),
+            unavailable,
+            consecutive_failures: view.consecutive_failures,
+            weight: self.weight,
+            effective_weight: self.effective_weight(),
+        }
+    }
+
+    pub fn status(&self, now: Instant, pinned: usize) -> EndpointStatus {
+        let (p50, p95) = self.stats.percentiles_ms();
+        let (input, output) = self.stats.tokens();
+        EndpointStatus {
+            endpoint: self.identity(now),
+            pinned,
+            in_flight: self.stats.in_flight(),
+            requests: self.stats.requests(),
+            errors: self.stats.errors(),
+            p50_ms: p50,
+            p95_ms: p95,
+            input_tokens: input,
+            output_tokens: output,
+            last_error: self.stats.last_error(),
+        }
+    }
+}
