@@ -457,3 +457,100 @@ pub(crate) fn test_table(urls: &[&str]) -> RouteTable {
     }
     RouteTable::build(&config, &registry).unwrap()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::model::{NewEndpoint, Strategy};
+    use crate::state::secret::Secret;
+    use crate::upstream::breaker::Failure;
+
+    /// Profiles `a` (primary, `ordered`, endpoints a1 a2) and `b` (secondary, b1).
+    fn router() -> Router {
+        let mut c = Config::default();
+        for (name, tier, ids) in [
+            ("a", Tier::Primary, &["a1", "a2"][..]),
+            ("b", Tier::Secondary, &["b1"][..]),
+        ] {
+            c.add_profile(name, None, Strategy::Ordered, chrono::Utc::now())
+                .unwrap();
+            for id in ids {
+                c.add_endpoint(
+                    name,
+                    NewEndpoint {
+                        name: None,
+                        url: format!("https://{id}.example"),
+                        key: Secret::new(format!("key-{id}")),
+                        auth: Default::default(),
+                        weight: 100,
+                    },
+                    || (*id).to_owned(),
+                )
+                .unwrap();
+            }
+            c.set_tier(name, Some(tier)).unwrap();
+        }
+        c.proxy.slow_start_secs = 0;
+        Router::new(&c).unwrap()
+    }
+
+    fn ids(c: &[Candidate]) -> Vec<&str> {
+        c.iter().map(|c| c.upstream.id.as_str()).collect()
+    }
+
+    fn open(t: &RouteTable, id: &str, failure: Failure, now: Instant) {
+        let u = t.all.iter().find(|u| u.id == id).unwrap();
+        for _ in 0..t.policy.failure_threshold {
+            u.breaker
+                .failure(&failure, t.breaker_policy(), u.key_fp, now);
+        }
+    }
+
+    #[test]
+    fn the_serving_profile_by_strategy_then_the_next_tiers() {
+        let r = router();
+        let t = r.table();
+        assert_eq!(ids(&r.plan(&t, None, 3)), ["a1", "a2", "b1"]);
+        assert_eq!(ids(&r.plan(&t, None, 2)), ["a1", "a2"], "max cuts the list");
+        // A pinned conversation goes first to its endpoint.
+        r.sticky.pin("conv", "a2");
+        assert_eq!(ids(&r.plan(&t, Some("conv"), 3)), ["a2", "a1", "b1"]);
+    }
+
+    #[test]
+    fn open_endpoints_are_left_out_then_offered_as_last_resorts() {
+        let r = router();
+        let t = r.table();
+        let now = Instant::now();
+        open(&t, "a1", Failure::Transient("HTTP 529".into()), now);
+        open(
+            &t,
+            "b1",
+            Failure::RetryAfter(Duration::from_secs(2), "HTTP 429".into()),
+            now,
+        );
+        assert_eq!(ids(&r.plan(&t, None, 3)), ["a2"]);
+        // After a2 failed: the open ones, the soonest cooldown first (b1's 2 s retry-after,
+        // to be waited for, before a1's 30 s).
+        let last = r.last_resorts(&t, &["a2"], now);
+        assert_eq!(ids(&last), ["b1", "a1"]);
+        assert!(last.iter().all(|c| c.last_resort));
+        assert_eq!(last[0].not_before, Some(now + Duration::from_secs(2)));
+        assert_eq!(
+            last[1].not_before, None,
+            "a failure cooldown is not waited for"
+        );
+        // A retry-after past the wait cap (3 s) goes to the very end.
+        open(
+            &t,
+            "b1",
+            Failure::RetryAfter(Duration::from_secs(120), "HTTP 429".into()),
+            now,
+        );
+        assert_eq!(ids(&r.last_resorts(&t, &["a2"], now)), ["a1", "b1"]);
+        // Billing holds and rejected keys are never a last resort.
+        open(&t, "a1", Failure::Billing("HTTP 402".into()), now);
+        open(&t, "b1", Failure::Credential("HTTP 401".into()), now);
+        assert!(r.last_resorts(&t, &["a2"], now).is_empty());
+    }
+}
