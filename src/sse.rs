@@ -5,16 +5,22 @@
 //! replays and the demo. Works on bytes; nothing here does IO. Depends on nothing else in
 //! the crate.
 
+use std::sync::LazyLock;
+
 use bytes::{Bytes, BytesMut};
+use memchr::memmem::Finder;
 
 /// Where the first event in `buf` ends (just past its blank line), if it is complete. Both
 /// `\n\n` and `\r\n\r\n` end an event.
 pub fn event_end(buf: &[u8]) -> Option<usize> {
-    let lf = memchr::memmem::find(buf, b"\n\n").map(|i| i + 2);
-    let crlf = memchr::memmem::find(buf, b"\r\n\r\n").map(|i| i + 4);
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+    // Searchers built once (building one per call was a visible share of a request).
+    static LF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\n"));
+    static CRLF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\r\n\r\n"));
+    // The first `\n\n`; a `\r\n\r\n` can only end an event before it, so the second
+    // search covers that prefix alone (no second pass over a long chunk).
+    match LF.find(buf) {
+        Some(lf) => Some(CRLF.find(&buf[..lf]).map_or(lf + 2, |i| i + 4)),
+        None => CRLF.find(buf).map(|i| i + 4),
     }
 }
 
@@ -195,8 +201,11 @@ impl UsageSniffer {
             EventKind::Usage => true,
             EventKind::Other => false,
             EventKind::Unnamed => {
-                memchr::memmem::find(data, b"\"message_start\"").is_some()
-                    || memchr::memmem::find(data, b"\"message_delta\"").is_some()
+                static START: LazyLock<Finder<'static>> =
+                    LazyLock::new(|| Finder::new(b"\"message_start\""));
+                static DELTA: LazyLock<Finder<'static>> =
+                    LazyLock::new(|| Finder::new(b"\"message_delta\""));
+                START.find(data).is_some() || DELTA.find(data).is_some()
             }
         };
         if !wanted {
@@ -254,6 +263,12 @@ mod tests {
         assert_eq!(event_end(b"data: x\n\nrest"), Some(9));
         assert_eq!(event_end(b"data: x\r\n\r\nrest"), Some(11));
         assert_eq!(event_end(b"data: x\n"), None);
+        assert_eq!(
+            event_end(b"a\r\n\r\nb\n\n"),
+            Some(5),
+            "the earlier end wins"
+        );
+        assert_eq!(event_end(b"a\n\nb\r\n\r\n"), Some(3));
         let mut e = Events::default();
         e.push(b"event: a\ndata: 1\n");
         assert_eq!(e.next_event(), None);

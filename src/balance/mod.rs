@@ -127,7 +127,8 @@ pub fn apply_shares(
     share: impl Fn(usize) -> f64,
     mut draw: impl FnMut() -> f64,
 ) -> Vec<usize> {
-    if order.iter().all(|&i| share(i) >= 1.0) {
+    // Alone, an endpoint takes everything whatever its share.
+    if order.len() <= 1 || order.iter().all(|&i| share(i) >= 1.0) {
         return order;
     }
     let (mut kept, mut later) = (Vec::with_capacity(order.len()), Vec::new());

@@ -160,7 +160,8 @@ fn request_host<B>(req: &Request<B>) -> Option<&str> {
 /// Whether `host` (as sent, maybe with a port) is a loopback name or a configured one.
 pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
     let name = strip_port(host.trim()).trim_end_matches('.');
-    if name.eq_ignore_ascii_case("localhost") {
+    // What clients send almost always: no parsing for it.
+    if name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost") || name == "[::1]" {
         return true;
     }
     if let Some(v6) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {

@@ -2,7 +2,7 @@
 //! what each means for the endpoint's breaker, and the retry budget that keeps an outage
 //! from multiplying the load on the providers still up (docs/behavior.md §5).
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use http::{HeaderMap, StatusCode};
@@ -73,54 +73,81 @@ const FLOOR: u64 = 10;
 /// Retries may be at most ~20% of the requests of the last 10 s (with a floor of 10), as
 /// Envoy's retry budget does: clients such as Claude Code retry by themselves, and the two
 /// layers must not multiply.
+///
+/// Lock-free: one cell per second of the window for requests and one for retries, each a
+/// (second, count) pair packed in an atomic. Counting a request is one compare-and-swap;
+/// taking a retry reads the window and counts one. Retries taken at the very same moment
+/// may overshoot the allowance by as many as there are serving threads.
 pub struct RetryBudget {
     start: Instant,
-    /// (second, requests, retries) per slot of the window.
-    slots: Mutex<[(u64, u64, u64); WINDOW as usize]>,
+    requests: [AtomicU64; WINDOW as usize],
+    retries: [AtomicU64; WINDOW as usize],
 }
 
 impl Default for RetryBudget {
     fn default() -> Self {
         Self {
             start: Instant::now(),
-            slots: Mutex::new([(u64::MAX, 0, 0); WINDOW as usize]),
+            requests: std::array::from_fn(|_| AtomicU64::new(0)),
+            retries: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 }
 
-impl RetryBudget {
-    fn with_slot<T>(&self, f: impl FnOnce(&mut (u64, u64, u64), u64, u64) -> T) -> T {
-        let now = self.start.elapsed().as_secs();
-        let mut slots = self
-            .slots
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (requests, retries) = slots
-            .iter()
-            .filter(|(sec, _, _)| *sec != u64::MAX && now - sec < WINDOW)
-            .fold((0, 0), |(q, r), s| (q + s.1, r + s.2));
-        let slot = &mut slots[(now % WINDOW) as usize];
-        if slot.0 != now {
-            *slot = (now, 0, 0);
+/// A cell's second (1-based: 0 marks a cell never used) and count.
+fn unpack(v: u64) -> (u64, u64) {
+    (v >> 32, v & 0xffff_ffff)
+}
+
+/// Count one in the cell of second `now`, starting it afresh if it holds an older second.
+fn bump(cell: &AtomicU64, now: u64) {
+    let mut cur = cell.load(Ordering::Relaxed);
+    loop {
+        let (sec, n) = unpack(cur);
+        let next = if sec == now {
+            (now << 32) | (n + 1)
+        } else {
+            (now << 32) | 1
+        };
+        match cell.compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(v) => cur = v,
         }
-        f(slot, requests, retries)
+    }
+}
+
+/// The counts of the cells whose second is within the window ending at `now`.
+fn in_window(cells: &[AtomicU64], now: u64) -> u64 {
+    cells
+        .iter()
+        .map(|c| unpack(c.load(Ordering::Relaxed)))
+        .filter(|&(sec, _)| sec != 0 && now.saturating_sub(sec) < WINDOW)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+impl RetryBudget {
+    /// The current second (1-based) and its cell.
+    fn now(&self) -> (u64, usize) {
+        let sec = self.start.elapsed().as_secs() + 1;
+        (sec, (sec % WINDOW) as usize)
     }
 
     pub fn record_request(&self) {
-        self.with_slot(|slot, _, _| slot.1 += 1);
+        let (now, i) = self.now();
+        bump(&self.requests[i], now);
     }
 
     /// Take one retry from the budget, if there is one left.
     pub fn try_retry(&self) -> bool {
-        self.with_slot(|slot, requests, retries| {
-            let allowed = FLOOR.max((requests as f64 * RATIO) as u64);
-            if retries < allowed {
-                slot.2 += 1;
-                true
-            } else {
-                false
-            }
-        })
+        let (now, i) = self.now();
+        let requests = in_window(&self.requests, now);
+        let allowed = FLOOR.max((requests as f64 * RATIO) as u64);
+        if in_window(&self.retries, now) >= allowed {
+            return false;
+        }
+        bump(&self.retries[i], now);
+        true
     }
 }
 
@@ -189,5 +216,30 @@ mod tests {
         let b = RetryBudget::default();
         b.record_request();
         assert_eq!((0..50).filter(|_| b.try_retry()).count(), FLOOR as usize);
+    }
+
+    #[test]
+    fn cells_start_afresh_each_second_and_age_out_of_the_window() {
+        let c = AtomicU64::new(0);
+        bump(&c, 5);
+        bump(&c, 5);
+        assert_eq!(unpack(c.load(Ordering::Relaxed)), (5, 2));
+        bump(&c, 15);
+        assert_eq!(
+            unpack(c.load(Ordering::Relaxed)),
+            (15, 1),
+            "a new second resets it"
+        );
+        let cells: [AtomicU64; WINDOW as usize] = std::array::from_fn(|_| AtomicU64::new(0));
+        bump(&cells[3], 3);
+        bump(&cells[4], 4);
+        assert_eq!(in_window(&cells, 4), 2);
+        assert_eq!(
+            in_window(&cells, 12),
+            2,
+            "seconds 3 and 4 are within 10 s of 12"
+        );
+        assert_eq!(in_window(&cells, 13), 1, "second 3 has aged out");
+        assert_eq!(in_window(&cells, 14), 0);
     }
 }

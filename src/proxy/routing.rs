@@ -137,15 +137,17 @@ impl RouteTable {
     /// Profiles to fail over to from `serving`: the ones after it in tier order (same tier
     /// first, then lower tiers); every tiered profile if it is not in a tier itself.
     pub fn after(&self, serving: usize) -> Vec<usize> {
-        match self.order.iter().position(|&i| i == serving) {
-            Some(pos) => self.order[pos + 1..].to_vec(),
-            None => self
-                .order
-                .iter()
-                .copied()
-                .filter(|&i| i != serving)
-                .collect(),
-        }
+        self.after_iter(serving).collect()
+    }
+
+    /// [`after`](Self::after), without collecting.
+    pub fn after_iter(&self, serving: usize) -> impl Iterator<Item = usize> + '_ {
+        let from = self.order.iter().position(|&i| i == serving);
+        let rest = match from {
+            Some(pos) => &self.order[pos + 1..],
+            None => &self.order[..],
+        };
+        rest.iter().copied().filter(move |&i| i != serving)
     }
 
     pub fn breaker_policy(&self) -> BreakerPolicy {
@@ -420,9 +422,10 @@ fn route_order<'a>(
     let Some(serving) = serving else {
         return (from, Vec::new());
     };
-    let mut order = vec![serving];
+    let mut order = Vec::with_capacity(1 + table.order.len());
+    order.push(serving);
     if table.policy.auto_failover {
-        order.extend(table.after(serving));
+        order.extend(table.after_iter(serving));
     }
     (from, order)
 }
