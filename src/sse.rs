@@ -233,13 +233,24 @@ impl UsageSniffer {
             message: Option<Message>,
             usage: Option<Usage>,
         }
-        let Ok(event) = serde_json::from_slice::<Event>(data) else {
-            return;
-        };
-        let usage = match event.kind.as_str() {
-            "message_start" => event.message.and_then(|m| m.usage),
-            "message_delta" => event.usage,
-            _ => None,
+        let usage = if self.event == EventKind::Usage {
+            // Named `message_start` / `message_delta`: parse the `usage` object alone, not
+            // the whole message around it (the object key cannot occur inside a string:
+            // a quote there is escaped).
+            static KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"usage\":"));
+            KEY.find(data).and_then(|at| {
+                let rest = &data[at + b"\"usage\":".len()..];
+                serde_json::Deserializer::from_slice(rest)
+                    .into_iter::<Usage>()
+                    .next()
+                    .and_then(Result::ok)
+            })
+        } else {
+            match serde_json::from_slice::<Event>(data) {
+                Ok(e) if e.kind == "message_start" => e.message.and_then(|m| m.usage),
+                Ok(e) if e.kind == "message_delta" => e.usage,
+                _ => None,
+            }
         };
         let Some(u) = usage else {
             return;
@@ -342,5 +353,20 @@ mod tests {
             s.feed(piece);
         }
         assert_eq!((s.input, s.output), (7, 3));
+    }
+
+    #[test]
+    fn named_events_have_only_their_usage_object_read() {
+        let mut s = UsageSniffer::default();
+        s.feed(concat!(
+            "event: message_start\n",
+            r#"data: {"type":"message_start","message":{"id":"m","content":[{"type":"text","#,
+            r#""text":"a \"usage\": {\"input_tokens\": 999}"}],"usage":{"input_tokens":10,"#,
+            r#""cache_creation_input_tokens":2,"cache_read_input_tokens":3,"output_tokens":1}}}"#,
+            "\n\n"
+        ).as_bytes());
+        assert_eq!((s.input(), s.output()), (15, 1));
+        s.feed(b"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{},\"usage\":{\"output_tokens\":42}}\n\n");
+        assert_eq!((s.input(), s.output()), (15, 42));
     }
 }

@@ -1,13 +1,30 @@
 //! Proxy benchmark: what the qcc proxy daemon adds over talking to the upstream directly.
 //!
-//! Everything runs on this one machine (load generator, proxy and upstream share the cores):
+//! Everything runs on this one machine (load generator, proxy and upstream share the cores).
+//! Targets: `direct` (the upstream itself), `qcc` (the release daemon, started as a user
+//! would: a throwaway config dir, `qcc profile add` / `endpoint add`, `qcc proxy start
+//! --listen 127.0.0.1:0`) and `nginx` (the reference reverse proxy; only when `nginx` is on
+//! PATH or in /usr/sbin: `bench/run.sh` apt-installs it; without it the rest still runs).
+//! Proxies' figures are also given as "added" over `direct`.
 //!
-//! - Latency (p50/p99 of the whole response, and for streams of the first chunk) and
-//!   throughput of closed-loop clients (each sends, reads the whole response, repeats) at
-//!   1, 16 and 128 concurrent clients, streaming and non-streaming, against three targets
-//!   in front of the same fake upstream (`qcc::fake`): `direct` (the fake itself), `qcc` (the
-//!   release daemon) and `nginx` (a reverse proxy, the reference; only when `nginx` is on
-//!   PATH). The proxies' figures are also given as "added" over `direct`.
+//! - Headline (`headline.rs`, issue 13): an upstream that costs almost nothing, so that the
+//!   proxy is what saturates. The upstream is a compiled responder inside this process (one
+//!   thread, a tokio event loop, canned answers in one write: a 0.48 KB JSON message, or a
+//!   3.3 KB Anthropic SSE stream as one chunk); requests are 125 B; the load generator is
+//!   raw HTTP/1.1 keep-alive closed-loop clients over tokio sockets. Cells: non-streaming
+//!   and streaming × 16 and 128 clients, plus time to first token at 16 clients against a
+//!   responder that writes one SSE event every 5 ms (a thread per connection, so that the
+//!   gaps are kept to tens of µs). nginx here runs one worker (`bench/nginx-fast.conf`,
+//!   ports and paths filled in), like qcc's single serving lane on 2 cores. 3 repeats × 5 s
+//!   per cell (targets in rotated order), reported as median and min–max; per cell: req/s,
+//!   p50/p99 latency, added p99, proxy CPU µs per request, the CPU shares of responder /
+//!   proxy / load generator / other, and a table that checks the responder was not the
+//!   bottleneck.
+//! - Claude-Code-shaped requests: latency (p50/p99 of the whole response, and for streams
+//!   of the first chunk) and throughput of reqwest closed-loop clients (each sends, reads
+//!   the whole response, repeats) at 1, 16 and 128 concurrent clients, streaming and
+//!   non-streaming, in front of the fake upstream `qcc::fake` (one thread: it saturates
+//!   first from 16 clients on). nginx here runs 2 workers (`nginx_config`).
 //! - How long `qcc proxy start` takes to return with a ready daemon (median of 10 cycles).
 //! - The daemon's RSS idle, and while it holds 1,000 open streams (plus variants that show
 //!   what that figure is made of).
@@ -15,20 +32,26 @@
 //!   to a request, and what skipping an endpoint whose breaker is open adds (1 client,
 //!   against the healthy endpoint alone).
 //!
-//! Every load run also reports CPU time from /proc: the proxy's per response, and the share
-//! of a core used by the fake upstream, the proxy, the load generator and everything else
-//! (a run with "other" load is flagged on stderr). Each mode × concurrency runs in 3 rounds
-//! (targets in rotated order; samples pooled); each round gets a fresh fake upstream (it
-//! keeps every request it receives) with a fresh qcc daemon and nginx in front of it.
+//! Every load run also reports CPU time from /proc (utime + stime over the recorded
+//! window): the proxy's per response (the daemon; nginx master + workers), and the share
+//! of a core used by the upstream, the proxy, the load generator (the rest of this process)
+//! and everything else (a run with "other" load is flagged on stderr). In the 75 KB part
+//! each mode × concurrency runs in 3 rounds (targets in rotated order; samples pooled); each
+//! round gets a fresh fake upstream (it keeps every request it receives) with a fresh qcc
+//! daemon and nginx in front of it. Its request body is
+//! `tests/fixtures/claude_code_like_request.json` (75 KB, sent with that fixture's
+//! headers), with `"stream"` set to true or false.
 //!
-//! The request body is `tests/fixtures/claude_code_like_request.json` (75 KB, sent with
-//! that fixture's headers), with `"stream"` set to true or false.
+//! From the library the bench uses `qcc::fake` only (and runs the `qcc` binary).
 //!
-//! Run from the repo root: `cargo bench --bench proxy` (about 6 minutes). Options after
-//! `--`: `--quick` (one round of 1 s runs), `--no-nginx`, and `--only start`, `--only
-//! memory`, `--only down` or `--only MODE:CLIENTS` (one part alone; `--only stream:16` to profile one load
-//! cell, MODE being `whole` or `stream`). Prints Markdown tables for docs/benchmarks.md on
-//! stdout, progress and warnings on stderr.
+//! Run from the repo root: `cargo bench --bench proxy` (about 11 minutes). Options after
+//! `--`: `--quick` (smoke run: one round/repeat of 1 s runs), `--no-nginx`, `--secs N`
+//! (recorded seconds of each headline run), and `--only headline` (the headline cells
+//! alone, about 5 minutes), `--only headline:MODE:CLIENTS` (one headline cell, MODE being
+//! `whole`, `stream` or `paced`, e.g. `--only headline:stream:128 --secs 30` to profile),
+//! `--only start`, `--only memory`, `--only down` or `--only MODE:CLIENTS` (one 75 KB cell,
+//! MODE being `whole` or `stream`: `--only stream:16`). Prints Markdown tables for
+//! docs/benchmarks.md on stdout, progress and warnings on stderr.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -41,6 +64,8 @@ use bytes::Bytes;
 use qcc::fake::{FakeUpstream, Fault};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::runtime::Runtime;
+
+mod headline;
 
 const QCC: &str = env!("CARGO_BIN_EXE_qcc");
 const FIXTURE: &str = concat!(
@@ -74,8 +99,9 @@ const GOAL_RSS_STREAMS_MB: f64 = 150.0;
 fn main() {
     let opts = Options::from_args();
     raise_fd_limit();
-    // Installs the rustls provider once, before any other client is built.
-    qcc::proxy::upstream::client(Duration::from_secs(5)).expect("cannot build an HTTP client");
+    // reqwest is built without a crypto provider: install rustls' (the daemon does the
+    // same for itself), before any client is built.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -83,6 +109,11 @@ fn main() {
     let request = Request::load();
     let nginx = opts.nginx.then(find_nginx).flatten();
 
+    let headline_cells = opts.headline_cells();
+    if !headline_cells.is_empty() {
+        let headline = headline::measure(&runtime, &opts, nginx.as_deref(), &headline_cells);
+        headline.print();
+    }
     let start_times = opts.runs(Part::Start).then(|| {
         eprintln!("measuring `proxy start` ({START_CYCLES} cycles)…");
         measure_start_times()
@@ -284,8 +315,11 @@ impl Down {
 struct Options {
     quick: bool,
     nginx: bool,
-    /// `--only start|memory|MODE:CLIENTS`: run that part alone (for profiling).
+    /// `--only start|memory|down|headline[:MODE:CLIENTS]|MODE:CLIENTS`: run that part alone
+    /// (for profiling).
     only: Option<Part>,
+    /// `--secs N`: recorded seconds of each headline run (default 5, `--quick` 1).
+    secs: Option<f64>,
 }
 
 /// What `--only` picks.
@@ -297,6 +331,8 @@ enum Part {
     Down,
     /// One load cell, e.g. `stream:16` or `whole:1`.
     Load(Cell),
+    /// The headline cells (fast upstream, small requests): all, or one.
+    Headline(Option<headline::Cell>),
 }
 
 impl Part {
@@ -305,6 +341,7 @@ impl Part {
             "start" => Some(Part::Start),
             "memory" => Some(Part::Memory),
             "down" => Some(Part::Down),
+            _ if spec.starts_with("headline") => headline::parse(spec).map(Part::Headline),
             _ => Cell::parse(spec).map(Part::Load),
         }
     }
@@ -317,18 +354,35 @@ impl Options {
         let has = |flag: &str| args.iter().any(|a| a == flag);
         let only = args.iter().position(|a| a == "--only").map(|i| {
             let spec = args.get(i + 1).map_or("", String::as_str);
-            Part::parse(spec)
-                .expect("--only takes start, memory, down or MODE:CLIENTS (whole:16, …)")
+            Part::parse(spec).expect(
+                "--only takes start, memory, down, headline, headline:MODE:CLIENTS \
+                 (MODE whole, stream or paced) or MODE:CLIENTS (whole:16, stream:1, …)",
+            )
+        });
+        let secs = args.iter().position(|a| a == "--secs").map(|i| {
+            let secs = args.get(i + 1).and_then(|s| s.parse::<f64>().ok());
+            secs.filter(|&s| s > 0.0)
+                .expect("--secs takes a number of seconds")
         });
         Options {
             quick: has("--quick"),
             nginx: !has("--no-nginx"),
             only,
+            secs,
         }
     }
 
     fn runs(&self, part: Part) -> bool {
         self.only.is_none_or(|only| only == part)
+    }
+
+    /// The headline cells to run.
+    fn headline_cells(&self) -> Vec<headline::Cell> {
+        match self.only {
+            None | Some(Part::Headline(None)) => headline::all_cells(),
+            Some(Part::Headline(Some(cell))) => vec![cell],
+            Some(_) => Vec::new(),
+        }
     }
 
     fn cells(&self) -> Vec<Cell> {
@@ -608,11 +662,20 @@ struct Nginx {
 }
 
 impl Nginx {
+    /// With this file's config (the 75 KB cells).
     fn start(binary: &Path, upstream: SocketAddr) -> Result<Nginx, String> {
+        Nginx::start_with(binary, |dir, port| nginx_config(dir, upstream, port))
+    }
+
+    /// With the config `config(prefix dir, listen port)` returns.
+    fn start_with(
+        binary: &Path,
+        config: impl FnOnce(&Path, u16) -> String,
+    ) -> Result<Nginx, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temp dir: {e}"))?;
         let port = free_port();
         let conf = dir.path().join("nginx.conf");
-        std::fs::write(&conf, nginx_config(dir.path(), upstream, port))
+        std::fs::write(&conf, config(dir.path(), port))
             .map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
         let error_log = dir.path().join("error.log");
         let child = Command::new(binary)
@@ -657,6 +720,10 @@ impl Nginx {
 
     fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
     }
 
     /// The master and its workers.
@@ -1365,6 +1432,19 @@ struct Report {
 
 impl Report {
     fn print(&self, opts: &Options) {
+        if !self.rows.is_empty() {
+            self.print_preface(opts);
+        }
+        for mode in [Mode::Whole, Mode::Stream] {
+            self.print_mode(mode);
+        }
+        self.print_goals();
+        self.print_memory();
+    }
+
+    fn print_preface(&self, opts: &Options) {
+        println!("### Claude-Code-shaped requests (75 KB), `qcc::fake` upstream");
+        println!();
         println!(
             "{} cores. Each load figure pools {} round(s) of {} s recorded after {} s of \
              warm-up; every round has a fresh fake upstream, qcc daemon and nginx.",
@@ -1374,11 +1454,6 @@ impl Report {
             opts.warmup().as_secs_f64()
         );
         println!();
-        for mode in [Mode::Whole, Mode::Stream] {
-            self.print_mode(mode);
-        }
-        self.print_goals();
-        self.print_memory();
     }
 
     fn row(&self, target: &str, cell: Cell) -> Option<&Figures> {
