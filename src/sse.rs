@@ -123,26 +123,19 @@ pub fn event(name: &str, data: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-/// Reads `usage` from SSE lines that carry it; ignores everything else. Only the `data:`
-/// of `message_start` and `message_delta` events is parsed; the event's name comes from its
-/// `event:` line, or, for a relay that sends none, from a search of the data line.
+/// Reads `usage` from the data lines of `message_start` and `message_delta` events; ignores
+/// everything else, without walking a stream line by line. A data line belongs to one of
+/// those events exactly when it holds `"message_start"` or `"message_delta"` with its own
+/// quotes — inside any string value (a text delta, a tool's partial JSON) the quotes would
+/// be escaped — so each chunk is searched once for those markers, and only the line of a
+/// hit is read: its `usage` object alone is parsed. A line cut between two chunks is kept
+/// (up to [`MAX_CARRY`]) and read once whole.
 #[derive(Default)]
 pub struct UsageSniffer {
+    /// The start of a line the last chunk cut.
     carry: Vec<u8>,
-    event: EventKind,
     input: u64,
     output: u64,
-}
-
-/// What the current SSE event's `event:` line said.
-#[derive(Default, Clone, Copy, PartialEq, Eq)]
-enum EventKind {
-    /// No `event:` line (yet): look inside the data.
-    #[default]
-    Unnamed,
-    /// `message_start` or `message_delta`.
-    Usage,
-    Other,
 }
 
 /// Longest partial line kept between chunks; longer lines cannot be usage lines.
@@ -160,55 +153,54 @@ impl UsageSniffer {
         self.output
     }
 
-    /// Read the lines of the next chunk (any cut).
+    /// Read the next chunk (cut anywhere).
     pub fn feed(&mut self, chunk: &[u8]) {
         let mut rest = chunk;
-        while let Some(nl) = memchr::memchr(b'\n', rest) {
-            if self.carry.is_empty() {
-                self.line(&rest[..nl]);
-            } else {
-                self.carry.extend_from_slice(&rest[..nl]);
-                let line = std::mem::take(&mut self.carry);
-                self.line(&line);
+        if !self.carry.is_empty() {
+            // Finish the line the previous chunk cut, and read it whole.
+            match memchr::memchr(b'\n', rest) {
+                Some(nl) => {
+                    self.carry.extend_from_slice(&rest[..nl]);
+                    let line = std::mem::take(&mut self.carry);
+                    self.line(&line);
+                    rest = &rest[nl + 1..];
+                }
+                None => {
+                    if self.carry.len() + rest.len() <= MAX_CARRY {
+                        self.carry.extend_from_slice(rest);
+                    } else {
+                        self.carry.clear();
+                    }
+                    return;
+                }
             }
-            rest = &rest[nl + 1..];
         }
-        if self.carry.len() + rest.len() <= MAX_CARRY {
-            self.carry.extend_from_slice(rest);
-        } else {
-            self.carry.clear();
+        // Whole lines here; the tail after the last line feed may be cut.
+        let whole = memchr::memrchr(b'\n', rest).map_or(0, |nl| nl + 1);
+        let (lines, tail) = rest.split_at(whole);
+        static MARK: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"message_"));
+        let mut from = 0;
+        while let Some(at) = MARK.find(&lines[from..]).map(|i| i + from) {
+            let start = memchr::memrchr(b'\n', &lines[..at]).map_or(0, |i| i + 1);
+            let end = memchr::memchr(b'\n', &lines[at..]).map_or(lines.len(), |i| at + i);
+            self.line(&lines[start..end]);
+            from = end;
+        }
+        if tail.len() <= MAX_CARRY {
+            self.carry.extend_from_slice(tail);
         }
     }
 
+    /// One whole line (without its line feed): a usage line, or nothing of interest.
     fn line(&mut self, line: &[u8]) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            // End of the event.
-            self.event = EventKind::Unnamed;
-            return;
-        }
-        if let Some(name) = line.strip_prefix(b"event:") {
-            self.event = match name.trim_ascii() {
-                b"message_start" | b"message_delta" => EventKind::Usage,
-                _ => EventKind::Other,
-            };
-            return;
-        }
         let Some(data) = line.strip_prefix(b"data:") else {
             return;
         };
-        let wanted = match self.event {
-            EventKind::Usage => true,
-            EventKind::Other => false,
-            EventKind::Unnamed => {
-                static START: LazyLock<Finder<'static>> =
-                    LazyLock::new(|| Finder::new(b"\"message_start\""));
-                static DELTA: LazyLock<Finder<'static>> =
-                    LazyLock::new(|| Finder::new(b"\"message_delta\""));
-                START.find(data).is_some() || DELTA.find(data).is_some()
-            }
-        };
-        if !wanted {
+        static START: LazyLock<Finder<'static>> =
+            LazyLock::new(|| Finder::new(b"\"message_start\""));
+        static DELTA: LazyLock<Finder<'static>> =
+            LazyLock::new(|| Finder::new(b"\"message_delta\""));
+        if START.find(data).is_none() && DELTA.find(data).is_none() {
             return;
         }
         // Only the fields read here are deserialized; everything else is skipped.
@@ -222,37 +214,15 @@ impl UsageSniffer {
             cache_read_input_tokens: u64,
             output_tokens: Option<u64>,
         }
-        #[derive(serde::Deserialize)]
-        struct Message {
-            usage: Option<Usage>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Event {
-            #[serde(rename = "type")]
-            kind: String,
-            message: Option<Message>,
-            usage: Option<Usage>,
-        }
-        let usage = if self.event == EventKind::Usage {
-            // Named `message_start` / `message_delta`: parse the `usage` object alone, not
-            // the whole message around it (the object key cannot occur inside a string:
-            // a quote there is escaped).
-            static KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"usage\":"));
-            KEY.find(data).and_then(|at| {
-                let rest = &data[at + b"\"usage\":".len()..];
-                serde_json::Deserializer::from_slice(rest)
-                    .into_iter::<Usage>()
-                    .next()
-                    .and_then(Result::ok)
-            })
-        } else {
-            match serde_json::from_slice::<Event>(data) {
-                Ok(e) if e.kind == "message_start" => e.message.and_then(|m| m.usage),
-                Ok(e) if e.kind == "message_delta" => e.usage,
-                _ => None,
-            }
+        static KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"usage\":"));
+        let Some(at) = KEY.find(data) else {
+            return;
         };
-        let Some(u) = usage else {
+        let rest = &data[at + b"\"usage\":".len()..];
+        let Some(Ok(u)) = serde_json::Deserializer::from_slice(rest)
+            .into_iter::<Usage>()
+            .next()
+        else {
             return;
         };
         let input = u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens;

@@ -46,9 +46,14 @@ use crate::state::model::QueueMode;
 use crate::upstream::Upstream;
 use crate::upstream::breaker::Failure;
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+
+/// Headers named on every request (a static name is not parsed again each time).
+static SESSION_HEADER: HeaderName = HeaderName::from_static("x-claude-code-session-id");
+static X_QCC_ENDPOINT: HeaderName = HeaderName::from_static("x-qcc-endpoint");
+static X_QCC_ATTEMPTS: HeaderName = HeaderName::from_static("x-qcc-attempts");
 
 /// Largest upstream error body kept to pass on or to read a spend-limit message from.
 const MAX_ERROR_BODY: usize = 1024 * 1024;
@@ -153,9 +158,7 @@ struct RequestMeta {
 impl RequestMeta {
     /// Read `stream` and `metadata.user_id` without parsing the body ([`peek`]).
     fn read(method: &Method, headers: &HeaderMap, body: &RequestBody) -> Self {
-        let header = headers
-            .get("x-claude-code-session-id")
-            .and_then(|v| v.to_str().ok());
+        let header = headers.get(&SESSION_HEADER).and_then(|v| v.to_str().ok());
         // The header names the conversation; only without it is `metadata.user_id` needed.
         let peeked = if *method == Method::POST {
             peek_body(body, header.is_none_or(|h| h.trim().is_empty()))
@@ -536,9 +539,9 @@ async fn attempt(
 
 fn mark(headers: &mut HeaderMap, u: &Upstream, attempts: usize) {
     if let Ok(v) = HeaderValue::from_str(&u.id) {
-        headers.insert("x-qcc-endpoint", v);
+        headers.insert(&X_QCC_ENDPOINT, v);
     }
-    headers.insert("x-qcc-attempts", HeaderValue::from(attempts));
+    headers.insert(&X_QCC_ATTEMPTS, HeaderValue::from(attempts));
 }
 
 fn is_sse(headers: &HeaderMap) -> bool {

@@ -108,7 +108,8 @@ impl Access {
     /// With an access token configured, the client must present it. `None`: it may pass.
     pub fn check_token(&self, headers: &HeaderMap) -> Option<Response<ProxyBody>> {
         let token = self.token.as_ref()?;
-        let presented = headers.get("x-api-key").map(|v| v.as_bytes()).or_else(|| {
+        static X_API_KEY: http::HeaderName = http::HeaderName::from_static("x-api-key");
+        let presented = headers.get(&X_API_KEY).map(|v| v.as_bytes()).or_else(|| {
             headers
                 .get(http::header::AUTHORIZATION)
                 .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))

@@ -49,7 +49,17 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
+/// Whether `name` is hop-by-hop (the list above, or `transfer-encoding`).
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    let n = name.as_str();
+    n == "transfer-encoding" || HOP_BY_HOP.contains(&n)
+}
+
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names, no lookups by name.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -69,11 +79,12 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// The headers to send upstream: the client's, minus hop-by-hop headers, `host`,
 /// `content-length` (recomputed) and the client's credentials, plus the endpoint's.
 pub fn request_headers(incoming: &HeaderMap, upstream: &Upstream) -> HeaderMap {
+    static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
     let mut h = incoming.clone();
     strip_hop_by_hop(&mut h);
     h.remove(header::HOST);
     h.remove(header::CONTENT_LENGTH);
-    h.remove("x-api-key");
+    h.remove(&X_API_KEY);
     h.remove(header::AUTHORIZATION);
     let (name, value) = &upstream.credential;
     h.insert(name.clone(), value.clone());
@@ -121,5 +132,16 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert_eq!(h["anthropic-beta"], "a,b");
+        // Only a name listed in `connection` goes with it; without hop-by-hop headers
+        // nothing is touched.
+        let mut h = HeaderMap::new();
+        h.insert("x-custom", "1".parse().unwrap());
+        h.insert("transfer-encoding", "chunked".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        let mut plain = HeaderMap::new();
+        plain.insert("x-custom", "1".parse().unwrap());
+        strip_hop_by_hop(&mut plain);
+        assert_eq!(plain.len(), 1);
     }
 }
