@@ -97,6 +97,24 @@ impl<B> Passthrough<B> {
         }
     }
 
+    /// The source has already ended (`None`: cleanly; else with this failure): after the
+    /// prefix (and what [`then`](Self::then) added), the body ends so.
+    pub fn ended(mut self, end: Option<String>) -> Self {
+        self.ended = Some(end);
+        self
+    }
+
+    /// A chunk already read from the source, handed over right after the prefix.
+    pub fn then(mut self, chunk: Bytes) -> Self {
+        if let Some(s) = &mut self.sse {
+            s.feed(&chunk);
+        }
+        self.taken_bytes += chunk.len();
+        self.taken.push_back(chunk);
+        self.releasing = true;
+        self
+    }
+
     fn finish(&mut self, failure: Option<String>) {
         if let Some(c) = self.completion.take() {
             let u = &c.upstream;
@@ -253,7 +271,9 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done
+        // Also once a clean end is known and nothing is left to hand over: hyper then
+        // sends the last chunk and the end together (for a chunked answer, one write less).
+        self.done || (self.ended == Some(None) && self.prefix.is_none() && self.taken.is_empty())
     }
 
     fn size_hint(&self) -> SizeHint {

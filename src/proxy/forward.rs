@@ -27,6 +27,7 @@
 //!    endpoint disabled, its key rejected, or held for billing).
 
 use std::sync::atomic::Ordering;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::balance::sticky::session_key;
@@ -47,6 +48,7 @@ use crate::upstream::Upstream;
 use crate::upstream::breaker::Failure;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
@@ -57,6 +59,8 @@ static X_QCC_ATTEMPTS: HeaderName = HeaderName::from_static("x-qcc-attempts");
 
 /// Largest upstream error body kept to pass on or to read a spend-limit message from.
 const MAX_ERROR_BODY: usize = 1024 * 1024;
+/// Turns given to the upstream connection's task for a whole answer's first bytes.
+const READY_TURNS: usize = 2;
 /// Longest first SSE event looked at before committing.
 const MAX_FIRST_EVENT: usize = 256 * 1024;
 
@@ -521,7 +525,22 @@ async fn attempt(
         proxy.router.sticky.pin(session, &u.id);
     }
     tracing::debug!(endpoint = %u.id, attempt = number, %status, "committed");
-    let body = Passthrough::new(
+    // A whole answer's first bytes came with its headers, but hyper's client hands them
+    // over a turn or two later: take them if they are there by then, so that the head and
+    // the body leave in one write (two otherwise). Never waits for data that has not come.
+    // Likewise, whatever else (or the end) is already there goes with it.
+    let mut ended = None;
+    let mut then = None;
+    if !upstream_body.is_end_stream() {
+        match ready_chunk(&mut upstream_body).await {
+            Some(Some(Ok(chunk))) if prefix.is_none() => prefix = Some(chunk),
+            Some(Some(Ok(chunk))) => then = Some(chunk),
+            Some(Some(Err(e))) => ended = Some(Some(describe(&e))),
+            Some(None) => ended = Some(None),
+            None => {}
+        }
+    }
+    let mut body = Passthrough::new(
         upstream_body,
         prefix,
         Duration::from_secs(settings.idle_timeout_secs),
@@ -530,6 +549,12 @@ async fn attempt(
         table.breaker_policy(),
         in_flight,
     );
+    if let Some(chunk) = then {
+        body = body.then(chunk);
+    }
+    if let Some(end) = ended {
+        body = body.ended(end);
+    }
     let mut out = Response::new(body.boxed_unsync());
     *out.status_mut() = status;
     *out.headers_mut() = response_headers(headers);
@@ -605,6 +630,22 @@ async fn first_event(body: &mut Incoming, limit: Duration) -> Result<Bytes, Stri
 /// Whether `read` holds a whole SSE event (it has a blank line) or is as much as is looked at.
 fn first_event_read(read: &[u8]) -> bool {
     read.len() >= MAX_FIRST_EVENT || sse::event_end(read).is_some()
+}
+
+/// The body's next chunk if it is there within [`READY_TURNS`] turns of the runtime (the
+/// upstream connection's task passing on what it has read); `None` if it is not yet.
+async fn ready_chunk(body: &mut Incoming) -> Option<Option<Result<Bytes, hyper::Error>>> {
+    for turn in 0..=READY_TURNS {
+        if let Poll::Ready(chunk) =
+            std::future::poll_fn(|cx| Poll::Ready(poll_chunk(body, cx))).await
+        {
+            return Some(chunk);
+        }
+        if turn < READY_TURNS {
+            tokio::task::yield_now().await;
+        }
+    }
+    None
 }
 
 /// The next data chunk of an upstream body (other frames skipped); `None` at its end.
