@@ -64,14 +64,7 @@ fn claude_code_runs_through_the_proxy_across_failures_and_an_outage() {
     env.endpoint_for("work", &a.url(), "sk-ant-api03-upstream-a-00001", "api-key");
     env.endpoint_for("work", &b.url(), "sk-ant-api03-upstream-b-00002", "api-key");
     env.ok(&["profile", "edit", "work", "--strategy", "ordered"]);
-    env.ok(&[
-        "priority",
-        "policy",
-        "--failure-threshold",
-        "1",
-        "--cooldown",
-        "60",
-    ]);
+    env.breakers_open_at_once();
     let proxy = env.start_proxy();
 
     // 1. A is overloaded: the turn fails over to B inside the request.
@@ -99,13 +92,7 @@ fn claude_code_runs_through_the_proxy_across_failures_and_an_outage() {
     b.set_default_fault(Fault::status(529));
     let (ok, r) = ask(&env, &claude, &proxy.base_url, "Say hello again");
     assert!(!ok && r["is_error"] == true, "{r}");
-    let states: Vec<Value> = env.proxy_status()["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["state"].clone())
-        .collect();
-    assert_eq!(states, ["open", "open"]);
+    assert_eq!(env.endpoint_states(), ["open", "open"]);
 
     // 3. The providers are back (breakers still open for a minute): the very next turn works.
     a.set_default_fault(Fault::None);

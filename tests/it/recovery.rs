@@ -14,15 +14,6 @@ use crate::harness::daemon::{client, runtime};
 use crate::harness::scenarios::{Pair, pair};
 use crate::harness::{TestEnv, daemon::RunningProxy};
 
-fn states(env: &TestEnv) -> Vec<String> {
-    env.proxy_status()["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["state"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 fn send_one(proxy: &RunningProxy<'_>, body: &'static str) -> crate::harness::client::Reply {
     runtime()
         .block_on(send(&client(), &proxy.base_url, body, None))
@@ -38,21 +29,13 @@ fn after_every_endpoint_failed_and_recovered_the_next_requests_succeed_at_once()
         a_id,
         b_id,
     } = pair(None);
-    // Long cooldowns: without the last resort the next 60 s would be the proxy's own 503s.
-    env.ok(&[
-        "priority",
-        "policy",
-        "--failure-threshold",
-        "1",
-        "--cooldown",
-        "60",
-    ]);
+    env.breakers_open_at_once();
     a.set_default_fault(Fault::status(529));
     b.set_default_fault(Fault::status(529));
     let proxy = env.start_proxy();
     let r = send_one(&proxy, STREAM);
     assert_eq!(r.status, 529, "the upstream's own error goes back: {r:?}");
-    assert_eq!(states(&env), ["open", "open"]);
+    assert_eq!(env.endpoint_states(), ["open", "open"]);
 
     a.set_default_fault(Fault::None);
     b.set_default_fault(Fault::None);
@@ -115,20 +98,13 @@ fn a_long_retry_after_is_tried_last_not_skipped() {
         a_id,
         b_id,
     } = pair(None);
-    env.ok(&[
-        "priority",
-        "policy",
-        "--failure-threshold",
-        "1",
-        "--cooldown",
-        "60",
-    ]);
+    env.breakers_open_at_once();
     let proxy = env.start_proxy();
     // A: open after a 529 (60 s); B: 429 with retry-after 120 (past the 3 s wait cap).
     a.push_fault(Fault::status(529));
     b.push_fault(Fault::rate_limited(120));
     assert_eq!(send_one(&proxy, PLAIN).status, 429);
-    assert_eq!(states(&env), ["open", "open"]);
+    assert_eq!(env.endpoint_states(), ["open", "open"]);
     // Both open: A (a failure cooldown) first, B (the long retry-after) last.
     a.push_fault(Fault::status(503));
     let started = Instant::now();
@@ -159,14 +135,7 @@ fn while_everything_is_really_down_requests_fail_fast_within_the_budget() {
             "api-key",
         );
     }
-    env.ok(&[
-        "priority",
-        "policy",
-        "--failure-threshold",
-        "1",
-        "--cooldown",
-        "60",
-    ]);
+    env.breakers_open_at_once();
     env.ok(&["queue", "config", "--mode", "none"]);
     let proxy = env.start_proxy();
     let rt = runtime();
@@ -195,7 +164,7 @@ fn while_everything_is_really_down_requests_fail_fast_within_the_budget() {
     assert!(sent >= N, "{sent} upstream attempts for {N} requests");
     assert!(sent <= N + 10, "{sent} upstream attempts for {N} requests");
     assert!(started.elapsed() < Duration::from_secs(20));
-    assert_eq!(states(&env), ["open", "open", "open"]);
+    assert_eq!(env.endpoint_states(), ["open", "open", "open"]);
 }
 
 #[test]
@@ -332,14 +301,7 @@ fn outage_with_queued_jobs(env: &TestEnv) -> Vec<FakeUpstream> {
         );
     }
     env.ok(&["queue", "config", "--no-auto-retry", "--mode", "all"]);
-    env.ok(&[
-        "priority",
-        "policy",
-        "--failure-threshold",
-        "1",
-        "--cooldown",
-        "60",
-    ]);
+    env.breakers_open_at_once();
     ups
 }
 
@@ -357,7 +319,7 @@ fn retry_all_right_after_an_outage_replays_everything_through_the_daemon() {
     let proxy = env.start_proxy();
     queue_three(&proxy);
     assert_eq!(env.json(&["queue", "list"]).as_array().unwrap().len(), 3);
-    assert_eq!(states(&env), ["open", "open"]);
+    assert_eq!(env.endpoint_states(), ["open", "open"]);
     for up in &ups {
         up.set_default_fault(Fault::None);
     }

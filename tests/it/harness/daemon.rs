@@ -58,6 +58,29 @@ impl TestEnv {
         self.json(&["proxy", "status"])
     }
 
+    /// Every endpoint's `state` word in `proxy status`, in config order.
+    pub fn endpoint_states(&self) -> Vec<String> {
+        self.proxy_status()["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["state"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Breakers that open at the first failure and stay open for a minute: without the last
+    /// resort, the proxy would answer its own 503 all that time.
+    pub fn breakers_open_at_once(&self) {
+        self.ok(&[
+            "priority",
+            "policy",
+            "--failure-threshold",
+            "1",
+            "--cooldown",
+            "60",
+        ]);
+    }
+
     /// One endpoint's entry in `proxy status`.
     pub fn endpoint_status(&self, id: &str) -> Value {
         let s = self.proxy_status();
