@@ -1,5 +1,5 @@
 //! Server-sent events as Anthropic's Messages API streams them, in one place: telling an
-//! event's end, splitting a stream into events, an event's name and data, whether it is an
+//! event's end, splitting a stream into events, an event's data, whether it is an
 //! `error` event, building one, and reading token usage passively off a stream. Used by the
 //! proxy (the commit point, pass-through, the in-band error), the health probe, the queue's
 //! replays and the demo. Works on bytes; nothing here does IO. Depends on nothing else in
@@ -35,11 +35,6 @@ impl Events {
         self.buf.extend_from_slice(chunk);
     }
 
-    /// Bytes held that are not a whole event yet.
-    pub fn pending(&self) -> usize {
-        self.buf.len()
-    }
-
     /// The next whole event (with its blank line), if one has arrived.
     pub fn next_event(&mut self) -> Option<Bytes> {
         let end = event_end(&self.buf)?;
@@ -66,11 +61,6 @@ fn lines(event: &[u8]) -> impl Iterator<Item = &[u8]> {
     event
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-}
-
-/// The event's name (its `event:` line), if it has one.
-pub fn name(event: &[u8]) -> Option<&[u8]> {
-    lines(event).find_map(|l| l.strip_prefix(b"event:").map(<[u8]>::trim_ascii))
 }
 
 /// The event's data: its `data:` lines, joined by line feeds.
@@ -256,10 +246,8 @@ mod tests {
         e.push(b"\nevent: b\r\ndata: 2\r\n\r\ndata: 3");
         assert_eq!(e.next_event().unwrap().as_ref(), b"event: a\ndata: 1\n\n");
         let b = e.next_event().unwrap();
-        assert_eq!(name(&b), Some(&b"b"[..]));
         assert_eq!(data(&b), b"2");
         assert_eq!(e.next_event(), None);
-        assert_eq!(e.pending(), 7);
         let all: Vec<&[u8]> = events(b"data: 1\n\ndata: 2\n\ntail").collect();
         assert_eq!(all.len(), 3);
         assert_eq!(

@@ -128,12 +128,15 @@ pub fn apply_shares(
     mut draw: impl FnMut() -> f64,
 ) -> Vec<usize> {
     // Alone, an endpoint takes everything whatever its share.
-    if order.len() <= 1 || order.iter().all(|&i| share(i) >= 1.0) {
+    if order.len() <= 1 {
+        return order;
+    }
+    let shares: Vec<f64> = order.iter().map(|&i| share(i)).collect();
+    if shares.iter().all(|&s| s >= 1.0) {
         return order;
     }
     let (mut kept, mut later) = (Vec::with_capacity(order.len()), Vec::new());
-    for i in order {
-        let s = share(i);
+    for (i, s) in order.into_iter().zip(shares) {
         if s >= 1.0 || draw() < s {
             kept.push(i);
         } else {

@@ -77,6 +77,13 @@ impl<B> Passthrough<B> {
         policy: BreakerPolicy,
         in_flight: InFlight,
     ) -> Self {
+        // The prefix is read for usage now, before anything `then` adds: the sniffer must
+        // see the stream in order (a `message_start` after a `message_delta` would undo
+        // its output count).
+        let mut sniffer = sse.then(sse::UsageSniffer::default);
+        if let (Some(s), Some(first)) = (&mut sniffer, &prefix) {
+            s.feed(first);
+        }
         Self {
             source,
             prefix,
@@ -87,7 +94,7 @@ impl<B> Passthrough<B> {
             ended: None,
             idle,
             timer: Box::pin(tokio::time::sleep(idle)),
-            sse: sse.then(sse::UsageSniffer::default),
+            sse: sniffer,
             done: false,
             completion: Some(Completion {
                 upstream,
@@ -211,9 +218,6 @@ where
             return Poll::Ready(None);
         }
         if let Some(first) = this.prefix.take() {
-            if let Some(s) = &mut this.sse {
-                s.feed(&first);
-            }
             return Poll::Ready(Some(Ok(Frame::data(first))));
         }
         if this.releasing {
@@ -381,5 +385,35 @@ mod tests {
         let seen = drive(&mut body, (YIELDS + 1) as usize);
         assert_eq!(seen, ["|", "a"]);
         assert_eq!(drive(&mut body, 3), ["|"]);
+    }
+
+    #[tokio::test]
+    async fn a_prefix_then_a_taken_chunk_are_read_for_usage_in_order_and_end_at_once() {
+        let table = crate::proxy::routing::test_table(&["http://127.0.0.1:9"]);
+        let u = table.all[0].clone();
+        let in_flight = u.stats.begin();
+        let empty: Pin<Box<dyn futures_util::Stream<Item = _> + Send>> =
+            Box::pin(futures_util::stream::empty::<
+                Result<Frame<Bytes>, std::io::Error>,
+            >());
+        let start = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":9,\"output_tokens\":1}}}\n\n";
+        let delta = "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":12}}\n\nevent: message_stop\ndata: {}\n\n";
+        let mut body = Passthrough::new(
+            http_body_util::StreamBody::new(empty),
+            Some(Bytes::from_static(start.as_bytes())),
+            Duration::from_secs(60),
+            true,
+            u.clone(),
+            table.breaker_policy(),
+            in_flight,
+        )
+        .then(Bytes::from_static(delta.as_bytes()))
+        .ended(None);
+        assert!(!body.is_end_stream());
+        let seen = drive(&mut body, 2);
+        assert_eq!(seen, [start, delta]);
+        assert!(body.is_end_stream(), "the end is known with the last chunk");
+        drop(body);
+        assert_eq!(u.stats.tokens(), (9, 12), "message_delta's count stands");
     }
 }

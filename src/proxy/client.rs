@@ -9,7 +9,7 @@
 //! Stale pooled connections: providers and the CDNs in front of them close idle keep-alive
 //! connections, and a request sent on one just as it closes fails with no answer. Every
 //! connection is stamped with the instant it was opened ([`Opened`]), so that a failure can
-//! tell a reused connection ([`was_reused`]) from a fresh one; the proxy then sends the
+//! tell a reused connection from a fresh one ([`was_stale`]); the proxy then sends the
 //! request once more on a connection of its own ([`UpstreamClient::fresh`]), which never
 //! comes from the pool. The pool drops connections idle for [`POOL_IDLE`], below the
 //! keep-alive of the servers relays commonly run on (docs/decisions.md, "Stale pooled
@@ -99,10 +99,17 @@ pub fn build(connect_timeout: Duration) -> Result<UpstreamClient, ClientError> {
 #[derive(Clone, Copy, Debug)]
 pub struct Opened(pub Instant);
 
-/// Whether a request that failed with `e` had been sent on a connection opened before the
-/// request `started`: a reused, pooled one that may have been closed while idle.
-pub fn was_reused(e: &hyper_util::client::legacy::Error, started: Instant) -> bool {
-    if e.is_connect() {
+/// A stale connection fails within about a round trip of the request going out; a failure
+/// later than this is the upstream's, not the pool's.
+pub const STALE_WITHIN: Duration = Duration::from_secs(2);
+
+/// Whether a request that failed with `e` met a connection the upstream had closed while
+/// idle: it went out on a connection opened before the request `started` (a reused,
+/// pooled one), failed within [`STALE_WITHIN`], and failed the way a closed connection
+/// does (closed before an answer, reset, broken pipe) — not by a timeout or a protocol
+/// error.
+pub fn was_stale(e: &hyper_util::client::legacy::Error, started: Instant) -> bool {
+    if e.is_connect() || started.elapsed() > STALE_WITHIN {
         return false;
     }
     let Some(info) = e.connect_info() else {
@@ -110,7 +117,33 @@ pub fn was_reused(e: &hyper_util::client::legacy::Error, started: Instant) -> bo
     };
     let mut extras = http::Extensions::new();
     info.get_extras(&mut extras);
-    extras.get::<Opened>().is_some_and(|o| o.0 < started)
+    let reused = extras.get::<Opened>().is_some_and(|o| o.0 < started);
+    reused && closed_like(e)
+}
+
+/// Whether an error (or one of its causes) is a connection that closed or reset.
+fn closed_like(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(h) = c.downcast_ref::<hyper::Error>()
+            && (h.is_incomplete_message() || h.is_canceled() || h.is_closed())
+        {
+            return true;
+        }
+        if let Some(io) = c.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            )
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// A connector whose connections carry the instant they were opened.

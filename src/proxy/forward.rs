@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use crate::balance::sticky::session_key;
 use crate::proxy::Proxy;
 use crate::proxy::body::{Passthrough, ProxyBody, describe, poll_chunk};
-use crate::proxy::client::{UpstreamClient, was_reused};
+use crate::proxy::client::{UpstreamClient, was_stale};
 use crate::proxy::error::{error_response, full};
 use crate::proxy::guard::{Decision, add_cors};
 use crate::proxy::peek::{Peeked, peek_body};
@@ -44,7 +44,6 @@ use crate::proxy::upstream::{request_headers, response_headers, storable_headers
 use crate::queue::model::NewItem;
 use crate::sse;
 use crate::state::model::QueueMode;
-use crate::upstream::Upstream;
 use crate::upstream::breaker::Failure;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
@@ -232,7 +231,7 @@ async fn forward(
     let mut resorted = false;
     let mut i = 0;
     while i < max_attempts {
-        let Some(candidate) = candidates.pop_front() else {
+        let Some(mut candidate) = candidates.pop_front() else {
             // The regular candidates are used up: the open endpoints are the last resort.
             if resorted {
                 break;
@@ -242,6 +241,14 @@ async fn forward(
             candidates.extend(router.last_resorts(table, &ids, Instant::now()));
             continue;
         };
+        // A `retry-after` that ends past the deadline is not waited for: the others first.
+        if candidate.not_before.is_some_and(|at| at > deadline) {
+            candidate.not_before = None;
+            if !candidates.is_empty() {
+                candidates.push_back(candidate);
+                continue;
+            }
+        }
         if i > 0 {
             if Instant::now() >= deadline {
                 tried.push(Tried::Skipped(Skip::Deadline));
@@ -254,9 +261,7 @@ async fn forward(
         }
         i += 1;
         // A last resort whose `retry-after` ends soon: wait for it (within the deadline).
-        if let Some(at) = candidate.not_before
-            && at <= deadline
-        {
+        if let Some(at) = candidate.not_before {
             tokio::time::sleep_until(at.into()).await;
         }
         let u = candidate.upstream.clone();
@@ -276,9 +281,14 @@ async fn forward(
                 tracing::warn!(endpoint = %u.id, attempt = i, "attempt failed{resort}: {reason}");
                 u.stats.record_error(&reason);
                 let now = Instant::now();
-                if u.breaker
-                    .failure(&failure, table.breaker_policy(), u.key_fp, now)
-                {
+                let policy = table.breaker_policy();
+                let opened = if candidate.last_resort {
+                    u.breaker
+                        .last_resort_failed(&failure, policy, u.key_fp, now)
+                } else {
+                    u.breaker.failure(&failure, policy, u.key_fp, now)
+                };
+                if opened {
                     router.changed.notify_one();
                     router.evaluate(table, now);
                 }
@@ -458,7 +468,7 @@ async fn attempt(
     };
     let mut sent = tokio::time::timeout(header_timeout, client.request(first)).await;
     if let Ok(Err(e)) = &sent
-        && was_reused(e, started)
+        && was_stale(e, started)
         && let Ok(again) = build()
     {
         // The upstream closed (or reset) an idle pooled connection as the request went out:
@@ -558,12 +568,13 @@ async fn attempt(
     let mut out = Response::new(body.boxed_unsync());
     *out.status_mut() = status;
     *out.headers_mut() = response_headers(headers);
-    mark(out.headers_mut(), u, number);
+    mark(out.headers_mut(), &u.id, number);
     Attempt::Commit(out)
 }
 
-fn mark(headers: &mut HeaderMap, u: &Upstream, attempts: usize) {
-    if let Ok(v) = HeaderValue::from_str(&u.id) {
+/// `x-qcc-endpoint` (who answered) and `x-qcc-attempts`.
+fn mark(headers: &mut HeaderMap, endpoint: &str, attempts: usize) {
+    if let Ok(v) = HeaderValue::from_str(endpoint) {
         headers.insert(&X_QCC_ENDPOINT, v);
     }
     headers.insert(&X_QCC_ATTEMPTS, HeaderValue::from(attempts));
@@ -659,10 +670,7 @@ fn pass_on(r: Buffered, attempts: usize) -> Response<ProxyBody> {
     *out.status_mut() = r.status;
     let mut headers = response_headers(r.headers);
     headers.remove(http::header::CONTENT_LENGTH);
-    if let Ok(v) = HeaderValue::from_str(&r.endpoint) {
-        headers.insert("x-qcc-endpoint", v);
-    }
-    headers.insert("x-qcc-attempts", HeaderValue::from(attempts));
+    mark(&mut headers, &r.endpoint, attempts);
     *out.headers_mut() = headers;
     out
 }
@@ -695,7 +703,7 @@ fn all_failed(table: &RouteTable, tried: &[Tried], attempts: usize) -> Response<
     r.headers_mut()
         .insert(http::header::RETRY_AFTER, HeaderValue::from(soonest));
     r.headers_mut()
-        .insert("x-qcc-attempts", HeaderValue::from(attempts));
+        .insert(&X_QCC_ATTEMPTS, HeaderValue::from(attempts));
     r
 }
 

@@ -29,14 +29,6 @@ pub fn client(connect_timeout: Duration) -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-/// `base` (no trailing slash, may carry a path prefix) + the request's path and query.
-pub fn target_url(base: &str, path_and_query: &str) -> String {
-    let mut url = String::with_capacity(base.len() + path_and_query.len());
-    url.push_str(base);
-    url.push_str(path_and_query);
-    url
-}
-
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 8] = [
     "connection",
@@ -113,14 +105,6 @@ pub fn response_headers(mut upstream: HeaderMap) -> HeaderMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn joins_with_path_prefix_and_query() {
-        assert_eq!(
-            target_url("https://relay.example/api", "/v1/messages?beta=true"),
-            "https://relay.example/api/v1/messages?beta=true"
-        );
-    }
 
     #[test]
     fn strips_hop_by_hop_and_connection_named_headers() {

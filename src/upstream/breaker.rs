@@ -202,9 +202,10 @@ impl Breaker {
     }
 
     /// Whether an endpoint that takes no regular traffic now may still be sent a request
-    /// as the last resort: its breaker is open (or half-open with a trial already out)
-    /// after failures or a `retry-after` — not after a billing answer, and not with a
-    /// rejected key. A success closes it, as a trial's would.
+    /// as the last resort: its breaker is open or half-open after failures or a
+    /// `retry-after` — not after a billing answer, and not with a rejected key. A success
+    /// closes it, as a trial's would; a plain failure changes nothing
+    /// ([`Breaker::last_resort_failed`]).
     pub fn last_resort(&self, key: u64, now: Instant) -> Option<LastResort> {
         let s = self.lock();
         if s.rejected_key.as_ref().is_some_and(|(k, _)| *k == key) || s.cause == Cause::Billing {
@@ -213,14 +214,32 @@ impl Breaker {
         let ready_at = match s.phase {
             Phase::Closed => return None,
             Phase::Open { until } if now < until => until,
-            Phase::Open { .. } | Phase::HalfOpen if s.trial_in_flight => now,
-            // Due a trial and none is out: the regular admission takes it.
-            Phase::Open { .. } | Phase::HalfOpen => return None,
+            // Due a trial (taken or not by another request): ready now.
+            Phase::Open { .. } | Phase::HalfOpen => now,
         };
         Some(LastResort {
             ready_at,
             retry_after: s.cause == Cause::RetryAfter,
         })
+    }
+
+    /// A last-resort attempt (not the half-open trial) failed. What the upstream said is
+    /// learnt as usual — a rejected key, a billing answer, a `retry-after` — but a plain
+    /// failure only counts: it neither re-opens the breaker nor lengthens its cooldown.
+    /// Returns whether the breaker opened (again).
+    pub fn last_resort_failed(
+        &self,
+        failure: &Failure,
+        policy: BreakerPolicy,
+        key: u64,
+        now: Instant,
+    ) -> bool {
+        if let Failure::Transient(_) = failure {
+            let mut s = self.lock();
+            s.consecutive += 1;
+            return false;
+        }
+        self.failure(failure, policy, key, now)
     }
 
     /// The user says "try now" (`qcc queue retry`): an open breaker's cooldown ends at
@@ -431,12 +450,15 @@ mod tests {
         // A failed last-resort attempt while open does not lengthen the cooldown.
         assert!(!b.failure(&transient(), P, 1, t));
         assert_eq!(b.view(1, t).cooldown_left, Some(Duration::from_secs(30)));
-        // Due a trial: the regular admission takes it; with the trial out, last resort.
+        // Due a trial, taken by another request or not: a last resort, ready now.
         let later = t + Duration::from_secs(31);
-        assert_eq!(b.last_resort(1, later), None);
+        assert_eq!(b.last_resort(1, later).unwrap().ready_at, later);
         let trial = b.admit(1, later);
         assert!(matches!(trial, Admit::Trial(_)));
         assert_eq!(b.last_resort(1, later).unwrap().ready_at, later);
+        // A last-resort failure while another request holds the trial: no re-trip.
+        assert!(!b.last_resort_failed(&transient(), P, 1, later));
+        assert_eq!(b.view(1, later).state, BreakerState::HalfOpen);
         drop(trial);
 
         let ra = Breaker::default();

@@ -249,11 +249,6 @@ impl EndpointStats {
         Some(change)
     }
 
-    /// The state last observed.
-    pub fn state(&self) -> Option<EndpointState> {
-        self.notes().state
-    }
-
     pub fn last_probe(&self) -> Option<ProbeRecord> {
         self.notes().probes.back().cloned()
     }
@@ -480,7 +475,11 @@ mod tests {
         assert_eq!(snap.states.len(), 1);
         let fresh = EndpointStats::default();
         fresh.restore(&snap);
-        assert_eq!(fresh.state(), None, "observed afresh");
+        assert_eq!(
+            fresh.snapshot(PERSISTED_WINDOW).state,
+            None,
+            "observed afresh"
+        );
         assert_eq!(fresh.snapshot(PERSISTED_WINDOW).states, snap.states);
         s.set_degraded(Some("slow".into()));
         assert!(s.is_degraded());

@@ -54,11 +54,22 @@ fn uses(file: &Path) -> Vec<String> {
         let mut rest = line;
         while let Some(i) = rest.find("crate::") {
             rest = &rest[i + "crate::".len()..];
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
-                .collect();
-            out.push(name);
+            // `crate::{a, b::c}` names several modules.
+            let names = match rest.strip_prefix('{') {
+                Some(group) => group.split('}').next().unwrap_or_default(),
+                None => rest,
+            };
+            for part in names.split(',') {
+                let name: String = part
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                out.push(name);
+                if !rest.starts_with('{') {
+                    break;
+                }
+            }
         }
     }
     out
