@@ -20,18 +20,7 @@ struct Setup {
 /// breakers that do not open (replays respect breakers; these tests are about the queue).
 fn down() -> Setup {
     let env = TestEnv::new();
-    let ups: Vec<FakeUpstream> = (0..2)
-        .map(|i| FakeUpstream::spawn_named(&format!("up{i}")).unwrap())
-        .collect();
-    for (i, up) in ups.iter().enumerate() {
-        up.set_default_fault(Fault::status(529));
-        env.endpoint_for(
-            "work",
-            &up.url(),
-            &format!("sk-queue-0000000{i}"),
-            "api-key",
-        );
-    }
+    let ups = env.failing_endpoints("work", "up", 2, Fault::status(529));
     env.ok(&["queue", "config", "--no-auto-retry"]);
     env.ok(&["priority", "policy", "--failure-threshold", "100"]);
     Setup { env, ups }

@@ -92,11 +92,7 @@ fn a_retry_after_on_b_then_a_reset_on_a_still_gets_b() {
 #[test]
 fn a_long_retry_after_is_tried_last_not_skipped() {
     let Pair {
-        env,
-        a,
-        b,
-        a_id,
-        b_id,
+        env, a, b, b_id, ..
     } = pair(None);
     env.breakers_open_at_once();
     let proxy = env.start_proxy();
@@ -117,24 +113,12 @@ fn a_long_retry_after_is_tried_last_not_skipped() {
         "no wait for 120 s"
     );
     assert_eq!(a.request_count(), 2);
-    let _ = a_id;
 }
 
 #[test]
 fn while_everything_is_really_down_requests_fail_fast_within_the_budget() {
     let env = TestEnv::new();
-    let ups: Vec<FakeUpstream> = (0..3)
-        .map(|i| FakeUpstream::spawn_named(&format!("down{i}")).unwrap())
-        .collect();
-    for (i, up) in ups.iter().enumerate() {
-        up.set_default_fault(Fault::status(503));
-        env.endpoint_for(
-            "work",
-            &up.url(),
-            &format!("sk-down-00000000{i}"),
-            "api-key",
-        );
-    }
+    let ups = env.failing_endpoints("work", "down", 3, Fault::status(503));
     env.breakers_open_at_once();
     env.ok(&["queue", "config", "--mode", "none"]);
     let proxy = env.start_proxy();
@@ -288,18 +272,7 @@ fn a_recovered_endpoint_ramps_up_over_the_slow_start() {
 /// Two endpoints down (529), breakers that open at once and stay open for a minute, and
 /// three queued jobs.
 fn outage_with_queued_jobs(env: &TestEnv) -> Vec<FakeUpstream> {
-    let ups: Vec<FakeUpstream> = (0..2)
-        .map(|i| FakeUpstream::spawn_named(&format!("q{i}")).unwrap())
-        .collect();
-    for (i, up) in ups.iter().enumerate() {
-        up.set_default_fault(Fault::status(529));
-        env.endpoint_for(
-            "work",
-            &up.url(),
-            &format!("sk-outage-0000000{i}"),
-            "api-key",
-        );
-    }
+    let ups = env.failing_endpoints("work", "outage", 2, Fault::status(529));
     env.ok(&["queue", "config", "--no-auto-retry", "--mode", "all"]);
     env.breakers_open_at_once();
     ups
@@ -312,6 +285,16 @@ fn queue_three(proxy: &RunningProxy<'_>) {
     }
 }
 
+/// The providers come back; `queue retry-all` at once replays all three.
+fn revive_and_retry_all(env: &TestEnv, ups: &[FakeUpstream]) {
+    for up in ups {
+        up.set_default_fault(Fault::None);
+    }
+    let v = env.json(&["queue", "retry-all"]);
+    assert_eq!(v["succeeded"], 3, "{v}");
+    assert_eq!(v["failed"], 0, "{v}");
+}
+
 #[test]
 fn retry_all_right_after_an_outage_replays_everything_through_the_daemon() {
     let env = TestEnv::new();
@@ -320,12 +303,7 @@ fn retry_all_right_after_an_outage_replays_everything_through_the_daemon() {
     queue_three(&proxy);
     assert_eq!(env.json(&["queue", "list"]).as_array().unwrap().len(), 3);
     assert_eq!(env.endpoint_states(), ["open", "open"]);
-    for up in &ups {
-        up.set_default_fault(Fault::None);
-    }
-    let v = env.json(&["queue", "retry-all"]);
-    assert_eq!(v["succeeded"], 3, "{v}");
-    assert_eq!(v["failed"], 0, "{v}");
+    revive_and_retry_all(&env, &ups);
 }
 
 #[test]
@@ -336,12 +314,7 @@ fn retry_all_right_after_an_outage_replays_everything_without_the_daemon() {
         let proxy = env.start_proxy();
         queue_three(&proxy);
     }
-    for up in &ups {
-        up.set_default_fault(Fault::None);
-    }
-    let v = env.json(&["queue", "retry-all"]);
-    assert_eq!(v["succeeded"], 3, "{v}");
-    assert_eq!(v["failed"], 0, "{v}");
+    revive_and_retry_all(&env, &ups);
 }
 
 #[test]

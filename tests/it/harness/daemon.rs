@@ -58,6 +58,30 @@ impl TestEnv {
         self.json(&["proxy", "status"])
     }
 
+    /// `n` fake upstreams named `{name}0`, `{name}1`, … answering with `fault` by default,
+    /// each an endpoint of `profile` (keys `sk-{name}-…`).
+    pub fn failing_endpoints(
+        &self,
+        profile: &str,
+        name: &str,
+        n: usize,
+        fault: qcc::fake::Fault,
+    ) -> Vec<qcc::fake::FakeUpstream> {
+        let ups: Vec<qcc::fake::FakeUpstream> = (0..n)
+            .map(|i| qcc::fake::FakeUpstream::spawn_named(&format!("{name}{i}")).unwrap())
+            .collect();
+        for (i, up) in ups.iter().enumerate() {
+            up.set_default_fault(fault.clone());
+            self.endpoint_for(
+                profile,
+                &up.url(),
+                &format!("sk-{name}-00000000{i}"),
+                "api-key",
+            );
+        }
+        ups
+    }
+
     /// Every endpoint's `state` word in `proxy status`, in config order.
     pub fn endpoint_states(&self) -> Vec<String> {
         self.proxy_status()["endpoints"]
