@@ -9,6 +9,7 @@ pub mod complete;
 pub mod completions;
 pub mod ctx;
 pub mod demo;
+pub mod doctor;
 pub mod endpoint;
 pub mod env;
 pub mod error;
@@ -107,6 +108,8 @@ pub enum Command {
     Completions(completions::Args),
     /// A keyless, offline tour: fake upstreams, the real proxy, streamed requests
     Demo(demo::Args),
+    /// Check the setup: config, keys, daemon, port, where Claude Code sends requests
+    Doctor(doctor::Args),
 }
 
 /// Handle `COMPLETE=<shell> qcc ...` (the shell asking for completions) and exit, or return.
@@ -130,5 +133,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Env(args) => env::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
+        Command::Doctor(args) => doctor::run(&ctx, args),
     }
 }

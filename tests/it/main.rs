@@ -12,6 +12,7 @@ mod claude_code;
 mod claude_settings;
 mod completion;
 mod demo;
+mod doctor;
 mod endpoint;
 mod endpoint_names;
 mod failover;
