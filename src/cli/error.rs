@@ -27,6 +27,8 @@ pub enum CliError {
     Ipc(#[from] IpcError),
     #[error(transparent)]
     Queue(#[from] crate::queue::QueueError),
+    #[error(transparent)]
+    Service(#[from] crate::daemon::service::ServiceError),
     #[error("missing {}", .0.join(", "))]
     MissingInput(Vec<String>),
     #[error("{0} needs confirmation")]
@@ -71,6 +73,7 @@ impl CliError {
             CliError::Daemon(e) => e.hint(),
             CliError::Ipc(e) => e.hint(),
             CliError::Queue(e) => e.hint(),
+            CliError::Service(e) => e.hint(),
             CliError::MissingInput(_) => Some(
                 "stdin is not a terminal, so qcc cannot ask: pass them as flags (see --help)"
                     .into(),

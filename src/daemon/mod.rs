@@ -8,12 +8,14 @@
 //! - [`control`]: one small function per control request.
 //! - [`reload`]: re-reading the config on request, on SIGHUP and on file change.
 //! - [`logfile`]: the detached daemon's size-capped, rotated log.
+//! - [`service`]: starting at login — the systemd user unit, `systemctl --user`.
 
 pub mod control;
 pub mod liveness;
 pub mod logfile;
 pub mod reload;
 pub mod run;
+pub mod service;
 pub mod spawn;
 
 use crate::state::StoreError;

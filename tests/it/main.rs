@@ -27,6 +27,7 @@ mod proxy_tls;
 mod python_sdk;
 mod queue;
 mod recovery;
+mod service;
 mod state_fixture;
 mod state_safety;
 mod strategies;

@@ -1,12 +1,14 @@
 //! `qcc proxy …`: the local failover proxy's lifecycle (start, stop, restart, run in the
-//! foreground), its status and its log.
+//! foreground, start at login), its status and its log.
 
+pub mod install;
 pub mod logs;
 pub mod restart;
 pub mod run;
 pub mod start;
 pub mod status;
 pub mod stop;
+pub mod uninstall;
 
 use clap::Subcommand;
 
@@ -27,6 +29,10 @@ pub enum Cmd {
     Logs(logs::Args),
     /// Run the proxy in the foreground (for systemd, containers, debugging)
     Run(run::Args),
+    /// Start the proxy at login (a systemd user unit)
+    Install(install::Args),
+    /// Stop starting the proxy at login
+    Uninstall(uninstall::Args),
 }
 
 pub fn run(ctx: &Ctx, cmd: &Cmd) -> Result<(), CliError> {
@@ -37,6 +43,8 @@ pub fn run(ctx: &Ctx, cmd: &Cmd) -> Result<(), CliError> {
         Cmd::Status(a) => status::run(ctx, a),
         Cmd::Logs(a) => logs::run(ctx, a),
         Cmd::Run(a) => run::run(ctx, a),
+        Cmd::Install(a) => install::run(ctx, a),
+        Cmd::Uninstall(a) => uninstall::run(ctx, a),
     }
 }
 

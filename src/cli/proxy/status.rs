@@ -18,9 +18,15 @@ Examples:
 pub struct Args {}
 
 pub fn run(ctx: &Ctx, _args: &Args) -> Result<(), CliError> {
+    let installed = crate::daemon::service::installed();
     if liveness::probe(&ctx.paths) == Liveness::NotRunning {
         if ctx.json {
-            ui::print_json(&serde_json::json!({ "running": false }));
+            ui::print_json(&serde_json::json!({ "running": false, "installed": installed }));
+        } else if let Some(unit) = &installed {
+            println!(
+                "qcc proxy is not running; it starts at login ({})",
+                unit.display()
+            );
         }
         return Err(IpcError::NotRunning.into());
     }
@@ -28,6 +34,7 @@ pub fn run(ctx: &Ctx, _args: &Args) -> Result<(), CliError> {
     if ctx.json {
         let mut v = serde_json::to_value(&report).expect("serializable");
         v["running"] = true.into();
+        v["installed"] = serde_json::to_value(&installed).expect("serializable");
         ui::print_json(&v);
         return Ok(());
     }
@@ -38,6 +45,9 @@ pub fn run(ctx: &Ctx, _args: &Args) -> Result<(), CliError> {
         table::duration(report.uptime_secs)
     );
     println!("  listening: http://{}", report.listen);
+    if let Some(unit) = &installed {
+        println!("  at login:  started by {}", unit.display());
+    }
     println!(
         "  serving:   {}{}",
         report.active_profile.as_deref().unwrap_or("-"),
