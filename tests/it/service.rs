@@ -4,7 +4,7 @@
 //! runs in tests) — shown by `proxy status`, and removed again.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use crate::harness::TestEnv;
@@ -25,15 +25,6 @@ fn fake_systemctl(env: &TestEnv, code: i32) -> (PathBuf, PathBuf) {
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     (bin, calls)
-}
-
-fn with_path(env: &TestEnv, bin: &Path) -> Command {
-    let mut cmd = env.cmd();
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut paths = vec![bin.to_path_buf()];
-    paths.extend(std::env::split_paths(&path));
-    cmd.env("PATH", std::env::join_paths(paths).unwrap());
-    cmd
 }
 
 fn unit_file(env: &TestEnv) -> PathBuf {
@@ -82,7 +73,8 @@ fn install_enables_the_unit_status_shows_it_and_uninstall_removes_it() {
     let env = TestEnv::new();
     env.ok(&["profile", "add", "work"]);
     let (bin, calls) = fake_systemctl(&env, 0);
-    let out = with_path(&env, &bin)
+    let out = env
+        .cmd_with_path(&bin)
         .args(["proxy", "install", "--listen", "127.0.0.1:7999"])
         .output()
         .unwrap();
@@ -111,7 +103,8 @@ fn install_enables_the_unit_status_shows_it_and_uninstall_removes_it() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["installed"], unit.to_str().unwrap(), "{v}");
     // Uninstall: disabled, removed; a second time there is nothing to do.
-    let out = with_path(&env, &bin)
+    let out = env
+        .cmd_with_path(&bin)
         .args(["proxy", "uninstall"])
         .output()
         .unwrap();
@@ -122,7 +115,8 @@ fn install_enables_the_unit_status_shows_it_and_uninstall_removes_it() {
             .unwrap()
             .contains("--user disable --now qcc.service\n")
     );
-    let again = with_path(&env, &bin)
+    let again = env
+        .cmd_with_path(&bin)
         .args(["proxy", "uninstall"])
         .output()
         .unwrap();
@@ -134,7 +128,8 @@ fn without_a_user_systemd_install_says_how_to_enable_it_and_bad_input_is_refused
     let env = TestEnv::new();
     env.ok(&["profile", "add", "work"]);
     let (bin, _) = fake_systemctl(&env, 1);
-    let out = with_path(&env, &bin)
+    let out = env
+        .cmd_with_path(&bin)
         .args(["proxy", "install"])
         .output()
         .unwrap();

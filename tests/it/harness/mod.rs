@@ -16,6 +16,14 @@ pub fn qcc_bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_qcc"))
 }
 
+/// Put `dir` first on the command's PATH (the test's own PATH after it).
+fn prepend_path(cmd: &mut Command, dir: &Path) {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![dir.to_path_buf()];
+    paths.extend(std::env::split_paths(&path));
+    cmd.env("PATH", std::env::join_paths(paths).unwrap());
+}
+
 /// A hermetic environment for one test.
 pub struct TestEnv {
     root: tempfile::TempDir,
@@ -70,12 +78,16 @@ impl TestEnv {
     pub fn shell_cmd(&self, program: impl AsRef<OsStr>) -> Command {
         let mut cmd = Command::new(program);
         self.apply_env(&mut cmd);
-        let bin_dir = qcc_bin().parent().unwrap();
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let mut paths = vec![bin_dir.to_path_buf()];
-        paths.extend(std::env::split_paths(&path));
-        cmd.env("PATH", std::env::join_paths(paths).unwrap());
+        prepend_path(&mut cmd, qcc_bin().parent().unwrap());
         cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    /// A `qcc` command (as [`cmd`](Self::cmd)) that finds the programs in `dir` first on
+    /// PATH (stand-ins for system tools).
+    pub fn cmd_with_path(&self, dir: &Path) -> Command {
+        let mut cmd = self.cmd();
+        prepend_path(&mut cmd, dir);
         cmd
     }
 
