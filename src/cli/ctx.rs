@@ -75,12 +75,24 @@ impl Ctx {
         }
     }
 
-    /// The running daemon's status, if it runs and answers (best effort, for display).
+    /// The running daemon's status, if it runs and answers (best effort, for display). A
+    /// daemon that answers something else is said on stderr, not silently taken as none.
     pub fn daemon_status(&self) -> Option<crate::report::status::StatusReport> {
+        use crate::ipc::client::IpcError;
         if !self.paths.socket().exists() {
             return None;
         }
-        self.daemon().ok()?.status().ok()
+        match self.daemon().and_then(|mut c| Ok(c.status()?)) {
+            Ok(s) => Some(s),
+            Err(CliError::Ipc(IpcError::NotRunning)) => None,
+            Err(e) => {
+                let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
+                crate::ui::style::warn(&format!(
+                    "the running proxy did not report its status: {e}{hint}"
+                ));
+                None
+            }
+        }
     }
 
     /// A connected control client, or exit code 3 when the daemon is not running.

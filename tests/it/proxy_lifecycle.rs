@@ -230,3 +230,39 @@ fn a_daemon_of_another_protocol_version_asks_for_a_restart() {
     );
     assert!(stderr.contains("qcc proxy restart"), "{stderr}");
 }
+
+/// A daemon that answers a status request with something else: the CLI says so (on
+/// stderr, with the restart hint) instead of silently taking it for "no daemon".
+#[test]
+fn an_unexpected_answer_from_the_daemon_is_reported_not_ignored() {
+    use std::io::{BufRead, BufReader, Write};
+    let env = TestEnv::new();
+    env.ok(&["profile", "add", "work"]);
+    let dir = env.root().join("run/qcc");
+    std::fs::create_dir_all(&dir).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(dir.join("qcc.sock")).unwrap();
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap(); // the CLI's hello
+        let hello = format!(
+            "{{\"protocol\":{},\"version\":\"{}\"}}\n",
+            qcc::ipc::protocol::PROTOCOL_VERSION,
+            env!("CARGO_PKG_VERSION")
+        );
+        writer.write_all(hello.as_bytes()).unwrap();
+        line.clear();
+        reader.read_line(&mut line).unwrap(); // the status request
+        writer.write_all(b"{\"response\":\"pong\"}\n").unwrap();
+    });
+    let out = env.run(&["priority", "list"]);
+    server.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("did not report its status") && stderr.contains("qcc proxy restart"),
+        "{stderr}"
+    );
+}
