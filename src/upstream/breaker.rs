@@ -91,6 +91,16 @@ struct State {
     closed_at: Option<Instant>,
 }
 
+impl State {
+    /// How long ago it closed after being open, while it stays closed.
+    fn since_closed(&self, now: Instant) -> Option<Duration> {
+        match self.phase {
+            Phase::Closed => self.closed_at.map(|t| now.saturating_duration_since(t)),
+            _ => None,
+        }
+    }
+}
+
 /// One endpoint's breaker. Shared by every routing snapshot (kept across reloads).
 #[derive(Debug)]
 pub struct Breaker {
@@ -257,11 +267,7 @@ impl Breaker {
     /// How long ago the breaker closed after being open; `None` if it has not since the
     /// daemon started.
     pub fn since_closed(&self, now: Instant) -> Option<Duration> {
-        let s = self.lock();
-        match s.phase {
-            Phase::Closed => s.closed_at.map(|t| now.saturating_duration_since(t)),
-            _ => None,
-        }
+        self.lock().since_closed(now)
     }
 
     /// Closed, with its key not rejected: proven healthy, not merely due a trial.
@@ -384,10 +390,7 @@ impl Breaker {
             cause: (s.phase != Phase::Closed).then_some(s.cause),
             rejected: is_rejected,
             reason,
-            since_closed: match s.phase {
-                Phase::Closed => s.closed_at.map(|t| now.saturating_duration_since(t)),
-                _ => None,
-            },
+            since_closed: s.since_closed(now),
         }
     }
 }

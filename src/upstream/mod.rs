@@ -105,9 +105,13 @@ impl Upstream {
 
     /// Its one state word now, and why.
     pub fn state(&self, now: Instant) -> (EndpointState, String) {
-        let view = self.breaker.view(self.key_fp, now);
+        self.classify(&self.breaker.view(self.key_fp, now))
+    }
+
+    /// The state word for what its breaker says (`view`), its config and its figures.
+    fn classify(&self, view: &breaker::BreakerView) -> (EndpointState, String) {
         let degraded = self.stats.degraded_reason();
-        state::classify(self.enabled, &view, degraded.as_deref(), self.slow_start)
+        state::classify(self.enabled, view, degraded.as_deref(), self.slow_start)
     }
 
     /// The share of the new conversations the strategy gives it that it keeps (slow start,
@@ -134,8 +138,7 @@ impl Upstream {
     /// Who this endpoint is and what its breaker says now.
     pub fn identity(&self, now: Instant) -> EndpointIdentity {
         let view = self.breaker.view(self.key_fp, now);
-        let degraded = self.stats.degraded_reason();
-        let (state, _) = state::classify(self.enabled, &view, degraded.as_deref(), self.slow_start);
+        let (state, _) = self.classify(&view);
         let (breaker, unavailable) = if self.enabled {
             (view.state, view.unavailable)
         } else {
