@@ -193,9 +193,12 @@ fn seed(paths: &Paths, a: &str, b: &str) -> Result<Vec<String>, CliError> {
                 NewEndpoint {
                     name: Some(name.into()),
                     url: url.into(),
-                    key: Secret::new(format!("sk-demo-{name}-0000000000")),
+                    key: crate::state::model::Credential::Value(Secret::new(format!(
+                        "sk-demo-{name}-0000000000"
+                    ))),
                     auth: AuthStyle::ApiKey,
                     weight: 100,
+                    models: Vec::new(),
                 },
                 crate::cli::endpoint::new_id,
             )?;

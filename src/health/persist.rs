@@ -164,9 +164,10 @@ mod tests {
                 NewEndpoint {
                     name: None,
                     url: "https://a.example".into(),
-                    key: Secret::new("sk-0123456789abcdef"),
+                    key: crate::state::model::Credential::Value(Secret::new("sk-0123456789abcdef")),
                     auth: AuthStyle::ApiKey,
                     weight: 100,
+                    models: Vec::new(),
                 },
                 || "abc123".into(),
             )

@@ -450,9 +450,12 @@ pub(crate) fn test_table(urls: &[&str]) -> RouteTable {
                 crate::state::model::NewEndpoint {
                     name: None,
                     url: (*url).into(),
-                    key: crate::state::secret::Secret::new("k"),
+                    key: crate::state::model::Credential::Value(crate::state::secret::Secret::new(
+                        "k",
+                    )),
                     auth: Default::default(),
                     weight: 100,
+                    models: Vec::new(),
                 },
                 || format!("{:06x}", rand::random::<u32>() & 0xffffff),
             )
@@ -483,9 +486,12 @@ mod tests {
                     NewEndpoint {
                         name: None,
                         url: format!("https://{id}.example"),
-                        key: Secret::new(format!("key-{id}")),
+                        key: crate::state::model::Credential::Value(Secret::new(format!(
+                            "key-{id}"
+                        ))),
                         auth: Default::default(),
                         weight: 100,
+                        models: Vec::new(),
                     },
                     || (*id).to_owned(),
                 )

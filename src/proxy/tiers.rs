@@ -146,9 +146,10 @@ mod tests {
                 NewEndpoint {
                     name: None,
                     url: format!("https://{name}.example"),
-                    key: Secret::new("k"),
+                    key: crate::state::model::Credential::Value(Secret::new("k")),
                     auth: Default::default(),
                     weight: 100,
+                    models: Vec::new(),
                 },
                 || format!("{name}01"),
             )

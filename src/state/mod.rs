@@ -7,7 +7,9 @@
 
 pub mod claude;
 pub mod health;
+pub mod keyref;
 pub mod model;
+pub mod models;
 pub mod paths;
 pub mod secret;
 pub mod store;

@@ -14,6 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::state::keyref::KeyRef;
+use crate::state::models::ModelRule;
 use crate::state::secret::Secret;
 
 /// Format version of `config.json` this build reads and writes.
@@ -121,7 +123,10 @@ impl ModelError {
             ModelError::ProfileInTier { profile, .. } => format!(
                 "pass --force to remove it anyway, or first `qcc priority set {profile} none`"
             ),
-            ModelError::EmptyKey => "pass --key, --key-env VAR or --key-stdin".into(),
+            ModelError::EmptyKey => {
+                "pass --key, --key-env VAR, --key-stdin or --key-ref env:VAR|file:PATH|cmd:COMMAND"
+                    .into()
+            }
             ModelError::NoEnabledEndpoint(p) => format!(
                 "add one with `qcc endpoint add {p}` or enable one with `qcc endpoint enable {p} <id>`"
             ),
@@ -244,13 +249,21 @@ pub struct Endpoint {
     pub name: Option<String>,
     /// Base URL without a trailing slash; may carry a path prefix.
     pub url: String,
+    /// The key itself; empty when `key_ref` says where to read it.
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
     pub key: Secret,
+    /// Where the key is read from when it is used (never its value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_ref: Option<KeyRef>,
     #[serde(default)]
     pub auth: AuthStyle,
     #[serde(default = "default_weight")]
     pub weight: u16,
     #[serde(default = "default_true")]
     pub enabled: bool,
+    /// Model map: the requested model is renamed by the first rule that matches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<ModelRule>,
     #[serde(default)]
     pub kind: EndpointKind,
     /// The model health probes ask this endpoint (else `health.probe_model`).
@@ -286,9 +299,54 @@ impl Endpoint {
 pub struct NewEndpoint {
     pub name: Option<String>,
     pub url: String,
-    pub key: Secret,
+    pub key: Credential,
     pub auth: AuthStyle,
     pub weight: u16,
+    pub models: Vec<ModelRule>,
+}
+
+/// An endpoint's credential as the user gives it: the key itself, or where to read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    Value(Secret),
+    Ref(KeyRef),
+}
+
+impl Credential {
+    /// The key and the reference as an [`Endpoint`] stores them (one of the two empty).
+    fn into_parts(self) -> Result<(Secret, Option<KeyRef>), ModelError> {
+        match self {
+            Credential::Value(k) if k.expose().trim().is_empty() => Err(ModelError::EmptyKey),
+            Credential::Value(k) => Ok((k, None)),
+            Credential::Ref(r) => Ok((Secret::default(), Some(r))),
+        }
+    }
+
+    /// What output may show: the masked key, or the reference.
+    pub fn shown(&self) -> String {
+        match self {
+            Credential::Value(k) => k.masked(),
+            Credential::Ref(r) => r.to_string(),
+        }
+    }
+}
+
+impl Endpoint {
+    /// Its credential as configured.
+    pub fn credential(&self) -> Credential {
+        match &self.key_ref {
+            Some(r) => Credential::Ref(r.clone()),
+            None => Credential::Value(self.key.clone()),
+        }
+    }
+
+    /// What output may show of its key: the masked key, or the reference.
+    pub fn key_shown(&self) -> String {
+        match &self.key_ref {
+            Some(r) => r.to_string(),
+            None => self.key.masked(),
+        }
+    }
 }
 
 /// A named group of endpoints that balancing happens across.
@@ -926,18 +984,17 @@ impl Config {
         let pi = self.profile_index(profile)?;
         let url = normalize_url(&new.url)?;
         let weight = validate_weight(u32::from(new.weight))?;
-        if new.key.expose().trim().is_empty() {
-            return Err(ModelError::EmptyKey);
-        }
+        let shown = new.key.shown();
+        let (key, key_ref) = new.key.into_parts()?;
         if let Some(dup) = self.profiles[pi]
             .endpoints
             .iter()
-            .find(|e| e.url == url && e.key == new.key)
+            .find(|e| e.url == url && e.key == key && e.key_ref == key_ref)
         {
             return Err(ModelError::DuplicateEndpoint {
                 profile: profile.to_owned(),
                 url,
-                masked_key: new.key.masked(),
+                masked_key: shown,
                 id: dup.id.clone(),
             });
         }
@@ -969,10 +1026,12 @@ impl Config {
             id,
             name,
             url,
-            key: new.key,
+            key,
+            key_ref,
             auth: new.auth,
             weight,
             enabled: true,
+            models: new.models,
             kind: EndpointKind::Anthropic,
             probe_model: None,
             extra: Map::new(),
@@ -985,34 +1044,33 @@ impl Config {
         &mut self,
         r: EndpointRef,
         url: Option<&str>,
-        key: Option<Secret>,
+        key: Option<Credential>,
     ) -> Result<(), ModelError> {
         let current = self.endpoint(r);
         let url = match url {
             Some(u) => normalize_url(u)?,
             None => current.url.clone(),
         };
-        let key = key.unwrap_or_else(|| current.key.clone());
-        if key.expose().trim().is_empty() {
-            return Err(ModelError::EmptyKey);
-        }
+        let key = key.unwrap_or_else(|| current.credential());
+        let shown = key.shown();
+        let (key, key_ref) = key.into_parts()?;
         let profile = &self.profiles[r.profile];
-        if let Some(dup) = profile
-            .endpoints
-            .iter()
-            .enumerate()
-            .find(|(i, e)| *i != r.endpoint && e.url == url && e.key == key)
+        if let Some(dup) =
+            profile.endpoints.iter().enumerate().find(|(i, e)| {
+                *i != r.endpoint && e.url == url && e.key == key && e.key_ref == key_ref
+            })
         {
             return Err(ModelError::DuplicateEndpoint {
                 profile: profile.name.clone(),
                 url,
-                masked_key: key.masked(),
+                masked_key: shown,
                 id: dup.1.id.clone(),
             });
         }
         let e = self.endpoint_mut(r);
         e.url = url;
         e.key = key;
+        e.key_ref = key_ref;
         Ok(())
     }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// An endpoint credential. Serialized in full (state files are 0600); `Debug` and `Display`
 /// show only the masked form.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
 
@@ -17,6 +17,10 @@ impl Secret {
     /// The real value, for the few places that must send or export it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     pub fn masked(&self) -> String {

@@ -66,9 +66,13 @@ fn big_state(env: &TestEnv, endpoints: usize) {
                 let new = NewEndpoint {
                     name: Some(format!("endpoint number {i}")),
                     url: format!("https://relay-{i}.example.com/anthropic"),
-                    key: Secret::new(format!("sk-ant-api03-{i:08}-{}", "x".repeat(80))),
+                    key: qcc::state::model::Credential::Value(Secret::new(format!(
+                        "sk-ant-api03-{i:08}-{}",
+                        "x".repeat(80)
+                    ))),
                     auth: AuthStyle::Bearer,
                     weight: 100,
+                    models: Vec::new(),
                 };
                 c.add_endpoint("big", new, || format!("{i:06x}")).unwrap();
             }

@@ -5,7 +5,8 @@ use crate::cli::ctx::Ctx;
 use crate::cli::endpoint::{KeySource, new_id};
 use crate::cli::error::CliError;
 use crate::state::model::{
-    AuthStyle, Config, Endpoint, NewEndpoint, WEIGHT_DEFAULT, normalize_url, validate_weight,
+    AuthStyle, Config, Credential, Endpoint, NewEndpoint, WEIGHT_DEFAULT, normalize_url,
+    validate_weight,
 };
 use crate::ui::views::EndpointView;
 use crate::ui::{self, style};
@@ -21,6 +22,9 @@ use crate::ui::{self, style};
 Examples:
   qcc endpoint add work                        # asks for URL, key and auth style
   qcc endpoint add work --url https://api.anthropic.com --key-env ANTHROPIC_API_KEY
+  qcc endpoint add work --url https://relay.example/api --key-ref 'cmd:pass show relay' --auth bearer
+  qcc endpoint add work --url https://relay.example --key-ref env:RELAY_KEY \
+      --model 'claude-sonnet-*=relay-sonnet' --model '*=relay-default'
   pass show relay | qcc endpoint add work --url https://relay.example/api --key-stdin --auth bearer -w 50
   qcc endpoint add backup --from work          # reuse work's endpoints in backup")]
 pub struct Args {
@@ -41,8 +45,11 @@ pub struct Args {
     /// A label for tables and logs (defaults to the URL's host)
     #[arg(long)]
     pub name: Option<String>,
+    /// Model map rule PATTERN=MODEL (glob; first match wins; '*' as the default; repeatable)
+    #[arg(long = "model", value_name = "PATTERN=MODEL", conflicts_with = "from")]
+    pub models: Vec<String>,
     /// Reuse the endpoints of this profile
-    #[arg(short, long, value_name = "PROFILE", conflicts_with_all = ["key", "key_env", "key_stdin"],
+    #[arg(short, long, value_name = "PROFILE", conflicts_with_all = ["key", "key_env", "key_stdin", "key_ref"],
           add = clap_complete::ArgValueCandidates::new(complete::profiles))]
     pub from: Option<String>,
     /// With --from: reuse only these endpoints (id, name or unique id prefix; repeatable)
@@ -91,12 +98,13 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
 /// Build the new endpoint from flags, asking for what is missing on a terminal.
 fn ask_missing(ctx: &Ctx, args: &Args, weight: Option<u16>) -> Result<NewEndpoint, CliError> {
     let key = args.key.resolve()?;
+    let models = super::parse_models(&args.models)?;
     let mut missing = Vec::new();
     if args.url.is_none() {
         missing.push("--url".to_owned());
     }
     if key.is_none() {
-        missing.push("--key (or --key-env VAR, --key-stdin)".to_owned());
+        missing.push("--key (or --key-ref REF, --key-env VAR, --key-stdin)".to_owned());
     }
     if !missing.is_empty() && !ctx.prompt.is_interactive() {
         return Err(CliError::MissingInput(missing));
@@ -115,7 +123,9 @@ fn ask_missing(ctx: &Ctx, args: &Args, weight: Option<u16>) -> Result<NewEndpoin
     };
     let key = match key {
         Some(k) => k,
-        None => crate::state::secret::Secret::new(ctx.prompt.password("API key")?.trim()),
+        None => Credential::Value(crate::state::secret::Secret::new(
+            ctx.prompt.password("API key")?.trim(),
+        )),
     };
     let auth = match args.auth {
         Some(a) => a,
@@ -142,6 +152,7 @@ fn ask_missing(ctx: &Ctx, args: &Args, weight: Option<u16>) -> Result<NewEndpoin
         key,
         auth,
         weight: weight.unwrap_or(WEIGHT_DEFAULT),
+        models,
     })
 }
 
@@ -173,7 +184,7 @@ fn reuse(
         let items: Vec<String> = source
             .endpoints
             .iter()
-            .map(|e| format!("{}  {}  {}", e.id, e.url, e.key.masked()))
+            .map(|e| format!("{}  {}  {}", e.id, e.url, e.key_shown()))
             .collect();
         let chosen = ctx
             .prompt
@@ -196,9 +207,10 @@ fn reuse(
         .map(|e| NewEndpoint {
             name: args.name.clone().or_else(|| e.name.clone()),
             url: e.url.clone(),
-            key: e.key.clone(),
+            key: e.credential(),
             auth: e.auth,
             weight: weight.unwrap_or(e.weight),
+            models: e.models.clone(),
         })
         .collect())
 }

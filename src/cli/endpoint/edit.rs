@@ -12,7 +12,10 @@ use crate::state::model::{AuthStyle, validate_weight};
 Examples:
   qcc endpoint edit work e7c1 --weight 300
   qcc endpoint edit work relay-a --key-env NEW_KEY --auth bearer   # by name
-  qcc endpoint edit work e7c1 --name ''        # clear the name")]
+  qcc endpoint edit work e7c1 --name ''        # clear the name
+  qcc endpoint edit work e7c1 --key-ref file:~/.config/relay.key
+  qcc endpoint edit work e7c1 --model 'claude-opus-*=big' --remove-model '*'
+  qcc endpoint edit work e7c1 --clear-models")]
 pub struct Args {
     /// The profile
     #[arg(add = clap_complete::ArgValueCandidates::new(complete::profiles))]
@@ -34,6 +37,16 @@ pub struct Args {
     /// New name (empty to clear)
     #[arg(long)]
     pub name: Option<String>,
+    /// Add a model map rule PATTERN=MODEL (after the existing ones; replaces a rule with the
+    /// same pattern in place; repeatable)
+    #[arg(long = "model", value_name = "PATTERN=MODEL")]
+    pub models: Vec<String>,
+    /// Remove the model map rule with this pattern (repeatable)
+    #[arg(long = "remove-model", value_name = "PATTERN")]
+    pub remove_models: Vec<String>,
+    /// Remove every model map rule (before --model adds any)
+    #[arg(long)]
+    pub clear_models: bool,
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
@@ -42,14 +55,18 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
         && args.auth.is_none()
         && args.weight.is_none()
         && args.name.is_none()
+        && args.models.is_empty()
+        && args.remove_models.is_empty()
+        && !args.clear_models
     {
         return Err(CliError::usage(
             "nothing to change",
-            "pass at least one of --url, --key/--key-env/--key-stdin, --auth, --weight, --name",
+            "pass at least one of --url, --key/--key-ref/--key-env/--key-stdin, --auth, --weight, --name, --model, --remove-model, --clear-models",
         ));
     }
     let weight = args.weight.map(validate_weight).transpose()?;
     let key = args.key.resolve()?;
+    let models = super::parse_models(&args.models)?;
     super::change(ctx, &args.profile, &args.id, "updated", |c, r| {
         if args.url.is_some() || key.is_some() {
             c.set_endpoint_target(r, args.url.as_deref(), key)?;
@@ -63,6 +80,25 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
         }
         if let Some(w) = weight {
             e.weight = w;
+        }
+        if args.clear_models {
+            e.models.clear();
+        }
+        for pattern in &args.remove_models {
+            let before = e.models.len();
+            e.models.retain(|m| m.pattern != pattern.trim());
+            if e.models.len() == before {
+                return Err(CliError::usage(
+                    format!("endpoint {} has no model rule for '{pattern}'", e.id),
+                    "see its rules with `qcc endpoint list`",
+                ));
+            }
+        }
+        for m in models.iter().cloned() {
+            match e.models.iter_mut().find(|x| x.pattern == m.pattern) {
+                Some(x) => *x = m,
+                None => e.models.push(m),
+            }
         }
         Ok(())
     })

@@ -14,7 +14,9 @@ use clap::Subcommand;
 
 use crate::cli::ctx::Ctx;
 use crate::cli::error::CliError;
-use crate::state::model::{Config, EndpointRef};
+use crate::state::keyref::KeyRef;
+use crate::state::model::{Config, Credential, EndpointRef};
+use crate::state::models::ModelRule;
 use crate::state::secret::Secret;
 use crate::ui::{self, style, views::EndpointView};
 
@@ -47,28 +49,37 @@ pub fn run(ctx: &Ctx, cmd: &Cmd) -> Result<(), CliError> {
     }
 }
 
-/// Where a key comes from. At most one of the three.
+/// Where a key comes from. At most one of the four.
 #[derive(Debug, Default, clap::Args)]
 #[group(multiple = false)]
 pub struct KeySource {
-    /// The API key (visible in shell history: prefer --key-env or --key-stdin)
+    /// The API key (visible in shell history: prefer --key-ref, --key-env or --key-stdin)
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
-    /// Read the key from this environment variable
+    /// Copy the key from this environment variable now (the value is stored; to store only
+    /// the variable's name, use --key-ref env:VAR)
     #[arg(long, value_name = "VAR")]
     pub key_env: Option<String>,
-    /// Read the key from standard input
+    /// Read the key from standard input (the value is stored)
     #[arg(long)]
     pub key_stdin: bool,
+    /// Store where the key is, not the key: env:VAR, file:PATH or 'cmd:COMMAND' (read when
+    /// used; a command's answer is cached for proxy.key_ttl_secs and asked again on a 401)
+    #[arg(long, value_name = "REF")]
+    pub key_ref: Option<String>,
 }
 
 impl KeySource {
     pub fn is_given(&self) -> bool {
-        self.key.is_some() || self.key_env.is_some() || self.key_stdin
+        self.key.is_some() || self.key_env.is_some() || self.key_stdin || self.key_ref.is_some()
     }
 
-    /// The key, if one of the flags was given.
-    pub fn resolve(&self) -> Result<Option<Secret>, CliError> {
+    /// The credential, if one of the flags was given.
+    pub fn resolve(&self) -> Result<Option<Credential>, CliError> {
+        if let Some(text) = &self.key_ref {
+            let r = KeyRef::parse(text).map_err(|e| CliError::usage(e.to_string(), e.hint()))?;
+            return Ok(Some(Credential::Ref(r)));
+        }
         let raw = if let Some(k) = &self.key {
             k.clone()
         } else if let Some(var) = &self.key_env {
@@ -94,8 +105,16 @@ impl KeySource {
         if key.is_empty() {
             return Err(crate::state::ModelError::EmptyKey.into());
         }
-        Ok(Some(Secret::new(key)))
+        Ok(Some(Credential::Value(Secret::new(key))))
     }
+}
+
+/// Parse `--model PATTERN=MODEL` rules (a bad one is a usage error with the form).
+pub fn parse_models(texts: &[String]) -> Result<Vec<ModelRule>, CliError> {
+    texts
+        .iter()
+        .map(|t| ModelRule::parse(t).map_err(|e| CliError::usage(e.to_string(), e.hint())))
+        .collect()
 }
 
 /// A fresh random endpoint id: 6 hex digits.

@@ -20,9 +20,10 @@ fn ep(url: &str, key: &str) -> NewEndpoint {
     NewEndpoint {
         name: None,
         url: url.into(),
-        key: Secret::new(key),
+        key: crate::state::model::Credential::Value(Secret::new(key)),
         auth: AuthStyle::ApiKey,
         weight: 100,
+        models: Vec::new(),
     }
 }
 
