@@ -12,6 +12,7 @@ use crate::daemon::liveness::{self, Liveness};
 use crate::state::claude;
 use crate::state::{Config, History, Store};
 use crate::ui;
+use crate::upstream::keys::read_credential;
 
 /// Check the setup: the config (readable, valid, private), every endpoint's key, the
 /// daemon (running and answering), the listen port, where Claude Code and this shell send
@@ -168,19 +169,40 @@ fn permissions(ctx: &Ctx) -> Check {
     }
 }
 
-/// Every endpoint's key can be sent.
+/// Every endpoint's key can be sent: stored ones are valid header values, references
+/// are read (commands run, within `proxy.key_timeout_secs`).
 fn keys(config: &Config) -> Check {
-    let bad: Vec<String> = config
-        .endpoints()
-        .filter_map(|(_, e)| crate::upstream::target::credential_header(e).err())
-        .map(|e| e.to_string())
-        .collect();
-    let n = config.endpoints().count();
+    let timeout = std::time::Duration::from_secs(config.proxy.key_timeout_secs.max(1));
+    let all: Vec<_> = config.endpoints().map(|(_, e)| e).collect();
+    let bad: Vec<String> = std::thread::scope(|scope| {
+        let reads: Vec<_> = all
+            .iter()
+            .map(|e| {
+                scope.spawn(move || {
+                    read_credential(e, timeout)
+                        .err()
+                        .map(|why| format!("endpoint {}: {why}", e.id))
+                })
+            })
+            .collect();
+        reads
+            .into_iter()
+            .filter_map(|r| r.join().unwrap_or(None))
+            .collect()
+    });
+    let n = all.len();
+    let refs = all.iter().filter(|e| e.key_ref.is_some()).count();
     if bad.is_empty() {
-        check("keys", Status::Ok, format!("{n} endpoint key(s) usable"))
+        let detail = if refs == 0 {
+            format!("{n} endpoint key(s) usable")
+        } else {
+            format!("{n} endpoint key(s) usable ({refs} read through a reference)")
+        };
+        check("keys", Status::Ok, detail)
     } else {
-        check("keys", Status::Fail, bad.join("; "))
-            .hint("set the key again: `qcc endpoint edit <profile> <endpoint> --key-stdin`")
+        check("keys", Status::Fail, bad.join("; ")).hint(
+            "fix the reference, or set the key again: `qcc endpoint edit <profile> <endpoint> --key-ref …|--key-stdin`",
+        )
     }
 }
 

@@ -41,7 +41,19 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     let config = ctx.config()?;
     let e = config.direct_endpoint(&args.profile, args.endpoint.as_deref())?;
     let reveal = args.show_keys || !std::io::stdout().is_terminal();
-    let vars = claude::env_for(e);
+    let key = match &e.key_ref {
+        None => e.key.clone(),
+        Some(r) => {
+            let timeout = std::time::Duration::from_secs(config.proxy.key_timeout_secs.max(1));
+            crate::upstream::keys::resolve(r, timeout).map_err(|err| {
+                CliError::failed(
+                    format!("cannot read the key of endpoint {} ({r}): {err}", e.id),
+                    Some(err.hint().into()),
+                )
+            })?
+        }
+    };
+    let vars = claude::env_for(e, &key);
     let shown = |name: &str, v: &str| {
         if name == "ANTHROPIC_BASE_URL" || reveal {
             v.to_owned()

@@ -37,7 +37,12 @@ impl Reloader {
         let this = self.clone();
         let loaded = tokio::task::spawn_blocking(move || {
             let stamp = Self::stamp(&this.store);
-            (this.store.read::<Config>(), stamp)
+            let config = this.store.read::<Config>();
+            if let Ok(c) = &config {
+                // New or changed key references are read before the config is swapped in.
+                this.proxy.router.prepare_keys(c);
+            }
+            (config, stamp)
         })
         .await
         .map_err(|e| format!("reload task failed: {e}"))?;

@@ -266,6 +266,14 @@ async fn serve(
     tokio::spawn(crate::ipc::server::serve(control_listener, handler));
     tokio::spawn(reloader.clone().watch());
     tokio::spawn(proxy.clone().maintain());
+    let routes = proxy.clone();
+    tokio::spawn(proxy.router.keys().run(move || {
+        let t = routes.routes();
+        (
+            Duration::from_secs(t.settings.key_ttl_secs),
+            Duration::from_secs(t.settings.key_timeout_secs.max(1)),
+        )
+    }));
     tokio::spawn(health.run());
     tokio::spawn(crate::health::persist::run(
         proxy.clone(),

@@ -28,7 +28,7 @@ use crate::report::health::{EndpointHealth, HealthReport, ProbeReport};
 use crate::report::status::BreakerState;
 use crate::state::health::ProbeSource;
 use crate::upstream::Upstream;
-use crate::upstream::breaker::Admit;
+use crate::upstream::breaker::{Admit, Failure};
 use crate::upstream::metrics::weight_permille;
 use crate::upstream::stats::LATENCY_WINDOW;
 
@@ -116,11 +116,11 @@ impl Monitor {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         schedule.retain(|id, _| table.all.iter().any(|u| &u.id == id && u.enabled));
         for u in table.all.iter().filter(|u| u.enabled) {
-            if u.breaker.key_rejected(u.key_fp) {
+            if u.breaker.key_rejected(u.key_fp()) {
                 schedule.remove(&u.id);
                 continue;
             }
-            let closed = u.breaker.view(u.key_fp, now).state == BreakerState::Closed;
+            let closed = u.breaker.view(u.key_fp(), now).state == BreakerState::Closed;
             let (source, secs) = if !closed {
                 (ProbeSource::Recovery, h.interval_secs)
             } else if h.probe_all_interval_secs > 0 {
@@ -178,17 +178,25 @@ impl Monitor {
             .await
             .expect("the semaphore is never closed");
         let table = self.proxy.routes();
+        let key = u.key.current();
+        let Some(credential) = key.credential.clone() else {
+            let why = key.error.clone().unwrap_or_default();
+            return ProbeOutcome::not_sent(format!("key not available: {why}"));
+        };
         let target = ProbeTarget {
             base_url: u.base_url.clone(),
-            credential: u.credential.clone(),
-            model: u
-                .probe_model
-                .clone()
-                .unwrap_or_else(|| table.health.probe_model.clone()),
+            credential,
+            // Asked as a client would ask it, so through the endpoint's model map.
+            model: u.probe_model.clone().unwrap_or_else(|| {
+                let m = &table.health.probe_model;
+                crate::state::models::map(&u.models, m)
+                    .unwrap_or(m)
+                    .to_owned()
+            }),
         };
         let timeout = Duration::from_secs(table.health.probe_timeout_secs.max(1));
         // A half-open endpoint: the probe is its trial (no user trial at the same time).
-        let _trial = match u.breaker.admit(u.key_fp, Instant::now()) {
+        let _trial = match u.breaker.admit(u.key_fp(), Instant::now()) {
             Admit::Trial(t) => Some(t),
             _ => None,
         };
@@ -201,9 +209,9 @@ impl Monitor {
     fn apply(&self, u: &Upstream, o: &ProbeOutcome, source: ProbeSource) {
         let table = self.proxy.routes();
         let now = Instant::now();
-        let before = u.breaker.view(u.key_fp, now).state;
+        let before = u.breaker.view(u.key_fp(), now).state;
         if o.passed {
-            if u.breaker.key_rejected(u.key_fp) {
+            if u.breaker.key_rejected(u.key_fp()) {
                 // Only an explicit check probes a rejected key; it works now.
                 u.breaker.clear_rejection();
             }
@@ -214,7 +222,11 @@ impl Monitor {
         } else {
             tracing::warn!(endpoint = %u.id, "{source} probe failed: {}", o.reason);
             if let Some(f) = &o.failure {
-                u.breaker.failure(f, table.breaker_policy(), u.key_fp, now);
+                if matches!(f, Failure::Credential(_)) && u.key.refused() {
+                    self.proxy.router.keys().wake.notify_one();
+                }
+                u.breaker
+                    .failure(f, table.breaker_policy(), u.key_fp(), now);
             }
         }
         u.stats.record_probe(o.record(source));
@@ -234,7 +246,7 @@ impl Monitor {
             let _slot = u.stats.try_probe();
             let o = self.probe(u, ProbeSource::Manual).await;
             let mut report = probe_report(u, &o);
-            report.breaker = Some(u.breaker.view(u.key_fp, Instant::now()).state.to_owned());
+            report.breaker = Some(u.breaker.view(u.key_fp(), Instant::now()).state.to_owned());
             report
         });
         Ok(join_all(runs).await)

@@ -74,6 +74,23 @@ fn ms(d: Duration) -> f64 {
 }
 
 impl ProbeOutcome {
+    /// A probe that was not sent (the endpoint has no key to send): failed, and nothing
+    /// for the breaker to hear.
+    pub fn not_sent(reason: String) -> Self {
+        Self {
+            passed: false,
+            reason,
+            failure: None,
+            status: None,
+            latency: Duration::ZERO,
+            first_byte: None,
+            model_asked: String::new(),
+            model: None,
+            answer: String::new(),
+            nonce: String::new(),
+        }
+    }
+
     /// The outcome as `qcc health test` / `check` report it, for the named endpoint.
     pub fn report(&self, id: &str, profile: &str, name: &str, url: &str) -> ProbeReport {
         ProbeReport {

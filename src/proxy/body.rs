@@ -139,7 +139,7 @@ impl<B> Passthrough<B> {
                 u.breaker.failure(
                     &Failure::Transient(reason),
                     c.policy,
-                    u.key_fp,
+                    u.key_fp(),
                     std::time::Instant::now(),
                 );
             }

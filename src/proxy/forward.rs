@@ -282,11 +282,15 @@ async fn forward(
                 u.stats.record_error(&reason);
                 let now = Instant::now();
                 let policy = table.breaker_policy();
+                if matches!(failure, Failure::Credential(_)) && u.key.refused() {
+                    // A key read through a reference: read it again (it may have rotated).
+                    router.keys().wake.notify_one();
+                }
                 let opened = if candidate.last_resort {
                     u.breaker
-                        .last_resort_failed(&failure, policy, u.key_fp, now)
+                        .last_resort_failed(&failure, policy, u.key_fp(), now)
                 } else {
-                    u.breaker.failure(&failure, policy, u.key_fp, now)
+                    u.breaker.failure(&failure, policy, u.key_fp(), now)
                 };
                 if opened {
                     router.changed.notify_one();
@@ -449,6 +453,13 @@ async fn attempt(
     } else {
         settings.header_timeout_secs
     });
+    let body = match crate::proxy::model_map::rewrite(&body, &u.models) {
+        Some((renamed, asked, sent)) => {
+            tracing::debug!(endpoint = %u.id, "model {asked} sent as {sent}");
+            renamed
+        }
+        None => body,
+    };
     let in_flight = u.stats.begin();
     let started = Instant::now();
     let build = || -> Result<Request<crate::proxy::request_body::Outgoing>, String> {
@@ -683,7 +694,7 @@ fn all_failed(table: &RouteTable, tried: &[Tried], attempts: usize) -> Response<
         .all
         .iter()
         .filter(|u| u.enabled)
-        .filter_map(|u| u.breaker.view(u.key_fp, now).cooldown_left)
+        .filter_map(|u| u.breaker.view(u.key_fp(), now).cooldown_left)
         .min()
         .map_or(10, |d| d.as_secs_f64().ceil() as u64)
         .clamp(1, 60);

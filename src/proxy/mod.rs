@@ -25,6 +25,7 @@ pub mod client;
 pub mod error;
 pub mod forward;
 pub mod guard;
+pub mod model_map;
 pub mod peek;
 pub mod replay;
 pub mod request_body;

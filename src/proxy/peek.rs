@@ -113,6 +113,23 @@ fn members(b: &[u8], i: usize, mut f: impl FnMut(&[u8], usize) -> Option<usize>)
     }
 }
 
+/// The byte range of the top-level `model` string (quotes included), walking forward from
+/// the start (clients put `model` first) and stopping there. `None` when `b` holds no such
+/// member before it ends (it may be only the start of a body) or is not a JSON object.
+pub fn model_span(b: &[u8]) -> Option<std::ops::Range<usize>> {
+    let mut found = None;
+    let _ = members(b, 0, |key, at| {
+        if key == b"model" && b.get(at) == Some(&b'"') {
+            let end = skip_string(b, at)?;
+            found = Some(at..end);
+            // Stop the walk: `None` from the walker after `found` is set means "done".
+            return Some(usize::MAX);
+        }
+        None
+    });
+    found
+}
+
 /// Read `stream` and, when `want_user_id`, `metadata.user_id` from a request body.
 pub fn peek(body: &[u8], want_user_id: bool) -> Peeked {
     peek_backward(body, want_user_id, Whole::Yes).unwrap_or_else(|| peek_forward(body))

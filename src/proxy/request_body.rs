@@ -96,6 +96,11 @@ impl RequestBody {
         self.chunks.last().map_or(&[], |b| b)
     }
 
+    /// The chunks, in order (shared slices).
+    pub fn chunks(&self) -> &[Bytes] {
+        &self.chunks
+    }
+
     /// Whether the body is held in one piece (then [`contiguous`](Self::contiguous) is free).
     pub fn is_single(&self) -> bool {
         self.chunks.len() <= 1

@@ -35,6 +35,7 @@ use crate::state::model::{
 };
 use crate::upstream::Upstream;
 use crate::upstream::breaker::{Admit, BreakerPolicy, TrialPermit};
+use crate::upstream::keys::KeyRegistry;
 use crate::upstream::stats::StatsRegistry;
 
 /// One profile in a snapshot.
@@ -51,12 +52,12 @@ impl ProfileRoute {
     pub fn available(&self, now: Instant) -> bool {
         self.endpoints
             .iter()
-            .any(|u| u.breaker.available(u.key_fp, now))
+            .any(|u| u.breaker.available(u.key_fp(), now))
     }
 
     /// Is any endpoint proven healthy (breaker closed)?
     pub fn healthy(&self) -> bool {
-        self.endpoints.iter().any(|u| u.breaker.healthy(u.key_fp))
+        self.endpoints.iter().any(|u| u.breaker.healthy(u.key_fp()))
     }
 }
 
@@ -86,7 +87,11 @@ pub enum RouteError {
 
 impl RouteTable {
     /// Build a snapshot. Refuses a config the proxy cannot serve from.
-    pub fn build(config: &Config, registry: &StatsRegistry) -> Result<Self, RouteError> {
+    pub fn build(
+        config: &Config,
+        registry: &StatsRegistry,
+        keys: &KeyRegistry,
+    ) -> Result<Self, RouteError> {
         let chosen = config
             .active_profile()
             .ok_or(RouteError::NoProfile)?
@@ -97,7 +102,7 @@ impl RouteTable {
         for p in &config.profiles {
             let mut endpoints = Vec::new();
             for e in &p.endpoints {
-                let u = Arc::new(Upstream::build(&p.name, e, registry, config)?);
+                let u = Arc::new(Upstream::build(&p.name, e, registry, keys, config)?);
                 if e.enabled {
                     endpoints.push(u.clone());
                 }
@@ -184,10 +189,25 @@ impl Candidate {
     }
 }
 
+/// Make the slots of `config`'s key references and read the ones that are new or due.
+fn prepare_keys(config: &Config, registry: &StatsRegistry, keys: &KeyRegistry) {
+    for (_, e) in config.endpoints().filter(|(_, e)| e.key_ref.is_some()) {
+        let (_, breaker) = registry.get(&e.id);
+        // A reference never fails to make a slot (only a stored key can be invalid).
+        let _ = keys.slot(e, breaker);
+    }
+    keys.read_due(
+        Duration::from_secs(config.proxy.key_ttl_secs),
+        Duration::from_secs(config.proxy.key_timeout_secs.max(1)),
+    );
+}
+
 /// Routing state that outlives snapshots.
 pub struct Router {
     table: ArcSwap<RouteTable>,
     registry: StatsRegistry,
+    /// Key slots by endpoint id (kept across reloads, read off the request path).
+    keys: Arc<KeyRegistry>,
     /// Which profile serves: read by every request without a lock.
     tiers: ArcSwap<TierState>,
     /// Serialises the (rare) writers of `tiers`.
@@ -202,8 +222,11 @@ pub struct Router {
 impl Router {
     pub fn new(config: &Config) -> Result<Self, RouteError> {
         let registry = StatsRegistry::default();
-        let table = RouteTable::build(config, &registry)?;
+        let keys = Arc::new(KeyRegistry::default());
+        prepare_keys(config, &registry, &keys);
+        let table = RouteTable::build(config, &registry, &keys)?;
         Ok(Self {
+            keys,
             tiers: ArcSwap::from_pointee(TierState::fresh(&table.chosen)),
             tier_writer: Mutex::new(()),
             table: ArcSwap::from_pointee(table),
@@ -217,7 +240,9 @@ impl Router {
 
     /// Swap in a new config. A changed active profile (a manual switch) resets failover.
     pub fn apply(&self, config: &Config) -> Result<(), RouteError> {
-        let table = RouteTable::build(config, &self.registry)?;
+        let table = RouteTable::build(config, &self.registry, &self.keys)?;
+        let ids: Vec<&str> = table.all.iter().map(|u| u.id.as_str()).collect();
+        self.keys.retain(&ids);
         {
             let _writer = lock(&self.tier_writer);
             let st = self.tiers.load();
@@ -231,6 +256,17 @@ impl Router {
 
     pub fn table(&self) -> Arc<RouteTable> {
         self.table.load_full()
+    }
+
+    /// Read the key references of `config` that are new or due, before it is applied
+    /// (blocking: commands run within `proxy.key_timeout_secs`).
+    pub fn prepare_keys(&self, config: &Config) {
+        prepare_keys(config, &self.registry, &self.keys);
+    }
+
+    /// The key slots, for the task that keeps references fresh.
+    pub fn keys(&self) -> Arc<KeyRegistry> {
+        self.keys.clone()
     }
 
     /// Stats and breakers by endpoint id (kept across reloads).
@@ -263,7 +299,7 @@ impl Router {
             && let Some(trial) =
                 from.endpoints
                     .iter()
-                    .find_map(|u| match u.breaker.admit(u.key_fp, now) {
+                    .find_map(|u| match u.breaker.admit(u.key_fp(), now) {
                         Admit::Trial(t) => Some(Candidate::regular(u.clone(), Some(t))),
                         _ => None,
                     })
@@ -303,7 +339,7 @@ impl Router {
             if tried.contains(&u.id.as_str()) || open.iter().any(|o| o.2.id == u.id) {
                 continue;
             }
-            let Some(lr) = u.breaker.last_resort(u.key_fp, now) else {
+            let Some(lr) = u.breaker.last_resort(u.key_fp(), now) else {
                 continue;
             };
             let long = lr.retry_after && lr.ready_at > now + wait;
@@ -332,7 +368,7 @@ impl Router {
         let mut ready = Vec::new();
         let mut trials = Vec::new();
         for (i, u) in p.endpoints.iter().enumerate() {
-            match u.breaker.admit(u.key_fp, now) {
+            match u.breaker.admit(u.key_fp(), now) {
                 Admit::Yes => ready.push(i),
                 Admit::Trial(t) => trials.push(Candidate::regular(u.clone(), Some(t))),
                 Admit::No => {}
@@ -461,7 +497,7 @@ pub(crate) fn test_table(urls: &[&str]) -> RouteTable {
             )
             .unwrap();
     }
-    RouteTable::build(&config, &registry).unwrap()
+    RouteTable::build(&config, &registry, &KeyRegistry::default()).unwrap()
 }
 
 #[cfg(test)]
@@ -511,7 +547,7 @@ mod tests {
         let u = t.all.iter().find(|u| u.id == id).unwrap();
         for _ in 0..t.policy.failure_threshold {
             u.breaker
-                .failure(&failure, t.breaker_policy(), u.key_fp, now);
+                .failure(&failure, t.breaker_policy(), u.key_fp(), now);
         }
     }
 

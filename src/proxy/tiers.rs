@@ -76,7 +76,7 @@ pub fn step(table: &RouteTable, current: &TierState, now: Instant) -> Option<Ste
             .endpoints
             .iter()
             .filter_map(|u| {
-                let why = u.breaker.view(u.key_fp, now).unavailable?;
+                let why = u.breaker.view(u.key_fp(), now).unavailable?;
                 Some(format!("{}: {why}", u.id))
             })
             .collect();
@@ -157,14 +157,19 @@ mod tests {
             c.set_tier(name, Some(tier)).unwrap();
         }
         f(&mut c);
-        RouteTable::build(&c, &StatsRegistry::default()).unwrap()
+        RouteTable::build(
+            &c,
+            &StatsRegistry::default(),
+            &crate::upstream::keys::KeyRegistry::default(),
+        )
+        .unwrap()
     }
 
     fn trip(t: &RouteTable, profile: &str, now: Instant) {
         let u = &t.profile(profile).unwrap().1.endpoints[0];
         let f = Failure::Transient("HTTP 529".into());
         for _ in 0..t.policy.failure_threshold {
-            u.breaker.failure(&f, t.breaker_policy(), u.key_fp, now);
+            u.breaker.failure(&f, t.breaker_policy(), u.key_fp(), now);
         }
     }
 

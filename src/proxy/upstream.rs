@@ -78,8 +78,9 @@ pub fn request_headers(incoming: &HeaderMap, upstream: &Upstream) -> HeaderMap {
     h.remove(header::CONTENT_LENGTH);
     h.remove(&X_API_KEY);
     h.remove(header::AUTHORIZATION);
-    let (name, value) = &upstream.credential;
-    h.insert(name.clone(), value.clone());
+    if let Some((name, value)) = &upstream.key.current().credential {
+        h.insert(name.clone(), value.clone());
+    }
     h
 }
 

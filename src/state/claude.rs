@@ -12,13 +12,14 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::state::model::{AuthStyle, Endpoint};
+use crate::state::secret::Secret;
 use crate::state::store::{StoreError, write_atomic};
 
-/// The environment a client needs to talk to `e` directly: the base URL and the key in the
-/// variable matching its auth style; the other key variable is unset so that Claude Code
-/// does not send both.
-pub fn env_for(e: &Endpoint) -> Vec<(&'static str, Option<&str>)> {
-    let key = Some(e.key.expose());
+/// The environment a client needs to talk to `e` directly with `key` (its stored key, or
+/// the one its reference gave): the base URL and the key in the variable matching its auth
+/// style; the other key variable is unset so that Claude Code does not send both.
+pub fn env_for<'a>(e: &'a Endpoint, key: &'a Secret) -> Vec<(&'static str, Option<&'a str>)> {
+    let key = Some(key.expose());
     let (api_key, auth_token) = match e.auth {
         AuthStyle::ApiKey => (key, None),
         AuthStyle::Bearer => (None, key),

@@ -483,6 +483,11 @@ pub struct ProxySettings {
     /// After its breaker closes, an endpoint's share of new conversations ramps up linearly
     /// over this many seconds (0: full share at once).
     pub slow_start_secs: u64,
+    /// How long a key read through a reference (`key_ref`) is used before it is read again;
+    /// a refused key (401/403) is read again at once.
+    pub key_ttl_secs: u64,
+    /// Longest a `cmd:` key reference may run.
+    pub key_timeout_secs: u64,
     /// Host names served besides `127.0.0.1`, `localhost` and `[::1]` (loopback listener).
     pub allowed_hosts: Vec<String>,
     /// Web origins whose requests are served (none by default: a request carrying an
@@ -507,6 +512,8 @@ impl Default for ProxySettings {
             retry_buffer_bytes: 16 * 1024 * 1024,
             retry_after_wait_secs: 3,
             slow_start_secs: 30,
+            key_ttl_secs: 300,
+            key_timeout_secs: 10,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             extra: Map::new(),

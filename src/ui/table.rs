@@ -55,6 +55,10 @@ pub fn endpoints(rows: &[EndpointView], with_profile: bool) -> Table {
         header.push("PROFILE");
     }
     header.extend(["NAME", "URL", "KEY", "AUTH", "WEIGHT", "ENABLED"]);
+    let with_models = rows.iter().any(|e| !e.models.is_empty());
+    if with_models {
+        header.push("MODELS");
+    }
     let mut t = table(&header);
     for e in rows {
         let mut row = vec![e.id.clone()];
@@ -69,6 +73,9 @@ pub fn endpoints(rows: &[EndpointView], with_profile: bool) -> Table {
             e.weight.to_string(),
             yes_no(e.enabled).to_owned(),
         ]);
+        if with_models {
+            row.push(e.models.join("\n"));
+        }
         t.add_row(row);
     }
     t

@@ -16,12 +16,17 @@ pub struct EndpointView {
     pub profile: String,
     pub name: Option<String>,
     pub url: String,
-    /// Masked unless `--show-keys`.
+    /// Masked unless `--show-keys`; a key reference is shown as it is (`cmd:pass show x`).
     pub key: String,
+    /// Where the key is read from, when it is not stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_ref: Option<String>,
     pub auth: AuthStyle,
     pub weight: u16,
     pub enabled: bool,
     pub kind: EndpointKind,
+    /// Model map rules, `pattern=model`, first match wins.
+    pub models: Vec<String>,
 }
 
 impl EndpointView {
@@ -31,15 +36,17 @@ impl EndpointView {
             profile: profile.name.clone(),
             name: e.name.clone(),
             url: e.url.clone(),
-            key: if show_keys {
+            key: if show_keys && e.key_ref.is_none() {
                 e.key.expose().to_owned()
             } else {
-                e.key.masked()
+                e.key_shown()
             },
+            key_ref: e.key_ref.as_ref().map(ToString::to_string),
             auth: e.auth,
             weight: e.weight,
             enabled: e.enabled,
             kind: e.kind,
+            models: e.models.iter().map(ToString::to_string).collect(),
         }
     }
 }

@@ -83,6 +83,8 @@ struct State {
     reason: Option<String>,
     /// Fingerprint of a key the upstream rejected, and why.
     rejected_key: Option<(u64, String)>,
+    /// `rejected_key` is a key reference that could not be read, not a refusal.
+    key_unavailable: bool,
     /// The upstream asked not to be called before this (`retry-after`): probes wait too.
     honour_until: Option<Instant>,
     /// Why it opened (meaningful while not closed).
@@ -117,6 +119,7 @@ impl Default for Breaker {
                 trial_in_flight: false,
                 reason: None,
                 rejected_key: None,
+                key_unavailable: false,
                 honour_until: None,
                 cause: Cause::Failures,
                 closed_at: None,
@@ -284,6 +287,14 @@ impl Breaker {
             .is_some_and(|(k, _)| *k == key)
     }
 
+    /// A key reference could not be read: refuse its fingerprint (the failure's) as a
+    /// rejected key is refused, with the reason. A key read later has another fingerprint.
+    pub fn key_unavailable(&self, key: u64, reason: String) {
+        let mut s = self.lock();
+        s.rejected_key = Some((key, reason));
+        s.key_unavailable = true;
+    }
+
     /// Forget a rejected key: a probe with it just passed.
     pub fn clear_rejection(&self) {
         self.lock().rejected_key = None;
@@ -326,6 +337,7 @@ impl Breaker {
         let (cooldown, cause) = match failure {
             Failure::Credential(_) => {
                 s.rejected_key = Some((key, reason));
+                s.key_unavailable = false;
                 return false;
             }
             Failure::RetryAfter(d, _) => {
@@ -364,7 +376,13 @@ impl Breaker {
             .rejected_key
             .as_ref()
             .filter(|(k, _)| *k == key)
-            .map(|(_, r)| format!("key rejected ({r}); skipped until the key changes"));
+            .map(|(_, r)| {
+                if s.key_unavailable {
+                    format!("key not available ({r})")
+                } else {
+                    format!("key rejected ({r}); skipped until the key changes")
+                }
+            });
         let (state, cooldown_left) = match s.phase {
             Phase::Closed => (BreakerState::Closed, None),
             Phase::Open { until } if now < until => (BreakerState::Open, Some(until - now)),

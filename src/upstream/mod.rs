@@ -3,7 +3,8 @@
 //! circuit breaker, its state word and share, and the pure metric maths. Depends on
 //! `state` and `report` only, so that `balance`, `proxy` and `health` all sit above it.
 //!
-//! - [`target`]: the base URL (parsed once) and the credential header.
+//! - [`target`]: the base URL (parsed once).
+//! - [`keys`]: the credential header and its key, stored or read through a reference.
 //! - [`stats`]: per-endpoint counters and windows (atomics and short locks; no IO).
 //! - [`breaker`]: the circuit breaker (closed / open / half-open, last resort).
 //! - [`state`]: the state word (healthy, degraded, open, …), `degraded`, the slow start.
@@ -12,24 +13,23 @@
 //! The [`Upstream`] itself (one endpoint as the proxy sees it) is defined here.
 
 pub mod breaker;
+pub mod keys;
 pub mod metrics;
 pub mod state;
 pub mod stats;
 pub mod target;
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use http::{HeaderName, HeaderValue};
 
 use crate::report::status::{BreakerState, EndpointIdentity, EndpointStatus};
 use crate::state::Config;
 use crate::state::health::EndpointState;
 use crate::state::model::Endpoint;
 use breaker::Breaker;
+use keys::{KeyRegistry, KeySlot};
 use stats::{EndpointStats, StatsRegistry};
-use target::{BaseUrl, credential_header};
+use target::BaseUrl;
 
 /// One endpoint as the proxy sees it.
 pub struct Upstream {
@@ -40,14 +40,15 @@ pub struct Upstream {
     pub base_url: String,
     /// The same, parsed once (requests only add their path and query).
     pub base: BaseUrl,
-    /// The credential header to set (`x-api-key` or `authorization`), marked sensitive.
-    pub credential: (HeaderName, HeaderValue),
+    /// Its credential: the header to set (`x-api-key` or `authorization`, marked
+    /// sensitive) and the key's fingerprint (a rejected key is skipped until it changes).
+    pub key: Arc<KeySlot>,
     pub enabled: bool,
     pub weight: u32,
-    /// Fingerprint of the key (a rejected key is skipped until it changes).
-    pub key_fp: u64,
     pub stats: Arc<EndpointStats>,
     pub breaker: Arc<Breaker>,
+    /// Its model map (empty: requests go as they are).
+    pub models: Vec<crate::state::models::ModelRule>,
     /// The endpoint's own health-probe model, if it has one.
     pub probe_model: Option<String>,
     /// `health.weight_adjust`: the balancer uses [`Upstream::effective_weight`].
@@ -60,7 +61,7 @@ pub struct Upstream {
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     #[error(transparent)]
-    Key(#[from] target::KeyError),
+    Key(#[from] keys::KeyError),
     #[error("endpoint {id} has an invalid URL: {source}")]
     Url {
         id: String,
@@ -70,18 +71,17 @@ pub enum UpstreamError {
 }
 
 impl Upstream {
-    /// One endpoint of `profile`, its stats and breaker from `registry` (kept across
-    /// reloads).
+    /// One endpoint of `profile`, its stats and breaker from `registry` and its key slot
+    /// from `keys` (both kept across reloads).
     pub fn build(
         profile: &str,
         e: &Endpoint,
         registry: &StatsRegistry,
+        keys: &KeyRegistry,
         config: &Config,
     ) -> Result<Self, UpstreamError> {
-        let credential = credential_header(e)?;
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        e.key.expose().hash(&mut h);
         let (stats, breaker) = registry.get(&e.id);
+        let key = keys.slot(e, breaker.clone())?;
         Ok(Self {
             id: e.id.clone(),
             profile: profile.to_owned(),
@@ -91,21 +91,26 @@ impl Upstream {
                 id: e.id.clone(),
                 source,
             })?,
-            credential,
+            key,
             enabled: e.enabled,
             weight: u32::from(e.weight),
-            key_fp: h.finish(),
             stats,
             breaker,
+            models: e.models.clone(),
             probe_model: e.probe_model.clone(),
             weight_adjust: config.health.weight_adjust,
             slow_start: Duration::from_secs(config.proxy.slow_start_secs),
         })
     }
 
+    /// Fingerprint of its key now (or of why it has none).
+    pub fn key_fp(&self) -> u64 {
+        self.key.fp()
+    }
+
     /// Its one state word now, and why.
     pub fn state(&self, now: Instant) -> (EndpointState, String) {
-        self.classify(&self.breaker.view(self.key_fp, now))
+        self.classify(&self.breaker.view(self.key_fp(), now))
     }
 
     /// The state word for what its breaker says (`view`), its config and its figures.
@@ -137,7 +142,7 @@ impl Upstream {
 
     /// Who this endpoint is and what its breaker says now.
     pub fn identity(&self, now: Instant) -> EndpointIdentity {
-        let view = self.breaker.view(self.key_fp, now);
+        let view = self.breaker.view(self.key_fp(), now);
         let (state, _) = self.classify(&view);
         let (breaker, unavailable) = if self.enabled {
             (view.state, view.unavailable)

@@ -1,11 +1,9 @@
-//! Where an endpoint is and how it is called: its base URL, parsed once into the parts
-//! every request's URI reuses, and its credential header in its auth style.
+//! Where an endpoint is: its base URL, parsed once into the parts every request's URI
+//! reuses. (Its credential is `keys`.)
 
 use bytes::Bytes;
+use http::Uri;
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{HeaderName, HeaderValue, Uri};
-
-use crate::state::model::{AuthStyle, Endpoint};
 
 /// An endpoint's base URL, split once into the parts every request's URI reuses.
 #[derive(Debug, Clone)]
@@ -26,11 +24,6 @@ pub enum UrlError {
     #[error("unsupported scheme {0} (use http or https)")]
     Scheme(String),
 }
-
-/// Why an endpoint's key cannot be sent.
-#[derive(Debug, thiserror::Error)]
-#[error("the key of endpoint {0} has characters not allowed in an HTTP header")]
-pub struct KeyError(pub String);
 
 impl BaseUrl {
     /// Parse an `http`/`https` URL (normalised first, as a browser would).
@@ -73,23 +66,6 @@ impl BaseUrl {
             .path_and_query(pq)
             .build()
     }
-}
-
-/// The credential header of an endpoint in its auth style, marked sensitive.
-pub fn credential_header(e: &Endpoint) -> Result<(HeaderName, HeaderValue), KeyError> {
-    let (name, raw) = match e.auth {
-        AuthStyle::ApiKey => (
-            HeaderName::from_static("x-api-key"),
-            e.key.expose().to_owned(),
-        ),
-        AuthStyle::Bearer => (
-            http::header::AUTHORIZATION,
-            format!("Bearer {}", e.key.expose()),
-        ),
-    };
-    let mut value = HeaderValue::from_str(&raw).map_err(|_| KeyError(e.id.clone()))?;
-    value.set_sensitive(true);
-    Ok((name, value))
 }
 
 #[cfg(test)]

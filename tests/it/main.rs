@@ -19,6 +19,7 @@ mod failover;
 mod generated;
 mod health;
 mod interactive;
+mod key_refs;
 mod priority;
 mod profile;
 mod proxy_forward;

@@ -13,7 +13,7 @@ use crate::health::probe::{self, ProbeTarget};
 use crate::report::health::ProbeReport;
 use crate::state::model::{Config, Endpoint, Profile};
 use crate::ui::progress::Progress;
-use crate::upstream::target::credential_header;
+use crate::upstream::keys::read_credential;
 
 /// Have a tiny real conversation with endpoints now: each is asked (max_tokens 16) to echo
 /// a random nonce, and passes only if the answer contains it. Runs from the CLI, with no
@@ -94,18 +94,36 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     let client =
         crate::proxy::client::build(Duration::from_secs(config.proxy.connect_timeout_secs))
             .map_err(|e| CliError::failed(e.to_string(), None))?;
+    // Keys read through references first (commands may prompt a password manager).
+    let key_timeout = Duration::from_secs(config.proxy.key_timeout_secs.max(1));
+    let credentials: Vec<_> = std::thread::scope(|scope| {
+        let reads: Vec<_> = chosen
+            .iter()
+            .map(|(_, e)| scope.spawn(move || read_credential(e, key_timeout)))
+            .collect();
+        reads
+            .into_iter()
+            .map(|r| {
+                r.join()
+                    .unwrap_or_else(|_| Err("reading the key failed".into()))
+            })
+            .collect()
+    });
     let progress = Progress::new(ctx.json, "testing");
     let total = chosen.len();
     let slots = Arc::new(Semaphore::new(args.jobs as usize));
-    let runs = chosen.iter().map(|(p, e)| {
+    let runs = chosen.iter().zip(credentials).map(|((p, e), credential)| {
         let (client, slots, progress) = (&client, slots.clone(), &progress);
         let model = args
             .model
             .clone()
             .or_else(|| e.probe_model.clone())
             .unwrap_or_else(|| config.health.probe_model.clone());
+        let model = crate::state::models::map(&e.models, &model)
+            .map(str::to_owned)
+            .unwrap_or(model);
         async move {
-            let report = match credential_header(e) {
+            let report = match credential {
                 Ok(credential) => {
                     let _slot = slots.acquire().await.expect("never closed");
                     let target = ProbeTarget {
@@ -126,7 +144,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
                     name: e.label(),
                     url: e.url.clone(),
                     passed: false,
-                    reason: why.to_string(),
+                    reason: format!("key not available: {why}"),
                     status: None,
                     latency_ms: 0.0,
                     first_byte_ms: None,

@@ -32,9 +32,21 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     let config = ctx.config()?;
     let e = config.direct_endpoint(&args.name, args.endpoint.as_deref())?;
+    if let Some(r) = &e.key_ref {
+        return Err(CliError::failed(
+            format!(
+                "endpoint {} keeps its key in a reference ({r}); writing it into Claude Code's settings would copy it",
+                e.id
+            ),
+            Some(format!(
+                "point Claude Code at the proxy instead (`qcc proxy start`), or use `eval \"$(qcc env {})\"` in one shell",
+                args.name
+            )),
+        ));
+    }
     let path = claude::settings_path()?;
     let stamp = Utc::now().format("%Y%m%dT%H%M%S").to_string();
-    let applied = claude::merge_env(&path, &claude::env_for(e), &stamp)?;
+    let applied = claude::merge_env(&path, &claude::env_for(e, &e.key), &stamp)?;
     if ctx.json {
         ui::print_json(&serde_json::json!({
             "settings": applied.path,

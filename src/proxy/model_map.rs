@@ -1,0 +1,105 @@
+//! Model maps at request time: the request's `model` renamed for one endpoint by its rules
+//! (`state::models`), the rest of the body left byte for byte as the client sent it — the
+//! new body is the old chunks around one new slice, nothing re-serialised. Endpoints
+//! without rules never come here (their bodies pass through untouched).
+//!
+//! Not here: the rules and glob matching (`state::models`), where attempts are made
+//! (`forward`).
+
+use bytes::Bytes;
+
+use crate::proxy::peek::model_span;
+use crate::proxy::request_body::RequestBody;
+use crate::state::models::{ModelRule, map};
+
+/// The body to send an endpoint with `rules`, and the model asked for and sent — `None`
+/// when no rule renames the request's model (or the body names none).
+pub fn rewrite(body: &RequestBody, rules: &[ModelRule]) -> Option<(RequestBody, String, String)> {
+    if rules.is_empty() {
+        return None;
+    }
+    let first = body.chunks().first()?;
+    if let Some(span) = model_span(first) {
+        let (asked, sent) = renamed(&first[span.clone()], rules)?;
+        let mut chunks = Vec::with_capacity(body.chunks().len() + 2);
+        chunks.push(first.slice(..span.start));
+        chunks.push(Bytes::from(serde_json::to_vec(&sent).ok()?));
+        chunks.push(first.slice(span.end..));
+        chunks.extend(body.chunks()[1..].iter().cloned());
+        return Some((RequestBody::from_chunks(chunks), asked, sent));
+    }
+    if body.is_single() {
+        return None;
+    }
+    // `model` is not in the first chunk: look in the whole body (rare).
+    let whole = Bytes::from(body.contiguous().into_owned());
+    let span = model_span(&whole)?;
+    let (asked, sent) = renamed(&whole[span.clone()], rules)?;
+    let chunks = vec![
+        whole.slice(..span.start),
+        Bytes::from(serde_json::to_vec(&sent).ok()?),
+        whole.slice(span.end..),
+    ];
+    Some((RequestBody::from_chunks(chunks), asked, sent))
+}
+
+/// The model asked for (the JSON string `quoted`) and the one to send, if they differ.
+fn renamed(quoted: &[u8], rules: &[ModelRule]) -> Option<(String, String)> {
+    let asked: String = serde_json::from_slice(quoted).ok()?;
+    let sent = map(rules, &asked)?;
+    (sent != asked).then(|| (asked.clone(), sent.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(texts: &[&str]) -> Vec<ModelRule> {
+        texts.iter().map(|t| ModelRule::parse(t).unwrap()).collect()
+    }
+
+    fn joined(b: &RequestBody) -> String {
+        String::from_utf8(b.contiguous().into_owned()).unwrap()
+    }
+
+    #[test]
+    fn only_the_model_changes_byte_for_byte() {
+        let body = br#"{ "model" : "claude-sonnet-4-5", "messages":[{"role":"user","content":"model: \"x\""}],"stream":true}"#;
+        let r = rules(&["claude-sonnet-*=deepseek-chat", "*=deepseek-reasoner"]);
+        let (out, asked, sent) = rewrite(&RequestBody::from(Bytes::from_static(body)), &r).unwrap();
+        assert_eq!(
+            (asked.as_str(), sent.as_str()),
+            ("claude-sonnet-4-5", "deepseek-chat")
+        );
+        let want =
+            String::from_utf8_lossy(body).replace("\"claude-sonnet-4-5\"", "\"deepseek-chat\"");
+        assert_eq!(joined(&out), want);
+        assert_eq!(out.len(), want.len());
+    }
+
+    #[test]
+    fn a_model_past_the_first_chunk_and_escapes_are_handled() {
+        let chunks = vec![
+            Bytes::from_static(br#"{"messages":[{"role":"user","content":"hi"}],"#),
+            Bytes::from_static(br#""model":"claude-\u0068aiku-4","max_tokens":5}"#),
+        ];
+        let r = rules(&["claude-haiku-*=small"]);
+        let (out, asked, _) = rewrite(&RequestBody::from_chunks(chunks), &r).unwrap();
+        assert_eq!(asked, "claude-haiku-4");
+        let v: serde_json::Value = serde_json::from_str(&joined(&out)).unwrap();
+        assert_eq!(v["model"], "small");
+        assert_eq!(v["max_tokens"], 5);
+    }
+
+    #[test]
+    fn nothing_changes_without_a_matching_rule_or_a_model() {
+        let body = RequestBody::from(Bytes::from_static(br#"{"model":"claude-opus-4"}"#));
+        assert!(rewrite(&body, &rules(&["claude-sonnet-*=x"])).is_none());
+        assert!(rewrite(&body, &rules(&["*=claude-opus-4"])).is_none());
+        assert!(rewrite(&body, &[]).is_none());
+        let no_model = RequestBody::from(Bytes::from_static(br#"{"max_tokens":1}"#));
+        assert!(rewrite(&no_model, &rules(&["*=x"])).is_none());
+        let not_json = RequestBody::from(Bytes::from_static(b"model=x"));
+        assert!(rewrite(&not_json, &rules(&["*=x"])).is_none());
+    }
+}
