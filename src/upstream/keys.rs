@@ -28,8 +28,11 @@ use crate::state::model::{AuthStyle, Endpoint};
 use crate::state::secret::Secret;
 use crate::upstream::breaker::Breaker;
 
-/// A refused key's reference is read again at most this often.
+/// A reference is read at most this often (a refused key's, or one that failed).
 pub const REREAD_MIN: Duration = Duration::from_secs(2);
+/// A routine re-read that failed while the key in use still works is tried again after
+/// this long.
+pub const ROUTINE_RETRY: Duration = Duration::from_secs(30);
 
 /// Why a key reference gave no key. The messages never contain what a command printed on
 /// its standard output (the key).
@@ -324,32 +327,13 @@ impl KeySlot {
         !self.wanted.swap(true, Ordering::AcqRel)
     }
 
-    /// Is a read due: asked for (at most every [`REREAD_MIN`]) or older than `ttl`?
+    /// Is a read due: never read, asked for, failed last time, or older than `ttl` — and
+    /// in any case not within [`REREAD_MIN`] of the last read.
     fn due(&self, ttl: Duration, now: Instant) -> bool {
-        if self.reference.is_none() {
-            return false;
-        }
-        let last = *self
-            .last_try
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(last) = last else {
-            return true;
-        };
-        let since = now.saturating_duration_since(last);
-        if self.wanted.load(Ordering::Acquire) {
-            return since >= REREAD_MIN;
-        }
-        let st = self.state.load();
-        // A failed read is tried again after REREAD_MIN; a good one after the TTL.
-        if st.credential.is_none() {
-            since >= REREAD_MIN
-        } else {
-            !ttl.is_zero() && now.saturating_duration_since(st.read_at) >= ttl
-        }
+        self.reference.is_some() && self.wait_left(ttl, now).is_zero()
     }
 
-    /// How long until [`due`](Self::due) may say yes.
+    /// How long until [`due`](Self::due) may say yes (a minute at most).
     fn wait_left(&self, ttl: Duration, now: Instant) -> Duration {
         let cap = Duration::from_secs(60);
         if self.reference.is_none() {
@@ -362,18 +346,20 @@ impl KeySlot {
         let Some(last) = last else {
             return Duration::ZERO;
         };
+        let spacing = REREAD_MIN.saturating_sub(now.saturating_duration_since(last));
         let st = self.state.load();
         if self.wanted.load(Ordering::Acquire) || st.credential.is_none() {
-            return REREAD_MIN.saturating_sub(now.saturating_duration_since(last));
+            return spacing;
         }
         if ttl.is_zero() {
             return cap;
         }
-        ttl.saturating_sub(now.saturating_duration_since(st.read_at))
+        let age = ttl.saturating_sub(now.saturating_duration_since(st.read_at));
+        spacing.max(age).min(cap)
     }
 
     /// Read the reference now (blocking) and keep the result.
-    pub fn read(&self, timeout: Duration) {
+    pub fn read(&self, ttl: Duration, timeout: Duration) {
         let Some(r) = &self.reference else {
             return;
         };
@@ -381,8 +367,28 @@ impl KeySlot {
             .last_try
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
-        self.wanted.store(false, Ordering::Release);
+        let refused = self.wanted.swap(false, Ordering::AcqRel);
         let result = resolve(r, timeout).map_err(|e| format!("{r}: {e}"));
+        if let Err(reason) = &result
+            && !refused
+            && self.state.load().credential.is_some()
+        {
+            // A routine re-read failed (a locked password manager, say) while the key in
+            // use was not refused: keep using it, and try again soon.
+            tracing::warn!(endpoint = %self.id, "key not read again, the previous one stays in use: {reason}");
+            let st = self.state.load();
+            // Due again in ROUTINE_RETRY, not at every REREAD_MIN (one warning per try).
+            let read_at = Instant::now()
+                .checked_sub(ttl.saturating_sub(ROUTINE_RETRY))
+                .unwrap_or(st.read_at);
+            self.state.store(Arc::new(KeyState {
+                credential: st.credential.clone(),
+                fp: st.fp,
+                error: None,
+                read_at,
+            }));
+            return;
+        }
         self.store(result);
     }
 
@@ -497,7 +503,7 @@ impl KeyRegistry {
         let due = self.due(ttl);
         std::thread::scope(|scope| {
             for s in &due {
-                scope.spawn(|| s.read(timeout));
+                scope.spawn(|| s.read(ttl, timeout));
             }
         });
         due.len()
@@ -582,6 +588,80 @@ mod tests {
         let gone = dir.join("gone").to_string_lossy().into_owned();
         let e = resolve(&KeyRef::File(gone), T).unwrap_err();
         assert!(e.to_string().contains("no such file"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn endpoint(key_ref: &str) -> Endpoint {
+        let mut c = crate::state::Config::default();
+        c.add_profile("p", None, Default::default(), chrono::Utc::now())
+            .unwrap();
+        let new = crate::state::model::NewEndpoint {
+            name: None,
+            url: "http://127.0.0.1:9".into(),
+            key: crate::state::model::Credential::Ref(KeyRef::parse(key_ref).unwrap()),
+            auth: AuthStyle::ApiKey,
+            weight: 100,
+            models: Vec::new(),
+        };
+        c.add_endpoint("p", new, || "abc123".into())
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn a_slot_follows_its_file_refuses_what_it_cannot_read_and_keeps_a_working_key() {
+        let dir = std::env::temp_dir().join(format!("qcc-slot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("k");
+        let e = endpoint(&format!("file:{}", f.display()));
+        let registry = crate::upstream::stats::StatsRegistry::default();
+        let (_, breaker) = registry.get(&e.id);
+        let keys = KeyRegistry::default();
+        let slot = keys.slot(&e, breaker.clone()).unwrap();
+        let ttl = Duration::from_secs(300);
+        // Not read yet: refused. Unreadable: refused with the reason.
+        assert!(breaker.key_rejected(slot.fp()));
+        slot.read(ttl, T);
+        let st = slot.current();
+        assert!(st.credential.is_none() && breaker.key_rejected(st.fp));
+        assert!(
+            st.error.as_deref().unwrap().contains("no such file"),
+            "{st:?}"
+        );
+        assert!(
+            breaker
+                .view(st.fp, Instant::now())
+                .unavailable
+                .unwrap()
+                .starts_with("key not available")
+        );
+        // Readable: a key, no longer refused; the same slot for the same reference.
+        std::fs::write(&f, "sk-one").unwrap();
+        slot.read(ttl, T);
+        let one = slot.fp();
+        assert!(slot.current().credential.is_some() && !breaker.key_rejected(one));
+        assert!(Arc::ptr_eq(&slot, &keys.slot(&e, breaker.clone()).unwrap()));
+        // A routine re-read that fails keeps the working key.
+        std::fs::remove_file(&f).unwrap();
+        slot.read(ttl, T);
+        assert_eq!(slot.fp(), one);
+        assert!(slot.current().credential.is_some());
+        // Refused by the upstream: the next read is asked for, and gives the new key.
+        breaker.failure(
+            &crate::upstream::breaker::Failure::Credential("HTTP 401".into()),
+            crate::upstream::breaker::BreakerPolicy {
+                threshold: 3,
+                cooldown: T,
+            },
+            one,
+            Instant::now(),
+        );
+        assert!(slot.refused());
+        assert!(!slot.refused(), "asked once");
+        std::fs::write(&f, "sk-two").unwrap();
+        slot.read(ttl, T);
+        assert_ne!(slot.fp(), one);
+        assert!(!breaker.key_rejected(slot.fp()));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
