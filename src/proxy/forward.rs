@@ -453,12 +453,13 @@ async fn attempt(
     } else {
         settings.header_timeout_secs
     });
-    let body = match crate::proxy::model_map::rewrite(&body, &u.models) {
-        Some((renamed, asked, sent)) => {
+    // A model map renames the model for this endpoint; the answer names the asked one.
+    let (body, renamed) = match crate::proxy::model_map::rewrite(&body, &u.models) {
+        Some((body, asked, sent)) => {
             tracing::debug!(endpoint = %u.id, "model {asked} sent as {sent}");
-            renamed
+            (body, (!u.report_upstream_model).then_some((asked, sent)))
         }
-        None => body,
+        None => (body, None),
     };
     let in_flight = u.stats.begin();
     let started = Instant::now();
@@ -561,6 +562,26 @@ async fn attempt(
             None => {}
         }
     }
+    let mut headers = headers;
+    if let Some((asked, sent)) = &renamed {
+        if prefix.is_none() && ended.is_none() && !upstream_body.is_end_stream() {
+            // The answer's first piece names the model: wait for it (within the idle limit).
+            let idle = Duration::from_secs(settings.idle_timeout_secs);
+            match tokio::time::timeout(idle, next_chunk(&mut upstream_body)).await {
+                Ok(Some(Ok(chunk))) => prefix = Some(chunk),
+                Ok(Some(Err(e))) => ended = Some(Some(describe(&e))),
+                Ok(None) => ended = Some(None),
+                Err(_) => {}
+            }
+        }
+        if let Some(p) = &prefix
+            && let Some(renamed) = crate::proxy::model_map::report_asked(p, sent, asked)
+        {
+            let grown = renamed.len() as i64 - p.len() as i64;
+            fix_content_length(&mut headers, grown);
+            prefix = Some(renamed);
+        }
+    }
     let mut body = Passthrough::new(
         upstream_body,
         prefix,
@@ -581,6 +602,19 @@ async fn attempt(
     *out.headers_mut() = response_headers(headers);
     mark(out.headers_mut(), &u.id, number);
     Attempt::Commit(out)
+}
+
+/// A body that grew (or shrank) by `by` bytes keeps a true `content-length`.
+fn fix_content_length(headers: &mut HeaderMap, by: i64) {
+    let len = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<i64>().ok());
+    if let Some(len) = len {
+        headers.insert(
+            http::header::CONTENT_LENGTH,
+            HeaderValue::from((len + by).max(0)),
+        );
+    }
 }
 
 /// `x-qcc-endpoint` (who answered) and `x-qcc-attempts`.

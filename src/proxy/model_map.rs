@@ -3,6 +3,11 @@
 //! new body is the old chunks around one new slice, nothing re-serialised. Endpoints
 //! without rules never come here (their bodies pass through untouched).
 //!
+//! The answer goes back naming the model the client asked for (unless the endpoint says
+//! `report_upstream_model`): the first `"model":"<sent>"` of the answer's first piece — the
+//! whole message, or a stream's `message_start` event — is renamed. Inside a JSON string
+//! every quote is escaped, so that byte pattern can only be a member.
+//!
 //! Not here: the rules and glob matching (`state::models`), where attempts are made
 //! (`forward`).
 
@@ -50,6 +55,40 @@ fn renamed(quoted: &[u8], rules: &[ModelRule]) -> Option<(String, String)> {
     (sent != asked).then(|| (asked.clone(), sent.to_owned()))
 }
 
+/// `chunk` with its first `"model": "<sent>"` member naming `asked` instead; `None` when
+/// it holds no such member.
+pub fn report_asked(chunk: &Bytes, sent: &str, asked: &str) -> Option<Bytes> {
+    let sent_json = serde_json::to_vec(sent).ok()?;
+    let mut from = 0;
+    while let Some(at) = memchr::memmem::find(&chunk[from..], b"\"model\"") {
+        let key_end = from + at + 7;
+        let mut i = key_end;
+        let skip_ws = |mut i: usize| {
+            while chunk
+                .get(i)
+                .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+            {
+                i += 1;
+            }
+            i
+        };
+        i = skip_ws(i);
+        if chunk.get(i) == Some(&b':') {
+            let value = skip_ws(i + 1);
+            if chunk[value..].starts_with(&sent_json) {
+                let asked_json = serde_json::to_vec(asked).ok()?;
+                let mut out = Vec::with_capacity(chunk.len() + asked_json.len());
+                out.extend_from_slice(&chunk[..value]);
+                out.extend_from_slice(&asked_json);
+                out.extend_from_slice(&chunk[value + sent_json.len()..]);
+                return Some(Bytes::from(out));
+            }
+        }
+        from = key_end;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +128,26 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&joined(&out)).unwrap();
         assert_eq!(v["model"], "small");
         assert_eq!(v["max_tokens"], 5);
+    }
+
+    #[test]
+    fn answers_name_the_model_asked_for() {
+        let whole = Bytes::from_static(
+            br#"{"id":"m1","type":"message","content":[{"type":"text","text":"\"model\":\"deepseek-chat\""}],"model" : "deepseek-chat","usage":{}}"#,
+        );
+        let out = report_asked(&whole, "deepseek-chat", "claude-sonnet-4-5").unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["model"], "claude-sonnet-4-5");
+        assert_eq!(
+            v["content"][0]["text"], "\"model\":\"deepseek-chat\"",
+            "text untouched"
+        );
+        let event = Bytes::from_static(
+            b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"deepseek-chat\",\"id\":\"m\"}}\n\n",
+        );
+        let out = report_asked(&event, "deepseek-chat", "claude-x").unwrap();
+        assert!(String::from_utf8_lossy(&out).contains(r#""model":"claude-x","id""#));
+        assert!(report_asked(&event, "other", "claude-x").is_none());
     }
 
     #[test]

@@ -264,6 +264,9 @@ pub struct Endpoint {
     /// Model map: the requested model is renamed by the first rule that matches.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub models: Vec<ModelRule>,
+    /// Answers name the model the endpoint served (default: the one the client asked for).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub report_upstream_model: bool,
     #[serde(default)]
     pub kind: EndpointKind,
     /// The model health probes ask this endpoint (else `health.probe_model`).
@@ -1039,6 +1042,7 @@ impl Config {
             weight,
             enabled: true,
             models: new.models,
+            report_upstream_model: false,
             kind: EndpointKind::Anthropic,
             probe_model: None,
             extra: Map::new(),

@@ -27,6 +27,8 @@ pub struct EndpointView {
     pub kind: EndpointKind,
     /// Model map rules, `pattern=model`, first match wins.
     pub models: Vec<String>,
+    /// Answers name the model the endpoint served, not the one asked for.
+    pub report_upstream_model: bool,
 }
 
 impl EndpointView {
@@ -47,6 +49,7 @@ impl EndpointView {
             enabled: e.enabled,
             kind: e.kind,
             models: e.models.iter().map(ToString::to_string).collect(),
+            report_upstream_model: e.report_upstream_model,
         }
     }
 }

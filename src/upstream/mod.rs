@@ -49,6 +49,8 @@ pub struct Upstream {
     pub breaker: Arc<Breaker>,
     /// Its model map (empty: requests go as they are).
     pub models: Vec<crate::state::models::ModelRule>,
+    /// Answers name the model this endpoint served, not the one asked for.
+    pub report_upstream_model: bool,
     /// The endpoint's own health-probe model, if it has one.
     pub probe_model: Option<String>,
     /// `health.weight_adjust`: the balancer uses [`Upstream::effective_weight`].
@@ -97,6 +99,7 @@ impl Upstream {
             stats,
             breaker,
             models: e.models.clone(),
+            report_upstream_model: e.report_upstream_model,
             probe_model: e.probe_model.clone(),
             weight_adjust: config.health.weight_adjust,
             slow_start: Duration::from_secs(config.proxy.slow_start_secs),

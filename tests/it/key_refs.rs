@@ -8,7 +8,7 @@ use std::time::Duration;
 use qcc::fake::{FakeUpstream, Fault};
 
 use crate::harness::TestEnv;
-use crate::harness::client::{PLAIN, send};
+use crate::harness::client::{PLAIN, STREAM, send};
 use crate::harness::daemon::{client, runtime};
 
 fn send_plain(base: &str) -> crate::harness::client::Reply {
@@ -259,6 +259,28 @@ fn a_model_map_renames_the_model_for_its_endpoint_only() {
         PLAIN.replace("\"claude-test\"", "\"mapped-model\""),
         "only the model changed"
     );
+    // The answer names the model asked for (its length changed: content-length follows,
+    // or the client could not have read it), in a whole answer and in a stream.
+    let answer: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(answer["model"], "claude-test", "{answer}");
+    let r = runtime()
+        .block_on(send(&client(), &proxy.base_url, STREAM, None))
+        .unwrap();
+    assert!(r.is_clean_stream(), "{r:?}");
+    assert!(r.body.contains(r#""model":"claude-test""#), "{}", r.body);
+    assert!(!r.body.contains("mapped-model"), "{}", r.body);
+    env.ok(&[
+        "endpoint",
+        "edit",
+        "work",
+        &a_id,
+        "--report-upstream-model",
+        "on",
+    ]);
+    let r = send_plain(&proxy.base_url);
+    let answer: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(answer["model"], "mapped-model", "{answer}");
+
     // Failing over to B (no map), the client's body goes as it was.
     a.push_fault(Fault::status(529));
     let r = send_plain(&proxy.base_url);

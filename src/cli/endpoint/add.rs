@@ -48,6 +48,9 @@ pub struct Args {
     /// Model map rule PATTERN=MODEL (glob; first match wins; '*' as the default; repeatable)
     #[arg(long = "model", value_name = "PATTERN=MODEL", conflicts_with = "from")]
     pub models: Vec<String>,
+    /// Answers name the model the endpoint served, not the one asked for (with --model)
+    #[arg(long, requires = "models")]
+    pub report_upstream_model: bool,
     /// Reuse the endpoints of this profile
     #[arg(short, long, value_name = "PROFILE", conflicts_with_all = ["key", "key_env", "key_stdin", "key_ref"],
           add = clap_complete::ArgValueCandidates::new(complete::profiles))]
@@ -70,7 +73,12 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     let views = ctx.update(|c| {
         let mut ids = Vec::new();
         for n in new {
-            ids.push(c.add_endpoint(&args.profile, n, new_id)?.id.clone());
+            let id = c.add_endpoint(&args.profile, n, new_id)?.id.clone();
+            if args.report_upstream_model {
+                let r = c.find_endpoint(Some(&args.profile), &id)?;
+                c.endpoint_mut(r).report_upstream_model = true;
+            }
+            ids.push(id);
         }
         let p = c.profile(&args.profile)?;
         Ok(p.endpoints

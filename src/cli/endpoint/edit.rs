@@ -47,6 +47,9 @@ pub struct Args {
     /// Remove every model map rule (before --model adds any)
     #[arg(long)]
     pub clear_models: bool,
+    /// Whether answers name the model the endpoint served (on) or the one asked for (off)
+    #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
+    pub report_upstream_model: Option<bool>,
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
@@ -58,10 +61,11 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
         && args.models.is_empty()
         && args.remove_models.is_empty()
         && !args.clear_models
+        && args.report_upstream_model.is_none()
     {
         return Err(CliError::usage(
             "nothing to change",
-            "pass at least one of --url, --key/--key-ref/--key-env/--key-stdin, --auth, --weight, --name, --model, --remove-model, --clear-models",
+            "pass at least one of --url, --key/--key-ref/--key-env/--key-stdin, --auth, --weight, --name, --model, --remove-model, --clear-models, --report-upstream-model",
         ));
     }
     let weight = args.weight.map(validate_weight).transpose()?;
@@ -80,6 +84,9 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
         }
         if let Some(w) = weight {
             e.weight = w;
+        }
+        if let Some(on) = args.report_upstream_model {
+            e.report_upstream_model = on;
         }
         if args.clear_models {
             e.models.clear();
