@@ -14,6 +14,8 @@ pub mod daemon;
 pub mod fake;
 /// Endpoint health: the probe scheduler, the conversational test, `health.json`.
 pub mod health;
+/// Importing other tools' configurations (Claude Code settings, cc-switch) as a plan.
+pub mod import;
 /// The CLI ↔ daemon control protocol over a Unix socket.
 pub mod ipc;
 /// The data plane: the forwarding server, routing, tiers, queue replays.

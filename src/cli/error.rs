@@ -29,6 +29,8 @@ pub enum CliError {
     Queue(#[from] crate::queue::QueueError),
     #[error(transparent)]
     Service(#[from] crate::daemon::service::ServiceError),
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
     #[error("missing {}", .0.join(", "))]
     MissingInput(Vec<String>),
     #[error("{0} needs confirmation")]
@@ -74,6 +76,7 @@ impl CliError {
             CliError::Ipc(e) => e.hint(),
             CliError::Queue(e) => e.hint(),
             CliError::Service(e) => e.hint(),
+            CliError::Import(e) => e.hint(),
             CliError::MissingInput(_) => Some(
                 "stdin is not a terminal, so qcc cannot ask: pass them as flags (see --help)"
                     .into(),
@@ -99,6 +102,7 @@ impl CliError {
                 | ModelError::EmptyKey,
             ) => exit::USAGE,
             CliError::Ipc(IpcError::NotRunning) => exit::DAEMON_NOT_RUNNING,
+            CliError::Import(e) if e.is_usage() => exit::USAGE,
             CliError::MissingInput(_)
             | CliError::NeedsConfirmation(_)
             | CliError::Usage { .. }

@@ -15,6 +15,7 @@ pub mod env;
 pub mod error;
 pub mod generate;
 pub mod health;
+pub mod import;
 pub mod priority;
 pub mod profile;
 pub mod proxy;
@@ -102,6 +103,9 @@ pub enum Command {
     /// Requests that failed everywhere, kept for replay: status, list, retry, clear
     #[command(subcommand)]
     Queue(queue::Cmd),
+    /// Create profiles from other tools: Claude Code settings.json, cc-switch
+    #[command(subcommand)]
+    Import(import::Cmd),
     /// Print `export` lines that point a shell at a profile directly
     Env(env::Args),
     /// Print the shell completion script (bash, zsh, fish)
@@ -130,6 +134,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Proxy(cmd) => proxy::run(&ctx, cmd),
         Command::Health(cmd) => health::run(&ctx, cmd),
         Command::Queue(cmd) => queue::run(&ctx, cmd),
+        Command::Import(cmd) => import::run(&ctx, cmd),
         Command::Env(args) => env::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),

@@ -18,6 +18,7 @@ mod endpoint_names;
 mod failover;
 mod generated;
 mod health;
+mod import;
 mod interactive;
 mod key_refs;
 mod priority;

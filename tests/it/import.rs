@@ -1,0 +1,490 @@
+//! `qcc import claude-settings` and `qcc import cc-switch` on the fixtures in
+//! tests/fixtures/import: dry runs write nothing and mask keys, real imports create the
+//! profiles, existing profiles need --force, bad input is one line and a hint.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::harness::TestEnv;
+
+fn fixture(rel: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/import")
+        .join(rel)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Every key the fixtures hold has this in it.
+const RAW: &str = "FIXTURE";
+
+/// Run, require success, and require that no raw key reached stdout or stderr.
+fn ok_masked(env: &TestEnv, args: &[&str]) -> String {
+    let out = env.run(args);
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert!(out.status.success(), "qcc {args:?} failed:\n{stderr}");
+    assert!(
+        !stdout.contains(RAW) && !stderr.contains(RAW),
+        "a key leaked:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
+fn json_masked(env: &TestEnv, args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    serde_json::from_str(&ok_masked(env, &a)).unwrap()
+}
+
+fn endpoint_of<'a>(config: &'a Value, profile: &str) -> &'a Value {
+    let p = config["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == profile)
+        .unwrap_or_else(|| panic!("no profile {profile} in {config}"));
+    assert_eq!(p["endpoints"].as_array().unwrap().len(), 1);
+    &p["endpoints"][0]
+}
+
+/// An error is one `error:` line and one `hint:` line.
+fn one_line_error(stderr: &str) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(lines[1].contains("hint:"), "{stderr}");
+}
+
+#[test]
+fn claude_settings_dry_run_writes_nothing_and_masks_keys() {
+    let env = TestEnv::new();
+    env.profile_with("work", 1);
+    let before = env.snapshot();
+    let path = fixture("claude-settings/relay.json");
+    let text = ok_masked(&env, &["import", "claude-settings", &path, "--dry-run"]);
+    assert!(
+        text.contains("would create profile 'relay.example.com'"),
+        "{text}"
+    );
+    assert!(text.contains("key rk-relay-…0001"), "{text}");
+    assert!(text.contains("nothing was written"), "{text}");
+    let v = json_masked(&env, &["import", "claude-settings", &path, "--dry-run"]);
+    assert_eq!(v["dry_run"], true);
+    let p = &v["profiles"][0];
+    assert_eq!(p["name"], "relay.example.com");
+    assert_eq!(p["action"], "create");
+    assert_eq!(p["endpoint"]["url"], "https://relay.example.com/api");
+    assert_eq!(p["endpoint"]["auth"], "bearer");
+    assert_eq!(p["endpoint"]["id"], Value::Null);
+    assert_eq!(
+        p["endpoint"]["models"],
+        serde_json::json!([
+            "claude-sonnet-*=relay-sonnet",
+            "claude-opus-*=relay-opus",
+            "claude-haiku-*=relay-small",
+            "*=relay-large"
+        ])
+    );
+    assert!(
+        v["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("ANTHROPIC_API_KEY ignored")
+    );
+    assert_eq!(env.snapshot(), before, "a dry run changed the config dir");
+
+    // Without any config yet, a dry run creates none.
+    let fresh = TestEnv::new();
+    ok_masked(&fresh, &["import", "claude-settings", &path, "--dry-run"]);
+    assert!(!fresh.config_file().exists());
+}
+
+#[test]
+fn claude_settings_import_from_the_default_path() {
+    let env = TestEnv::new();
+    let dir = env.home().join(".claude");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        fixture("claude-settings/relay.json"),
+        dir.join("settings.json"),
+    )
+    .unwrap();
+    let v = json_masked(&env, &["import", "claude-settings"]);
+    assert_eq!(v["dry_run"], false);
+    assert_eq!(v["activated"], "relay.example.com");
+    let id = v["profiles"][0]["endpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let list = env.json(&["endpoint", "list", "relay.example.com"]);
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["url"], "https://relay.example.com/api");
+    assert_eq!(list[0]["auth"], "bearer");
+    let config = env.config();
+    let e = endpoint_of(&config, "relay.example.com");
+    assert_eq!(e["key"], "rk-relay-token-FIXTURE-0001", "the key is copied");
+    assert_eq!(e["models"].as_array().unwrap().len(), 4);
+    assert_eq!(e["models"][3], "*=relay-large");
+    assert_eq!(config["active"], "relay.example.com");
+
+    // --profile names it.
+    let v = json_masked(&env, &["import", "claude-settings", "--profile", "relay"]);
+    assert_eq!(v["profiles"][0]["name"], "relay");
+    assert_eq!(v["activated"], Value::Null, "the active profile stays");
+}
+
+#[test]
+fn api_key_helper_becomes_a_cmd_reference() {
+    let env = TestEnv::new();
+    let path = fixture("claude-settings/helper.json");
+    let v = json_masked(&env, &["import", "claude-settings", &path]);
+    assert_eq!(
+        v["profiles"][0]["endpoint"]["key"],
+        "cmd:~/.claude/get-key.sh --profile work"
+    );
+    assert_eq!(v["profiles"][0]["endpoint"]["key_kind"], "ref");
+    let config = env.config();
+    let e = endpoint_of(&config, "gateway.corp.example");
+    assert_eq!(e["key_ref"], "cmd:~/.claude/get-key.sh --profile work");
+    assert!(e.get("key").is_none());
+    assert_eq!(e["auth"], "api-key");
+}
+
+#[test]
+fn existing_profile_needs_force_and_is_replaced_in_place() {
+    let env = TestEnv::new();
+    let path = fixture("claude-settings/relay.json");
+    env.profile_with("first", 1);
+    env.profile_with("relay", 2);
+    env.ok(&["priority", "set", "relay", "secondary"]);
+    let before = env.snapshot();
+    let err = env.fail_with_hint(
+        1,
+        &["import", "claude-settings", &path, "--profile", "relay"],
+    );
+    one_line_error(&err);
+    assert!(err.contains("profile 'relay' already exists"), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert!(!err.contains(RAW));
+    assert_eq!(
+        env.snapshot(),
+        before,
+        "a refused import changed the config"
+    );
+
+    // A dry run with --force says it would replace.
+    let v = json_masked(
+        &env,
+        &[
+            "import",
+            "claude-settings",
+            &path,
+            "--profile",
+            "relay",
+            "--force",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(v["profiles"][0]["action"], "replace");
+    assert_eq!(env.snapshot(), before);
+
+    let v = json_masked(
+        &env,
+        &[
+            "import",
+            "claude-settings",
+            &path,
+            "--profile",
+            "relay",
+            "--force",
+        ],
+    );
+    assert_eq!(v["profiles"][0]["action"], "replace");
+    let config = env.config();
+    let names: Vec<&str> = config["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["first", "relay"]);
+    assert_eq!(config["tiers"]["secondary"], serde_json::json!(["relay"]));
+    assert_eq!(config["active"], "first");
+    assert_eq!(
+        endpoint_of(&config, "relay")["url"],
+        "https://relay.example.com/api"
+    );
+}
+
+#[test]
+fn bad_input_is_one_line_and_a_hint() {
+    let env = TestEnv::new();
+    env.profile_with("work", 1);
+    let before = env.snapshot();
+
+    let missing = env.root().join("nope.json");
+    let err = env.fail_with_hint(1, &["import", "claude-settings", missing.to_str().unwrap()]);
+    one_line_error(&err);
+    assert!(err.contains("no file at"), "{err}");
+
+    let err = env.fail_with_hint(
+        1,
+        &[
+            "import",
+            "claude-settings",
+            &fixture("claude-settings/broken.json"),
+        ],
+    );
+    one_line_error(&err);
+    assert!(err.contains("not valid JSON (line 4"), "{err}");
+    assert!(!err.contains(RAW), "{err}");
+
+    let err = env.fail_with_hint(
+        1,
+        &[
+            "import",
+            "claude-settings",
+            &fixture("claude-settings/no-key.json"),
+        ],
+    );
+    one_line_error(&err);
+    assert!(
+        err.contains("nothing to import") && err.contains("no key"),
+        "{err}"
+    );
+
+    // No settings file at the default place.
+    let err = env.fail_with_hint(1, &["import", "claude-settings"]);
+    assert!(err.contains(".claude/settings.json"), "{err}");
+
+    let err = env.fail_with_hint(
+        1,
+        &[
+            "import",
+            "cc-switch",
+            &fixture("claude-settings/relay.json"),
+        ],
+    );
+    one_line_error(&err);
+    assert!(err.contains("not a cc-switch config"), "{err}");
+
+    let err = env.fail_with_hint(
+        2,
+        &[
+            "import",
+            "claude-settings",
+            &fixture("claude-settings/relay.json"),
+            "--profile",
+            "bad name",
+        ],
+    );
+    assert!(err.contains("invalid profile name"), "{err}");
+    assert_eq!(env.snapshot(), before);
+}
+
+#[test]
+fn qcc_own_proxy_is_never_imported() {
+    let env = TestEnv::new();
+    let err = env.fail_with_hint(
+        1,
+        &[
+            "import",
+            "claude-settings",
+            &fixture("claude-settings/loop.json"),
+        ],
+    );
+    one_line_error(&err);
+    assert!(
+        err.contains("qcc's own proxy") && err.contains("loop"),
+        "{err}"
+    );
+    assert!(!env.config_file().exists());
+
+    // In a provider list it is skipped with the reason, the rest imported.
+    let v = json_masked(
+        &env,
+        &["import", "cc-switch", &fixture("cc-switch/config-v2.json")],
+    );
+    let skipped = v["skipped"].as_array().unwrap();
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s["origin"] == "cc-switch provider 'qcc proxy'"
+                && s["reason"].as_str().unwrap().contains("loop")),
+        "{skipped:?}"
+    );
+}
+
+#[test]
+fn cc_switch_v2_imports_each_provider_and_activates_the_current_one() {
+    let env = TestEnv::new();
+    let path = fixture("cc-switch/config-v2.json");
+    let before = env.snapshot();
+    let text = ok_masked(&env, &["import", "cc-switch", &path, "--dry-run"]);
+    assert!(text.contains("would create profile 'Kimi'"), "{text}");
+    assert!(
+        text.contains("skipped cc-switch provider 'Claude Official': no key"),
+        "{text}"
+    );
+    assert_eq!(env.snapshot(), before);
+
+    let v = json_masked(&env, &["import", "cc-switch", &path]);
+    let names: Vec<&str> = v["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["Kimi", "GLM", "Relay", "Relay-2"],
+        "sortIndex order, unique names"
+    );
+    assert_eq!(v["activated"], "GLM", "cc-switch's current provider");
+    let skipped: Vec<&str> = v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["origin"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            "cc-switch provider 'PackyCode'",
+            "cc-switch provider 'Claude Official'",
+            "cc-switch provider 'qcc proxy'"
+        ]
+    );
+    let config = env.config();
+    assert_eq!(config["active"], "GLM");
+    let glm = endpoint_of(&config, "GLM");
+    assert_eq!(glm["url"], "https://open.bigmodel.cn/api/anthropic");
+    assert_eq!(glm["auth"], "bearer");
+    assert_eq!(
+        glm["models"],
+        serde_json::json!(["claude-haiku-*=glm-4.5-air", "*=glm-4.6"])
+    );
+    assert_eq!(endpoint_of(&config, "Relay-2")["auth"], "api-key");
+    let glm_profile = config["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "GLM")
+        .unwrap();
+    assert_eq!(glm_profile["description"], "cc-switch provider '智谱 GLM'");
+
+    // Again: every one of them exists.
+    let err = env.fail_with_hint(1, &["import", "cc-switch", &path]);
+    assert!(
+        err.contains("profiles 'Kimi', 'GLM', 'Relay', 'Relay-2' already exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cc_switch_only_and_profile() {
+    let env = TestEnv::new();
+    env.profile_with("mine", 1);
+    let path = fixture("cc-switch/config-v2.json");
+    let v = json_masked(
+        &env,
+        &[
+            "import",
+            "cc-switch",
+            &path,
+            "--only",
+            "b7d3-kimi",
+            "--only",
+            "relay-b",
+        ],
+    );
+    let names: Vec<&str> = v["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Kimi", "Relay-2"], "names do not depend on --only");
+    assert_eq!(v["activated"], Value::Null, "qcc had an active profile");
+    assert_eq!(env.config()["active"], "mine");
+
+    let v = json_masked(
+        &env,
+        &[
+            "import",
+            "cc-switch",
+            &path,
+            "--only",
+            "智谱 GLM",
+            "--profile",
+            "glm",
+        ],
+    );
+    assert_eq!(v["profiles"][0]["name"], "glm");
+
+    let err = env.fail_with_hint(2, &["import", "cc-switch", &path, "--profile", "one"]);
+    assert!(err.contains("--profile names one profile"), "{err}");
+    let err = env.fail_with_hint(2, &["import", "cc-switch", &path, "--only", "nope"]);
+    assert!(
+        err.contains("no provider named 'nope'") && err.contains("Kimi"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cc_switch_v1_rows_on_stdin_and_the_database() {
+    let env = TestEnv::new();
+    let v = json_masked(
+        &env,
+        &["import", "cc-switch", &fixture("cc-switch/config-v1.json")],
+    );
+    assert_eq!(v["profiles"][0]["name"], "AnyRouter");
+
+    let out = env
+        .cmd()
+        .args(["import", "cc-switch", "-", "--json"])
+        .stdin(std::fs::File::open(fixture("cc-switch/providers-rows.json")).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["profiles"][0]["name"], "DeepSeek");
+    assert_eq!(v["profiles"][0]["endpoint"]["models"][0], "*=deepseek-chat");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(RAW));
+
+    let before = env.snapshot();
+    let err = env.fail_with_hint(
+        1,
+        &["import", "cc-switch", &fixture("cc-switch/cc-switch.db")],
+    );
+    one_line_error(&err);
+    assert!(
+        err.contains("SQLite database") && err.contains("sqlite3 -json"),
+        "{err}"
+    );
+
+    // The default path finds the database when there is no config.json.
+    let dir = env.home().join(".cc-switch");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture("cc-switch/cc-switch.db"), dir.join("cc-switch.db")).unwrap();
+    let err = env.fail_with_hint(1, &["import", "cc-switch"]);
+    assert!(
+        err.contains("cc-switch.db is cc-switch's SQLite database"),
+        "{err}"
+    );
+    std::fs::remove_file(dir.join("cc-switch.db")).unwrap();
+    let err = env.fail_with_hint(1, &["import", "cc-switch"]);
+    assert!(
+        err.contains("no file at") && err.contains("sqlite3"),
+        "{err}"
+    );
+    assert_eq!(env.snapshot(), before);
+}
