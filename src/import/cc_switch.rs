@@ -45,13 +45,7 @@ pub fn plan(bytes: &[u8], file: &str) -> Result<Plan, ImportError> {
     })?;
     // cc-switch lists providers by sortIndex when set, else in file order.
     found.sort_by_key(|f| f.sort_index.unwrap_or(u64::MAX));
-    let mut plan = Plan {
-        source: file.to_owned(),
-        profiles: Vec::new(),
-        skipped: Vec::new(),
-        notes: Vec::new(),
-        nothing_hint: HINT.into(),
-    };
+    let mut plan = Plan::new(file, HINT);
     let mut taken: Vec<String> = Vec::new();
     for f in found {
         let origin = format!("cc-switch provider '{}'", f.name);

@@ -21,13 +21,7 @@ pub fn plan(bytes: &[u8], file: &str) -> Result<Plan, ImportError> {
         });
     };
     let origin = file.to_owned();
-    let mut plan = Plan {
-        source: file.to_owned(),
-        profiles: Vec::new(),
-        skipped: Vec::new(),
-        notes: Vec::new(),
-        nothing_hint: HINT.into(),
-    };
+    let mut plan = Plan::new(file, HINT);
     match from_settings(&root) {
         Ok(found) => {
             let host = url::Url::parse(&found.endpoint.url)

@@ -164,6 +164,17 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// An empty plan for `source`, with the hint to give if nothing is found in it.
+    pub fn new(source: &str, nothing_hint: &str) -> Self {
+        Self {
+            source: source.to_owned(),
+            profiles: Vec::new(),
+            skipped: Vec::new(),
+            notes: Vec::new(),
+            nothing_hint: nothing_hint.to_owned(),
+        }
+    }
+
     /// Keep only the providers named (by name, id or profile name, ignoring ASCII case).
     pub fn select(&mut self, only: &[String]) -> Result<(), ImportError> {
         if only.is_empty() {

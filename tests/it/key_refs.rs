@@ -17,6 +17,11 @@ fn send_plain(base: &str) -> crate::harness::client::Reply {
         .unwrap()
 }
 
+/// Header `name` of the last request `up` received.
+fn last_header(up: &FakeUpstream, name: &str) -> Option<String> {
+    up.requests().last()?.header(name).map(str::to_owned)
+}
+
 /// Profile `work`, tried in order: A with the given key flags, then B with a stored key.
 fn ref_then_stored(env: &TestEnv, a: &FakeUpstream, b: &FakeUpstream, a_key: &[&str]) -> String {
     env.ok(&["profile", "add", "work", "--strategy", "ordered"]);
@@ -156,13 +161,10 @@ fn a_command_key_is_read_by_the_daemon_and_read_again_after_a_401() {
         (200, Some(a_id.as_str())),
         "{r:?}"
     );
-    let seen = a
-        .requests()
-        .last()
-        .unwrap()
-        .header("authorization")
-        .map(str::to_owned);
-    assert_eq!(seen.as_deref(), Some("Bearer sk-relay-first-0001"));
+    assert_eq!(
+        last_header(&a, "authorization").as_deref(),
+        Some("Bearer sk-relay-first-0001")
+    );
 
     // The key rotates; the upstream refuses the old one once: B answers meanwhile, and the
     // command is run again, so A is back with the new key without any config change.
@@ -176,13 +178,10 @@ fn a_command_key_is_read_by_the_daemon_and_read_again_after_a_401() {
     });
     let r = send_plain(&proxy.base_url);
     assert_eq!(r.endpoint.as_deref(), Some(a_id.as_str()), "{r:?}");
-    let seen = a
-        .requests()
-        .last()
-        .unwrap()
-        .header("authorization")
-        .map(str::to_owned);
-    assert_eq!(seen.as_deref(), Some("Bearer sk-relay-second-0002"));
+    assert_eq!(
+        last_header(&a, "authorization").as_deref(),
+        Some("Bearer sk-relay-second-0002")
+    );
 
     // Nothing printed the keys.
     let logs = env.ok(&["proxy", "logs", "-n", "500"]);
