@@ -18,6 +18,8 @@ pub mod health;
 pub mod import;
 /// The CLI ↔ daemon control protocol over a Unix socket.
 pub mod ipc;
+/// Anthropic Messages ⇄ OpenAI Chat Completions, as pure functions on JSON (issue 14).
+pub mod openai;
 /// The data plane: the forwarding server, routing, tiers, queue replays.
 pub mod proxy;
 /// The failure queue: requests that failed everywhere, kept (replayed by `proxy::replay`).

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// Top-level modules by layer, bottom first. A module may use those of lower layers only.
 const LAYERS: &[&[&str]] = &[
     &["state", "sse", "fake"],
-    &["queue", "import"],
+    &["queue", "import", "openai"],
     &["report"],
     &["upstream", "ipc"],
     &["balance"],
