@@ -1,14 +1,15 @@
-//! Anthropic Messages ⇄ OpenAI Chat Completions, as pure functions on JSON values: the
-//! request an `openai` endpoint is sent ([`request`]), its whole answer and its errors read
-//! back into Anthropic's shapes ([`response`], [`error`]). No IO, no clock; the proxy decides
-//! when to translate.
+//! Anthropic Messages ⇄ OpenAI Chat Completions, as pure functions on JSON values and
+//! bytes: the request an `openai` endpoint is sent ([`request`]), its whole answer, its
+//! stream and its errors read back into Anthropic's shapes ([`response`], [`stream`],
+//! [`error`]). No IO, no clock; the proxy decides when to translate (and sends pings).
 //!
-//! This is the translation layer of the OpenAI-compatible endpoints (issue 14); the
-//! streaming translator and the proxy's use of it come next. docs/openai.md is the mapping.
+//! This is the translation layer of the OpenAI-compatible endpoints (issue 14); the proxy's
+//! use of it comes next. docs/openai.md is the mapping.
 
 pub mod error;
 pub mod request;
 pub mod response;
+pub mod stream;
 #[cfg(test)]
 mod tests;
 

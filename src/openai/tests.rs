@@ -245,3 +245,181 @@ fn errors_keep_their_status_meaning_and_anthropic_ones_pass() {
         assert_eq!(error::error_type(status), kind);
     }
 }
+
+mod stream {
+    use serde_json::{Value, json};
+
+    use crate::openai::ToolNames;
+    use crate::openai::stream::Translator;
+
+    fn sse(chunks: &[Value]) -> Vec<u8> {
+        let mut s = String::new();
+        for c in chunks {
+            s.push_str(&format!("data: {c}\n\n"));
+        }
+        s.push_str("data: [DONE]\n\n");
+        s.into_bytes()
+    }
+
+    /// Feed `bytes` in pieces of `step` and parse the events that come out.
+    fn run(bytes: &[u8], step: usize) -> (Vec<Value>, bool) {
+        let mut t = Translator::new("claude-sonnet-4-5", ToolNames::default());
+        let mut out = Vec::new();
+        for piece in bytes.chunks(step) {
+            out.extend(t.feed(piece));
+        }
+        let clean = match t.end() {
+            Ok(rest) => {
+                out.extend(rest);
+                true
+            }
+            Err(rest) => {
+                out.extend(rest);
+                false
+            }
+        };
+        let text = String::from_utf8(out).expect("whole UTF-8");
+        let parsed = text
+            .split("\n\n")
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                let data = e.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+                serde_json::from_str::<Value>(data).unwrap()
+            })
+            .collect();
+        (parsed, clean)
+    }
+
+    /// The event grammar a client relies on: start first, sequential block indices, deltas
+    /// only to the open block, a stop before the next start, delta and stop last.
+    fn check_grammar(events: &[Value]) {
+        assert_eq!(events[0]["type"], "message_start");
+        assert_eq!(events[0]["message"]["content"], json!([]));
+        let mut open: Option<u64> = None;
+        let mut next = 0;
+        for e in &events[1..events.len() - 2] {
+            match e["type"].as_str().unwrap() {
+                "content_block_start" => {
+                    assert!(open.is_none(), "a block opened inside another: {e}");
+                    assert_eq!(e["index"], next);
+                    open = Some(next);
+                    next += 1;
+                }
+                "content_block_delta" => assert_eq!(e["index"].as_u64(), open, "{e}"),
+                "content_block_stop" => {
+                    assert_eq!(e["index"].as_u64(), open, "{e}");
+                    open = None;
+                }
+                other => panic!("unexpected {other}"),
+            }
+        }
+        assert!(open.is_none());
+        assert_eq!(events[events.len() - 2]["type"], "message_delta");
+        assert_eq!(events[events.len() - 1]["type"], "message_stop");
+    }
+
+    fn text_of(events: &[Value], kind: &str, field: &str) -> String {
+        events
+            .iter()
+            .filter(|e| e["delta"]["type"] == kind)
+            .filter_map(|e| e["delta"][field].as_str())
+            .collect()
+    }
+
+    #[test]
+    fn reasoning_text_and_usage_in_any_chunking() {
+        let bytes = sse(&[
+            json!({"id": "c1", "choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "Let me "}}]}),
+            json!({"id": "c1", "choices": [{"index": 0, "delta": {"reasoning_content": "think."}}]}),
+            json!({"id": "c1", "choices": [{"index": 0, "delta": {"content": "Grüße, "}}]}),
+            json!({"id": "c1", "choices": [{"index": 0, "delta": {"reasoning_content": "late"}}]}),
+            json!({"id": "c1", "choices": [{"index": 0, "delta": {"content": "世界"}, "finish_reason": "stop"}]}),
+            json!({"id": "c1", "choices": [], "usage": {"prompt_tokens": 50, "completion_tokens": 9, "prompt_tokens_details": {"cached_tokens": 20}}}),
+        ]);
+        for step in [1, 3, 7, bytes.len()] {
+            let (events, clean) = run(&bytes, step);
+            assert!(clean);
+            check_grammar(&events);
+            assert_eq!(
+                text_of(&events, "thinking_delta", "thinking"),
+                "Let me think."
+            );
+            assert_eq!(
+                text_of(&events, "text_delta", "text"),
+                "Grüße, 世界",
+                "step {step}"
+            );
+            let delta = &events[events.len() - 2];
+            assert_eq!(delta["delta"]["stop_reason"], "end_turn");
+            assert_eq!(delta["usage"]["input_tokens"], 30);
+            assert_eq!(delta["usage"]["cache_read_input_tokens"], 20);
+            assert_eq!(delta["usage"]["output_tokens"], 9);
+            assert_eq!(events[0]["message"]["model"], "claude-sonnet-4-5");
+        }
+    }
+
+    #[test]
+    fn tool_calls_in_pieces_open_once_known_and_none_is_lost() {
+        let bytes = sse(&[
+            json!({"choices": [{"delta": {"content": "Running it."}}]}),
+            // Arguments before the id and name: held until the block can open.
+            json!({"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{\"comm"}}]}}]}),
+            json!({"choices": [{"delta": {"tool_calls": [{"index": 0, "id": "call_a", "function": {"name": "Bash", "arguments": "and\":"}}]}}]}),
+            json!({"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": "\"ls\"}"}}]}}]}),
+            // A second call in one piece (as OpenRouter sends them).
+            json!({"choices": [{"delta": {"tool_calls": [{"index": 1, "id": "call_b", "function": {"name": "Read", "arguments": "{\"path\":\"a\"}"}}]}}]}),
+            // A third whose name never came before the finish: opened at the end.
+            json!({"choices": [{"delta": {"tool_calls": [{"index": 2, "id": "call_c", "function": {"arguments": "{}"}}]}, "finish_reason": "tool_calls"}]}),
+        ]);
+        let (events, clean) = run(&bytes, 5);
+        assert!(clean);
+        check_grammar(&events);
+        let starts: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["type"] == "content_block_start")
+            .map(|e| &e["content_block"])
+            .collect();
+        assert_eq!(starts[0]["type"], "text");
+        assert_eq!(
+            starts[1],
+            &json!({"type": "tool_use", "id": "call_a", "name": "Bash", "input": {}})
+        );
+        assert_eq!(starts[2]["id"], "call_b");
+        assert_eq!(starts[3]["id"], "call_c");
+        let args: Vec<String> = (1..=3)
+            .map(|i| {
+                events
+                    .iter()
+                    .filter(|e| e["index"] == i && e["delta"]["type"] == "input_json_delta")
+                    .filter_map(|e| e["delta"]["partial_json"].as_str())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(args, ["{\"command\":\"ls\"}", "{\"path\":\"a\"}", "{}"]);
+        assert_eq!(events[events.len() - 2]["delta"]["stop_reason"], "tool_use");
+    }
+
+    #[test]
+    fn a_stream_cut_short_is_an_error_and_a_finish_without_done_is_not() {
+        let full = sse(&[json!({"choices": [{"delta": {"content": "partial"}}]})]);
+        let cut = &full[..full.len() - "data: [DONE]\n\n".len()];
+        let (events, clean) = run(cut, 4);
+        assert!(!clean);
+        assert_eq!(events.last().unwrap()["type"], "error");
+
+        let finished =
+            sse(&[json!({"choices": [{"delta": {"content": "ok"}, "finish_reason": "length"}]})]);
+        let no_done = &finished[..finished.len() - "data: [DONE]\n\n".len()];
+        let (events, clean) = run(no_done, 64);
+        assert!(clean);
+        check_grammar(&events);
+        assert_eq!(
+            events[events.len() - 2]["delta"]["stop_reason"],
+            "max_tokens"
+        );
+
+        let failed = b"data: {\"error\":{\"message\":\"quota exceeded\"}}\n\n";
+        let (events, _) = run(failed, 8);
+        assert_eq!(events.last().unwrap()["error"]["message"], "quota exceeded");
+    }
+}
