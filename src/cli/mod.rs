@@ -7,6 +7,7 @@
 
 pub mod complete;
 pub mod completions;
+pub mod config;
 pub mod ctx;
 pub mod demo;
 pub mod doctor;
@@ -106,6 +107,9 @@ pub enum Command {
     /// Create profiles from other tools: Claude Code settings.json, cc-switch
     #[command(subcommand)]
     Import(import::Cmd),
+    /// The config file as a whole: path, export, import, edit
+    #[command(subcommand)]
+    Config(config::Cmd),
     /// Print `export` lines that point a shell at a profile directly
     Env(env::Args),
     /// Print the shell completion script (bash, zsh, fish)
@@ -135,6 +139,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Health(cmd) => health::run(&ctx, cmd),
         Command::Queue(cmd) => queue::run(&ctx, cmd),
         Command::Import(cmd) => import::run(&ctx, cmd),
+        Command::Config(cmd) => config::run(&ctx, cmd),
         Command::Env(args) => env::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),

@@ -13,6 +13,7 @@ pub mod models;
 pub mod paths;
 pub mod secret;
 pub mod store;
+pub mod validate;
 
 pub use model::{Config, History, ModelError};
 pub use paths::Paths;

@@ -11,6 +11,7 @@ mod chaos;
 mod claude_code;
 mod claude_settings;
 mod completion;
+mod config_cmd;
 mod demo;
 mod doctor;
 mod endpoint;
