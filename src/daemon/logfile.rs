@@ -1,6 +1,8 @@
 //! The detached daemon's log: its stdout and stderr are the log file (so panics land there
 //! too). When the file passes the size cap it is rotated (`daemon.log` → `daemon.log.1` …,
-//! keeping [`KEEP`] old files) and fds 1 and 2 are pointed at a fresh file.
+//! keeping [`KEEP`] old files) and fds 1 and 2 are pointed at a fresh file. The logs folder
+//! is 0700; logs left in the old place (`<config dir>/logs`) are moved once to the new one
+//! ([`migrate`]).
 
 use std::fs::OpenOptions;
 use std::os::fd::AsRawFd;
@@ -25,10 +27,54 @@ fn rotated(path: &Path, n: usize) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Open the log for appending (0600), creating its dir.
+/// Create `dir` (and its parents) if needed, and make it 0700.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Move the logs from where they lived before (`<config dir>/logs`) to `paths`' logs dir,
+/// once: only when the new folder does not exist yet and the old one does. One rename (the
+/// folder, whole); across file systems, the files are copied and the old ones removed.
+/// Returns whether anything moved.
+pub fn migrate(paths: &crate::state::Paths) -> std::io::Result<bool> {
+    let (old, new) = (paths.legacy_logs_dir(), paths.logs_dir().to_path_buf());
+    if old == new || new.exists() || !old.is_dir() {
+        return Ok(false);
+    }
+    if let Some(parent) = new.parent() {
+        private_dir(parent)?;
+    }
+    if std::fs::rename(&old, &new).is_err() {
+        // Another file system: copy into a temporary folder, then put it in place.
+        let tmp = new.with_extension("moving");
+        let _ = std::fs::remove_dir_all(&tmp);
+        private_dir(&tmp)?;
+        for entry in std::fs::read_dir(&old)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                std::fs::copy(entry.path(), tmp.join(entry.file_name()))?;
+            }
+        }
+        std::fs::rename(&tmp, &new)?;
+        std::fs::remove_dir_all(&old)?;
+    }
+    private_dir(&new)?;
+    Ok(true)
+}
+
+/// Open the log for appending (0600), creating its dir (0700).
 pub fn open(path: &Path) -> std::io::Result<std::fs::File> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        private_dir(dir)?;
     }
     OpenOptions::new()
         .create(true)

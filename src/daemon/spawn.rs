@@ -47,6 +47,12 @@ pub fn start(paths: &Paths, opts: &StartOptions) -> Result<Started, DaemonError>
         return Ok(Started::AlreadyRunning { pid });
     }
     let log_path = paths.log_file();
+    if let Err(e) = logfile::migrate(paths) {
+        tracing::warn!(
+            "the logs were not moved to {}: {e}",
+            paths.logs_dir().display()
+        );
+    }
     let log = logfile::open(&log_path).map_err(io_err("open", &log_path))?;
     let log_err = log.try_clone().map_err(io_err("open", &log_path))?;
     let (read_end, write_end) = pipe()?;

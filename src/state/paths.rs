@@ -3,7 +3,10 @@
 //! The config dir is, in order: `--config-dir`, `$QCC_CONFIG_DIR`, the XDG config dir for
 //! `qcc` (`~/.config/qcc` on Linux). The runtime dir (control socket, pid file, daemon locks)
 //! is `$QCC_RUNTIME_DIR`, else `$XDG_RUNTIME_DIR/qcc`, else `<config dir>/run`. Logs live in
-//! `<config dir>/logs`. Every file name is defined here and nowhere else.
+//! `$QCC_STATE_DIR/logs`, else — for the default config dir — the XDG state dir
+//! (`~/.local/state/qcc/logs`), else (a config dir given by flag or `$QCC_CONFIG_DIR`, so
+//! that two config dirs never share a daemon log) `<config dir>/logs`. Every file name is
+//! defined here and nowhere else.
 
 use std::path::{Path, PathBuf};
 
@@ -13,12 +16,15 @@ use crate::state::store::StoreError;
 pub const CONFIG_DIR_ENV: &str = "QCC_CONFIG_DIR";
 /// Environment variable that overrides the runtime dir (socket, pid, locks).
 pub const RUNTIME_DIR_ENV: &str = "QCC_RUNTIME_DIR";
+/// Environment variable that overrides the state dir (logs).
+pub const STATE_DIR_ENV: &str = "QCC_STATE_DIR";
 
 /// The resolved locations of qcc's state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Paths {
     config_dir: PathBuf,
     runtime_dir: PathBuf,
+    logs_dir: PathBuf,
 }
 
 impl Paths {
@@ -31,7 +37,13 @@ impl Paths {
             return Ok(Self::at(dir));
         }
         let dirs = directories::ProjectDirs::from("", "", "qcc").ok_or(StoreError::NoHome)?;
-        Ok(Self::at(dirs.config_dir()))
+        let mut paths = Self::at(dirs.config_dir());
+        if env_dir(STATE_DIR_ENV).is_none()
+            && let Some(state) = dirs.state_dir()
+        {
+            paths.logs_dir = state.join("logs");
+        }
+        Ok(paths)
     }
 
     /// Paths rooted at an explicit config directory; the runtime dir follows the
@@ -41,16 +53,22 @@ impl Paths {
         let runtime_dir = env_dir(RUNTIME_DIR_ENV)
             .or_else(|| env_dir("XDG_RUNTIME_DIR").map(|d| d.join("qcc")))
             .unwrap_or_else(|| config_dir.join("run"));
+        let logs_dir = env_dir(STATE_DIR_ENV)
+            .map(|d| d.join("logs"))
+            .unwrap_or_else(|| config_dir.join("logs"));
         Self {
             config_dir,
             runtime_dir,
+            logs_dir,
         }
     }
 
     /// Paths with both directories given explicitly (tests, `qcc demo`).
     pub fn with_runtime(config_dir: impl Into<PathBuf>, runtime_dir: impl Into<PathBuf>) -> Self {
+        let config_dir: PathBuf = config_dir.into();
         Self {
-            config_dir: config_dir.into(),
+            logs_dir: config_dir.join("logs"),
+            config_dir,
             runtime_dir: runtime_dir.into(),
         }
     }
@@ -81,7 +99,17 @@ impl Paths {
 
     /// The detached daemon's log file (rotated beside itself).
     pub fn log_file(&self) -> PathBuf {
-        self.config_dir.join("logs").join("daemon.log")
+        self.logs_dir.join("daemon.log")
+    }
+
+    /// The folder of the logs (0700).
+    pub fn logs_dir(&self) -> &Path {
+        &self.logs_dir
+    }
+
+    /// Where logs lived before they moved to the state dir (`<config dir>/logs`).
+    pub fn legacy_logs_dir(&self) -> PathBuf {
+        self.config_dir.join("logs")
     }
 
     pub fn config_dir(&self) -> &Path {

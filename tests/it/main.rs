@@ -22,6 +22,7 @@ mod health;
 mod import;
 mod interactive;
 mod key_refs;
+mod logs_location;
 mod priority;
 mod profile;
 mod proxy_forward;

@@ -47,6 +47,14 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     if let Some(pid) = crate::cli::proxy::stop::stop_daemon(ctx, 30)? {
         style::note(&format!("stopped the daemon started by hand (pid {pid})"));
     }
+    // systemd appends to the log but does not make its folder: make it (0700) first.
+    let _ = crate::daemon::logfile::migrate(&ctx.paths);
+    crate::daemon::logfile::open(&log).map_err(|e| {
+        CliError::failed(
+            format!("cannot create the log {}: {e}", log.display()),
+            None,
+        )
+    })?;
     let path = service::install(&unit)?;
     if ctx.json {
         crate::ui::print_json(&serde_json::json!({

@@ -25,6 +25,8 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
+    // Logs left in the old place (before they moved to the state dir) move now.
+    let _ = crate::daemon::logfile::migrate(&ctx.paths);
     let path = ctx.paths.log_file();
     let lines = match logfile::tail(&path, args.lines) {
         Ok(l) => l,
