@@ -107,6 +107,8 @@ impl TestEnv {
                         | "COMPLETE"
                         | "SSL_CERT_FILE"
                         | "SSL_CERT_DIR"
+                        | "VISUAL"
+                        | "EDITOR"
                 )
             {
                 cmd.env_remove(k.as_ref());
