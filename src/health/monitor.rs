@@ -201,17 +201,18 @@ impl Monitor {
             _ => None,
         };
         let outcome = probe::run(&self.client, &target, timeout).await;
-        self.apply(u, &outcome, source);
+        self.apply(u, &outcome, source, key.fp);
         outcome
     }
 
     /// What a probe's result does: breaker, history, tier evaluation.
-    fn apply(&self, u: &Upstream, o: &ProbeOutcome, source: ProbeSource) {
+    /// `fp`: the fingerprint of the key the probe sent (the slot may hold another by now).
+    fn apply(&self, u: &Upstream, o: &ProbeOutcome, source: ProbeSource, fp: u64) {
         let table = self.proxy.routes();
         let now = Instant::now();
         let before = u.breaker.view(u.key_fp(), now).state;
         if o.passed {
-            if u.breaker.key_rejected(u.key_fp()) {
+            if u.breaker.key_rejected(fp) {
                 // Only an explicit check probes a rejected key; it works now.
                 u.breaker.clear_rejection();
             }
@@ -225,8 +226,7 @@ impl Monitor {
                 if matches!(f, Failure::Credential(_)) && u.key.refused() {
                     self.proxy.router.keys().wake.notify_one();
                 }
-                u.breaker
-                    .failure(f, table.breaker_policy(), u.key_fp(), now);
+                u.breaker.failure(f, table.breaker_policy(), fp, now);
             }
         }
         u.stats.record_probe(o.record(source));

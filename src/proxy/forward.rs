@@ -45,6 +45,7 @@ use crate::queue::model::NewItem;
 use crate::sse;
 use crate::state::model::QueueMode;
 use crate::upstream::breaker::Failure;
+use crate::upstream::keys::KeyState;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body as _;
@@ -269,7 +270,14 @@ async fn forward(
             Some(_) => body.clone().unwrap_or_default(),
             None => body.take().unwrap_or_default(),
         };
-        match attempt(proxy, client, table, parts, this_body, meta, &candidate, i).await {
+        // The key this attempt sends: its failure is that key's, even if the slot is read
+        // again meanwhile (a 401 of an old key must not reject the new one).
+        let key = u.key.current();
+        match attempt(
+            proxy, client, table, parts, this_body, meta, &candidate, i, &key,
+        )
+        .await
+        {
             Attempt::Commit(response) => return response,
             Attempt::Failed { failure, response } => {
                 let reason = failure.reason().to_owned();
@@ -287,10 +295,9 @@ async fn forward(
                     router.keys().wake.notify_one();
                 }
                 let opened = if candidate.last_resort {
-                    u.breaker
-                        .last_resort_failed(&failure, policy, u.key_fp(), now)
+                    u.breaker.last_resort_failed(&failure, policy, key.fp, now)
                 } else {
-                    u.breaker.failure(&failure, policy, u.key_fp(), now)
+                    u.breaker.failure(&failure, policy, key.fp, now)
                 };
                 if opened {
                     router.changed.notify_one();
@@ -445,8 +452,14 @@ async fn attempt(
     meta: &RequestMeta,
     candidate: &Candidate,
     number: usize,
+    key: &KeyState,
 ) -> Attempt {
     let u = &candidate.upstream;
+    let Some(credential) = &key.credential else {
+        // Read as unavailable since it was chosen: nothing is sent without a key.
+        let why = key.error.as_deref().unwrap_or("no key");
+        return failed(format!("key not available ({why})"));
+    };
     let settings = &table.settings;
     let header_timeout = Duration::from_secs(if meta.stream {
         settings.stream_header_timeout_secs
@@ -471,7 +484,7 @@ async fn attempt(
         let mut request = Request::new(body.outgoing());
         *request.method_mut() = parts.method.clone();
         *request.uri_mut() = uri;
-        *request.headers_mut() = request_headers(&parts.headers, u);
+        *request.headers_mut() = request_headers(&parts.headers, credential);
         Ok(request)
     };
     let first = match build() {

@@ -240,7 +240,16 @@ impl Router {
 
     /// Swap in a new config. A changed active profile (a manual switch) resets failover.
     pub fn apply(&self, config: &Config) -> Result<(), RouteError> {
-        let table = RouteTable::build(config, &self.registry, &self.keys)?;
+        let table = match RouteTable::build(config, &self.registry, &self.keys) {
+            Ok(t) => t,
+            Err(e) => {
+                // Refused: the snapshot in force keeps its key slots, refreshed as before.
+                let current = self.table.load();
+                self.keys
+                    .adopt(current.all.iter().map(|u| (u.id.as_str(), &u.key)));
+                return Err(e);
+            }
+        };
         let ids: Vec<&str> = table.all.iter().map(|u| u.id.as_str()).collect();
         self.keys.retain(&ids);
         {

@@ -6,9 +6,7 @@
 use std::sync::Once;
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName, header};
-
-use crate::upstream::Upstream;
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 
 /// The reqwest client for health probes and the demo (connection pooling, HTTP/2 over TLS
 /// by ALPN, no decompression, no redirects, no retries).
@@ -70,7 +68,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// The headers to send upstream: the client's, minus hop-by-hop headers, `host`,
 /// `content-length` (recomputed) and the client's credentials, plus the endpoint's.
-pub fn request_headers(incoming: &HeaderMap, upstream: &Upstream) -> HeaderMap {
+pub fn request_headers(incoming: &HeaderMap, credential: &(HeaderName, HeaderValue)) -> HeaderMap {
     static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
     let mut h = incoming.clone();
     strip_hop_by_hop(&mut h);
@@ -78,9 +76,8 @@ pub fn request_headers(incoming: &HeaderMap, upstream: &Upstream) -> HeaderMap {
     h.remove(header::CONTENT_LENGTH);
     h.remove(&X_API_KEY);
     h.remove(header::AUTHORIZATION);
-    if let Some((name, value)) = &upstream.key.current().credential {
-        h.insert(name.clone(), value.clone());
-    }
+    let (name, value) = credential;
+    h.insert(name.clone(), value.clone());
     h
 }
 

@@ -167,7 +167,9 @@ fn run_command(command: &str, timeout: Duration) -> Result<Secret, ResolveError>
         unsafe {
             libc::kill(-pid, libc::SIGKILL);
         }
-        let _ = waiter.join();
+        // Not joined: a process that left the group may hold the output open for ever; the
+        // waiter ends (and reaps the child) whenever it does.
+        drop(waiter);
         return Err(ResolveError::Timeout(timeout.as_secs().max(1)));
     }
     let _ = waiter.join();
@@ -329,20 +331,38 @@ impl KeySlot {
 
     /// Is a read due: never read, asked for, failed last time, or older than `ttl` — and
     /// in any case not within [`REREAD_MIN`] of the last read.
+    /// Claims the read when it is due (the last-read time is set under the same lock), so
+    /// that a reload and the refresh task never run one command twice at once.
     fn due(&self, ttl: Duration, now: Instant) -> bool {
-        self.reference.is_some() && self.wait_left(ttl, now).is_zero()
+        if self.reference.is_none() {
+            return false;
+        }
+        let mut last = self
+            .last_try
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !self.wait_after(*last, ttl, now).is_zero() {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     /// How long until [`due`](Self::due) may say yes (a minute at most).
     fn wait_left(&self, ttl: Duration, now: Instant) -> Duration {
-        let cap = Duration::from_secs(60);
         if self.reference.is_none() {
-            return cap;
+            return Duration::from_secs(60);
         }
         let last = *self
             .last_try
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.wait_after(last, ttl, now)
+    }
+
+    /// [`wait_left`](Self::wait_left) given the last read's time.
+    fn wait_after(&self, last: Option<Instant>, ttl: Duration, now: Instant) -> Duration {
+        let cap = Duration::from_secs(60);
         let Some(last) = last else {
             return Duration::ZERO;
         };
@@ -469,6 +489,16 @@ impl KeyRegistry {
         slots.insert(e.id.clone(), s.clone());
         self.wake.notify_one();
         Ok(s)
+    }
+
+    /// Put back the slots a snapshot serves with (after a refused reload made others).
+    pub fn adopt<'a>(&self, slots: impl IntoIterator<Item = (&'a str, &'a Arc<KeySlot>)>) {
+        let mut map = self.lock();
+        for (id, slot) in slots {
+            if slot.reference.is_some() {
+                map.insert(id.to_owned(), slot.clone());
+            }
+        }
     }
 
     /// Forget the slots of endpoints no longer configured.
