@@ -5,10 +5,11 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// Where a key is read from when it is used. Stored as its text (`env:RELAY_KEY`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum KeyRef {
     /// An environment variable of the process that uses the key (daemon or CLI).
     Env(String),
@@ -95,16 +96,16 @@ impl std::str::FromStr for KeyRef {
     }
 }
 
-impl Serialize for KeyRef {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+impl TryFrom<String> for KeyRef {
+    type Error = KeyRefError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        KeyRef::parse(&text)
     }
 }
 
-impl<'de> Deserialize<'de> for KeyRef {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        KeyRef::parse(&text).map_err(serde::de::Error::custom)
+impl From<KeyRef> for String {
+    fn from(v: KeyRef) -> String {
+        v.to_string()
     }
 }
 

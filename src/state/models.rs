@@ -4,11 +4,12 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// One rule: a glob over the requested model (`*` any run of characters, `?` one
 /// character) and the model to send instead. Stored as `pattern=target`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ModelRule {
     pub pattern: String,
     pub target: String,
@@ -99,16 +100,16 @@ impl std::str::FromStr for ModelRule {
     }
 }
 
-impl Serialize for ModelRule {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+impl TryFrom<String> for ModelRule {
+    type Error = ModelRuleError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        ModelRule::parse(&text)
     }
 }
 
-impl<'de> Deserialize<'de> for ModelRule {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        ModelRule::parse(&text).map_err(serde::de::Error::custom)
+impl From<ModelRule> for String {
+    fn from(v: ModelRule) -> String {
+        v.to_string()
     }
 }
 
