@@ -28,7 +28,7 @@ use crate::report::health::{EndpointHealth, HealthReport, ProbeReport};
 use crate::report::status::BreakerState;
 use crate::state::health::ProbeSource;
 use crate::upstream::Upstream;
-use crate::upstream::breaker::{Admit, Failure};
+use crate::upstream::breaker::Admit;
 use crate::upstream::metrics::weight_permille;
 use crate::upstream::stats::LATENCY_WINDOW;
 
@@ -223,9 +223,7 @@ impl Monitor {
         } else {
             tracing::warn!(endpoint = %u.id, "{source} probe failed: {}", o.reason);
             if let Some(f) = &o.failure {
-                if matches!(f, Failure::Credential(_)) && u.key.refused() {
-                    self.proxy.router.keys().wake.notify_one();
-                }
+                u.key.heard(f);
                 u.breaker.failure(f, table.breaker_policy(), fp, now);
             }
         }

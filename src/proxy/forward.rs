@@ -290,10 +290,8 @@ async fn forward(
                 u.stats.record_error(&reason);
                 let now = Instant::now();
                 let policy = table.breaker_policy();
-                if matches!(failure, Failure::Credential(_)) && u.key.refused() {
-                    // A key read through a reference: read it again (it may have rotated).
-                    router.keys().wake.notify_one();
-                }
+                // A refused key read through a reference is read again (it may have rotated).
+                u.key.heard(&failure);
                 let opened = if candidate.last_resort {
                     u.breaker.last_resort_failed(&failure, policy, key.fp, now)
                 } else {

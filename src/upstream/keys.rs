@@ -26,7 +26,7 @@ use http::{HeaderName, HeaderValue};
 use crate::state::keyref::KeyRef;
 use crate::state::model::{AuthStyle, Endpoint};
 use crate::state::secret::Secret;
-use crate::upstream::breaker::Breaker;
+use crate::upstream::breaker::{Breaker, Failure};
 
 /// A reference is read at most this often (a refused key's, or one that failed).
 pub const REREAD_MIN: Duration = Duration::from_secs(2);
@@ -265,11 +265,17 @@ pub struct KeySlot {
     wanted: AtomicBool,
     /// When it was last read (successfully or not), for [`REREAD_MIN`].
     last_try: Mutex<Option<Instant>>,
+    /// Its registry's refresh task, woken when a read is wanted.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl KeySlot {
     /// A stored key.
-    pub fn fixed(e: &Endpoint, breaker: Arc<Breaker>) -> Result<Self, KeyError> {
+    pub fn fixed(
+        e: &Endpoint,
+        breaker: Arc<Breaker>,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> Result<Self, KeyError> {
         let credential = credential_header(&e.id, e.auth, &e.key)?;
         Ok(Self {
             id: e.id.clone(),
@@ -284,11 +290,17 @@ impl KeySlot {
             breaker,
             wanted: AtomicBool::new(false),
             last_try: Mutex::new(None),
+            wake,
         })
     }
 
     /// A reference not read yet: refused until it is.
-    fn pending(e: &Endpoint, r: KeyRef, breaker: Arc<Breaker>) -> Self {
+    fn pending(
+        e: &Endpoint,
+        r: KeyRef,
+        breaker: Arc<Breaker>,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> Self {
         let slot = Self {
             id: e.id.clone(),
             auth: e.auth,
@@ -302,7 +314,9 @@ impl KeySlot {
             breaker,
             wanted: AtomicBool::new(true),
             last_try: Mutex::new(None),
+            wake,
         };
+        slot.wake.notify_one();
         slot.store(Err("not read yet".into()));
         slot
     }
@@ -321,12 +335,20 @@ impl KeySlot {
     }
 
     /// The upstream refused the key: read the reference again soon (a stored key cannot
-    /// change by itself). Returns whether a read was asked for.
+    /// change by itself), waking the refresh task. Returns whether a read was asked for.
     pub fn refused(&self) -> bool {
-        if self.reference.is_none() {
+        if self.reference.is_none() || self.wanted.swap(true, Ordering::AcqRel) {
             return false;
         }
-        !self.wanted.swap(true, Ordering::AcqRel)
+        self.wake.notify_one();
+        true
+    }
+
+    /// What an attempt or probe with this key heard: a refusal (401/403) asks for a read.
+    pub fn heard(&self, failure: &Failure) {
+        if matches!(failure, Failure::Credential(_)) {
+            self.refused();
+        }
     }
 
     /// Is a read due: never read, asked for, failed last time, or older than `ttl` — and
@@ -461,7 +483,7 @@ impl KeySlot {
 pub struct KeyRegistry {
     slots: Mutex<HashMap<String, Arc<KeySlot>>>,
     /// Woken when a slot wants a read.
-    pub wake: tokio::sync::Notify,
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl KeyRegistry {
@@ -476,7 +498,7 @@ impl KeyRegistry {
     pub fn slot(&self, e: &Endpoint, breaker: Arc<Breaker>) -> Result<Arc<KeySlot>, KeyError> {
         let Some(r) = &e.key_ref else {
             self.lock().remove(&e.id);
-            return KeySlot::fixed(e, breaker).map(Arc::new);
+            return KeySlot::fixed(e, breaker, self.wake.clone()).map(Arc::new);
         };
         let mut slots = self.lock();
         if let Some(s) = slots.get(&e.id)
@@ -485,9 +507,8 @@ impl KeyRegistry {
         {
             return Ok(s.clone());
         }
-        let s = Arc::new(KeySlot::pending(e, r.clone(), breaker));
+        let s = Arc::new(KeySlot::pending(e, r.clone(), breaker, self.wake.clone()));
         slots.insert(e.id.clone(), s.clone());
-        self.wake.notify_one();
         Ok(s)
     }
 
