@@ -25,13 +25,7 @@ pub fn rewrite(body: &RequestBody, rules: &[ModelRule]) -> Option<(RequestBody, 
     }
     let first = body.chunks().first()?;
     if let Some(span) = model_span(first) {
-        let (asked, sent) = renamed(&first[span.clone()], rules)?;
-        let mut chunks = Vec::with_capacity(body.chunks().len() + 2);
-        chunks.push(first.slice(..span.start));
-        chunks.push(Bytes::from(serde_json::to_vec(&sent).ok()?));
-        chunks.push(first.slice(span.end..));
-        chunks.extend(body.chunks()[1..].iter().cloned());
-        return Some((RequestBody::from_chunks(chunks), asked, sent));
+        return splice(first, span, &body.chunks()[1..], rules);
     }
     if body.is_single() {
         return None;
@@ -39,12 +33,22 @@ pub fn rewrite(body: &RequestBody, rules: &[ModelRule]) -> Option<(RequestBody, 
     // `model` is not in the first chunk: look in the whole body (rare).
     let whole = Bytes::from(body.contiguous().into_owned());
     let span = model_span(&whole)?;
-    let (asked, sent) = renamed(&whole[span.clone()], rules)?;
-    let chunks = vec![
-        whole.slice(..span.start),
-        Bytes::from(serde_json::to_vec(&sent).ok()?),
-        whole.slice(span.end..),
-    ];
+    splice(&whole, span, &[], rules)
+}
+
+/// `chunk` with the model string at `span` renamed, followed by `rest`.
+fn splice(
+    chunk: &Bytes,
+    span: std::ops::Range<usize>,
+    rest: &[Bytes],
+    rules: &[ModelRule],
+) -> Option<(RequestBody, String, String)> {
+    let (asked, sent) = renamed(&chunk[span.clone()], rules)?;
+    let mut chunks = Vec::with_capacity(rest.len() + 3);
+    chunks.push(chunk.slice(..span.start));
+    chunks.push(Bytes::from(serde_json::to_vec(&sent).ok()?));
+    chunks.push(chunk.slice(span.end..));
+    chunks.extend(rest.iter().cloned());
     Some((RequestBody::from_chunks(chunks), asked, sent))
 }
 
