@@ -231,46 +231,35 @@ fn bad_input_is_one_line_and_a_hint() {
     one_line_error(&err);
     assert!(err.contains("no file at"), "{err}");
 
-    let err = env.fail_with_hint(
-        1,
-        &[
-            "import",
+    // Files that cannot be imported: one line, a hint, never the key.
+    for (importer, file, says) in [
+        (
             "claude-settings",
-            &fixture("claude-settings/broken.json"),
-        ],
-    );
-    one_line_error(&err);
-    assert!(err.contains("not valid JSON (line 4"), "{err}");
-    assert!(!err.contains(RAW), "{err}");
-
-    let err = env.fail_with_hint(
-        1,
-        &[
-            "import",
+            "claude-settings/broken.json",
+            &["not valid JSON (line 4"][..],
+        ),
+        (
             "claude-settings",
-            &fixture("claude-settings/no-key.json"),
-        ],
-    );
-    one_line_error(&err);
-    assert!(
-        err.contains("nothing to import") && err.contains("no key"),
-        "{err}"
-    );
+            "claude-settings/no-key.json",
+            &["nothing to import", "no key"],
+        ),
+        (
+            "cc-switch",
+            "claude-settings/relay.json",
+            &["not a cc-switch config"],
+        ),
+    ] {
+        let err = env.fail_with_hint(1, &["import", importer, &fixture(file)]);
+        one_line_error(&err);
+        for s in says {
+            assert!(err.contains(s), "{file}: {err}");
+        }
+        assert!(!err.contains(RAW), "{err}");
+    }
 
     // No settings file at the default place.
     let err = env.fail_with_hint(1, &["import", "claude-settings"]);
     assert!(err.contains(".claude/settings.json"), "{err}");
-
-    let err = env.fail_with_hint(
-        1,
-        &[
-            "import",
-            "cc-switch",
-            &fixture("claude-settings/relay.json"),
-        ],
-    );
-    one_line_error(&err);
-    assert!(err.contains("not a cc-switch config"), "{err}");
 
     let err = env.fail_with_hint(
         2,
