@@ -321,9 +321,10 @@ impl KeySlot {
         slot
     }
 
-    /// What it holds now (one atomic load).
-    pub fn current(&self) -> arc_swap::Guard<Arc<KeyState>> {
-        self.state.load()
+    /// What it holds now, to keep across an attempt or a probe (awaits included: an
+    /// `Arc`, not a short-lived guard).
+    pub fn current(&self) -> Arc<KeyState> {
+        self.state.load_full()
     }
 
     pub fn fp(&self) -> u64 {
