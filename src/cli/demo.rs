@@ -199,6 +199,8 @@ fn seed(paths: &Paths, a: &str, b: &str) -> Result<Vec<String>, CliError> {
                     auth: AuthStyle::ApiKey,
                     weight: 100,
                     models: Vec::new(),
+                    kind: Default::default(),
+                    chat_path: None,
                 },
                 crate::cli::endpoint::new_id,
             )?;

@@ -193,6 +193,7 @@ impl Monitor {
                     .unwrap_or(m)
                     .to_owned()
             }),
+            chat_path: u.chat_path.clone(),
         };
         let timeout = Duration::from_secs(table.health.probe_timeout_secs.max(1));
         // A half-open endpoint: the probe is its trial (no user trial at the same time).

@@ -168,6 +168,8 @@ mod tests {
                     auth: AuthStyle::ApiKey,
                     weight: 100,
                     models: Vec::new(),
+                    kind: Default::default(),
+                    chat_path: None,
                 },
                 || "abc123".into(),
             )

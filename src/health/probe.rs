@@ -3,6 +3,9 @@
 //! and the model read from `message_start`) and passes only when the answer contains the
 //! nonce — so a relay that answers 200 with nonsense, or as another model, is caught.
 //!
+//! An `openai` endpoint is asked the same, as Chat Completions, and its answer read through
+//! the proxy's translator, so the nonce is checked on the translated answer.
+//!
 //! Used by `qcc health test` (the CLI, on its own runtime, no daemon) and by the daemon's
 //! probe scheduler ([`crate::health::monitor`]). It goes out through the same HTTP client
 //! as user traffic ([`crate::proxy::client`]), so a probe tests the stack users use. No IO
@@ -17,6 +20,7 @@ use http::uri::PathAndQuery;
 use http::{HeaderName, HeaderValue, Method, Request, StatusCode};
 use serde_json::{Map, Value};
 
+use crate::openai::stream::Translator;
 use crate::proxy::body::{describe, poll_chunk};
 use crate::proxy::client::UpstreamClient;
 use crate::proxy::request_body::RequestBody;
@@ -44,6 +48,9 @@ pub struct ProbeTarget {
     /// The credential header in the endpoint's style (marked sensitive).
     pub credential: (HeaderName, HeaderValue),
     pub model: String,
+    /// For an `openai` endpoint, its chat path: the probe goes there as Chat Completions
+    /// and its answer is read translated.
+    pub chat_path: Option<String>,
 }
 
 /// What one probe found.
@@ -270,20 +277,39 @@ async fn converse(
 ) -> Result<(), Fail> {
     let base = BaseUrl::parse(&target.base_url)
         .map_err(|e| (format!("the endpoint's URL is invalid: {e}"), None))?;
-    let uri = base
-        .uri_for(Some(&PathAndQuery::from_static("/v1/messages")))
-        .map_err(|e| (format!("cannot build the probe's URL: {e}"), None))?;
-    let body = RequestBody::from(Bytes::from(request_body(&target.model, nonce)));
+    let anthropic = request_body(&target.model, nonce);
+    let (uri, body, mut translator) = match &target.chat_path {
+        None => (
+            base.uri_for(Some(&PathAndQuery::from_static("/v1/messages")))
+                .map_err(|e| e.to_string()),
+            anthropic,
+            None,
+        ),
+        Some(path) => {
+            let v: Value = serde_json::from_slice(&anthropic).expect("json");
+            let (chat, names) =
+                crate::openai::request::to_chat(&v, &target.model).expect("a messages request");
+            (
+                base.join(path).map_err(|e| e.to_string()),
+                serde_json::to_vec(&chat).expect("json"),
+                Some(Translator::new(&target.model, names)),
+            )
+        }
+    };
+    let uri = uri.map_err(|e| (format!("cannot build the probe's URL: {e}"), None))?;
+    let body = RequestBody::from(Bytes::from(body));
     let mut request = Request::new(body.outgoing());
     *request.method_mut() = Method::POST;
     *request.uri_mut() = uri;
     let h = request.headers_mut();
     let (name, value) = &target.credential;
     h.insert(name.clone(), value.clone());
-    h.insert(
-        "anthropic-version",
-        HeaderValue::from_static(ANTHROPIC_VERSION),
-    );
+    if translator.is_none() {
+        h.insert(
+            "anthropic-version",
+            HeaderValue::from_static(ANTHROPIC_VERSION),
+        );
+    }
     h.insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -318,7 +344,10 @@ async fn converse(
         if buf.len() + chunk.len() > MAX_ANSWER_BYTES {
             return Err(transient("the answer is larger than 1 MiB".into()));
         }
-        buf.extend_from_slice(&chunk);
+        match &mut translator {
+            Some(t) if sse && status.is_success() => buf.extend_from_slice(&t.feed(&chunk)),
+            _ => buf.extend_from_slice(&chunk),
+        }
         if sse && status.is_success() {
             feed_events(&mut buf, seen)?;
             if seen.complete {
@@ -330,6 +359,12 @@ async fn converse(
         return Err(http_failure(status, &headers, &buf));
     }
     if sse {
+        if let Some(t) = &mut translator {
+            match t.end() {
+                Ok(tail) => buf.extend_from_slice(&tail),
+                Err(_) => return Err(transient("the stream ended without [DONE]".into())),
+            }
+        }
         feed_events(&mut buf, seen)?;
         if seen.complete {
             return Ok(());
@@ -337,8 +372,16 @@ async fn converse(
         return Err(transient("the stream ended before message_stop".into()));
     }
     // A relay that ignored `"stream": true` and sent the message whole.
-    let v: Value = serde_json::from_slice(&buf)
+    let mut v: Value = serde_json::from_slice(&buf)
         .map_err(|_| transient("the answer is neither a stream nor a JSON message".into()))?;
+    if translator.is_some() {
+        v = match v.get("choices") {
+            Some(_) => crate::openai::response::from_chat(&v, &target.model, &Default::default()),
+            None => {
+                serde_json::json!({"type": "error", "error": v.get("error").cloned().unwrap_or_default()})
+            }
+        };
+    }
     if v["type"] == "error" {
         return Err(transient(format!("error answer: {}", error_text(&v))));
     }

@@ -514,6 +514,8 @@ pub fn from_settings(settings: &Map<String, Value>) -> Result<FromSettings, Stri
             auth,
             weight: WEIGHT_DEFAULT,
             models: model_rules(&var),
+            kind: Default::default(),
+            chat_path: None,
         },
         notes,
     })

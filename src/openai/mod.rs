@@ -24,6 +24,27 @@ pub struct ToolNames {
     back: HashMap<String, String>,
 }
 
+/// A tool call id as Anthropic accepts it (`^[a-zA-Z0-9_-]+$`): some services name calls
+/// `functions.get_weather:0`, which an Anthropic endpoint refuses when the conversation
+/// moves there. Other characters become `_`.
+pub fn tool_id(id: &str) -> String {
+    let clean: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean.is_empty() {
+        "toolu_".to_owned()
+    } else {
+        clean
+    }
+}
+
 /// Longest tool name sent upstream.
 pub const MAX_TOOL_NAME: usize = 64;
 

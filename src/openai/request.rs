@@ -270,3 +270,37 @@ fn tool_choice(
         out.insert("parallel_tool_calls".into(), false.into());
     }
 }
+
+/// An Anthropic request without the thinking blocks no Anthropic endpoint signed (empty or
+/// missing `signature`: translated from an `openai` endpoint's reasoning), which an
+/// Anthropic endpoint would refuse; `None` when it has none (the body then goes as it is).
+/// Cheap for bodies without thinking blocks: one substring search.
+pub fn strip_unsigned_thinking(body: &[u8]) -> Option<Vec<u8>> {
+    use std::sync::LazyLock;
+    static MARK: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"\"thinking\""));
+    MARK.find(body)?;
+    let mut v: Value = serde_json::from_slice(body).ok()?;
+    let unsigned = |b: &Value| {
+        b.get("type").and_then(Value::as_str) == Some("thinking")
+            && b.get("signature")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+    };
+    let mut changed = false;
+    for m in v.get_mut("messages")?.as_array_mut()? {
+        let Some(content) = m.get_mut("content").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        let before = content.len();
+        content.retain(|b| !unsigned(b));
+        if content.len() != before {
+            changed = true;
+            if content.is_empty() {
+                // A turn of nothing but thinking: an empty content would be refused.
+                content.push(json!({"type": "text", "text": "(thinking omitted)"}));
+            }
+        }
+    }
+    changed.then(|| serde_json::to_vec(&v).expect("json"))
+}

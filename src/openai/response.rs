@@ -86,7 +86,7 @@ pub fn from_chat(answer: &Value, model: &str, names: &ToolNames) -> Value {
         let id = call
             .get("id")
             .and_then(Value::as_str)
-            .map_or_else(|| format!("toolu_{i}"), str::to_owned);
+            .map_or_else(|| format!("toolu_{i}"), crate::openai::tool_id);
         content.push(json!({
             "type": "tool_use",
             "id": id,

@@ -50,6 +50,8 @@ pub struct Translator {
     usage: Option<Value>,
     /// `[DONE]` came, or the stream failed: nothing more is sent.
     ended: bool,
+    /// The stream failed (an error chunk, or the end came too early).
+    failed: bool,
 }
 
 fn event(kind: &str, data: &Value) -> Vec<u8> {
@@ -79,12 +81,18 @@ impl Translator {
             finish: None,
             usage: None,
             ended: false,
+            failed: false,
         }
     }
 
     /// Whether the stream is over (`[DONE]`, or an error was sent).
     pub fn is_ended(&self) -> bool {
         self.ended
+    }
+
+    /// Whether it ended in failure (an error chunk came, or [`end`](Self::end) was early).
+    pub fn is_failed(&self) -> bool {
+        self.failed
     }
 
     /// Translate the next bytes of the upstream stream; returns the events to send.
@@ -114,6 +122,7 @@ impl Translator {
         }
         if self.finish.is_none() {
             self.ended = true;
+            self.failed = true;
             out.extend(error_event(
                 "api_error",
                 "the upstream stream ended before the answer was complete",
@@ -152,6 +161,7 @@ impl Translator {
                 .and_then(Value::as_str)
                 .unwrap_or("the upstream sent an error");
             self.ended = true;
+            self.failed = true;
             out.extend(error_event("api_error", message));
             return;
         }
@@ -297,7 +307,10 @@ impl Translator {
             .names
             .original(call.name.as_deref().unwrap_or_default())
             .to_owned();
-        let id = call.id.clone().unwrap_or_else(|| format!("toolu_{key}"));
+        let id = call
+            .id
+            .as_deref()
+            .map_or_else(|| format!("toolu_{key}"), crate::openai::tool_id);
         out.extend(event(
             "content_block_start",
             &json!({"type": "content_block_start", "index": index,

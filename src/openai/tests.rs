@@ -423,3 +423,47 @@ mod stream {
         assert_eq!(events.last().unwrap()["error"]["message"], "quota exceeded");
     }
 }
+
+#[test]
+fn tool_ids_become_ones_anthropic_accepts() {
+    assert_eq!(
+        crate::openai::tool_id("functions.get_weather:0"),
+        "functions_get_weather_0"
+    );
+    assert_eq!(crate::openai::tool_id("call_Ab-9"), "call_Ab-9");
+    let answer = serde_json::json!({"choices": [{"message": {"tool_calls": [
+        {"id": "functions.ls:1", "type": "function", "function": {"name": "ls", "arguments": "{}"}}
+    ]}, "finish_reason": "tool_calls"}]});
+    let m = crate::openai::response::from_chat(&answer, "m", &Default::default());
+    assert_eq!(m["content"][0]["id"], "functions_ls_1");
+}
+
+#[test]
+fn unsigned_thinking_is_stripped_signed_kept() {
+    let body = serde_json::json!({"model": "m", "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "translated", "signature": ""},
+            {"type": "thinking", "thinking": "no signature at all"},
+            {"type": "thinking", "thinking": "signed", "signature": "EqQBCkYIBx"},
+            {"type": "text", "text": "answer"}
+        ]},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "alone"}]}
+    ]});
+    let out = crate::openai::request::strip_unsigned_thinking(body.to_string().as_bytes()).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let kept = &v["messages"][1]["content"];
+    assert_eq!(kept.as_array().unwrap().len(), 2);
+    assert_eq!(kept[0]["signature"], "EqQBCkYIBx");
+    assert_eq!(
+        v["messages"][2]["content"][0]["type"], "text",
+        "never an empty turn"
+    );
+    // Nothing to strip: the body goes as it is.
+    let signed = serde_json::json!({"messages": [{"role": "assistant", "content": [
+        {"type": "thinking", "thinking": "x", "signature": "s"}]}]});
+    assert!(
+        crate::openai::request::strip_unsigned_thinking(signed.to_string().as_bytes()).is_none()
+    );
+    assert!(crate::openai::request::strip_unsigned_thinking(b"{\"messages\":[]}").is_none());
+}

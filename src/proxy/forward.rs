@@ -6,6 +6,8 @@
 //! 2. `/_qcc/…` is the proxy's own: `/_qcc/health` (liveness) and `/_qcc/status` (JSON).
 //!    With an access token configured, the client must present it (`x-api-key` or
 //!    `Authorization: Bearer`), compared in constant time.
+//!    `GET /v1/models` is answered here when the serving profile's endpoints rename models
+//!    or speak `openai` ([`local`](crate::proxy::local)).
 //! 3. The body is read fully, bounded by `max_body_bytes` (413 past it), so that it can be
 //!    sent again to another endpoint; its `stream` flag and conversation id are read.
 //! 4. One routing snapshot is taken and the router lists the candidates (recovery trial,
@@ -18,13 +20,20 @@
 //!    to the same endpoint (not a failure, not a failover). A connect error, a timeout
 //!    before headers, a retryable status, or a stream whose first SSE event is an `error`
 //!    is a failure: the breaker hears of it and the next candidate is tried.
-//! 6. Commit point — response headers, or for a stream its first event: status, headers and
+//!    An `openai` endpoint gets the request rebuilt as Chat Completions and its answer
+//!    translated back ([`openai`]); it takes only `/v1/messages` (and answers `count_tokens`
+//!    with a local estimate). Before an Anthropic attempt, thinking blocks no Anthropic
+//!    endpoint signed are removed (only when the config has `openai` endpoints).
+//! 6. Commit point — response headers, or for a stream its first event (translated, for
+//!    an `openai` endpoint): status, headers and
 //!    body go back unchanged, streamed frame by frame, plus `x-qcc-endpoint` and
 //!    `x-qcc-attempts`. Nothing is retried after this.
 //! 7. Every candidate failed: the last upstream error response goes back unchanged; if no
 //!    attempt got one, a 503 with `retry-after` naming each endpoint tried. The proxy's own
 //!    "no endpoint is available" 503 is left for when nothing could be sent at all (every
 //!    endpoint disabled, its key rejected, or held for billing).
+
+mod openai;
 
 use std::sync::atomic::Ordering;
 use std::task::Poll;
@@ -43,7 +52,7 @@ use crate::proxy::routing::{Candidate, RouteTable};
 use crate::proxy::upstream::{request_headers, response_headers, storable_headers};
 use crate::queue::model::NewItem;
 use crate::sse;
-use crate::state::model::QueueMode;
+use crate::state::model::{EndpointKind, QueueMode};
 use crate::upstream::breaker::Failure;
 use crate::upstream::keys::KeyState;
 use bytes::{Bytes, BytesMut};
@@ -80,6 +89,8 @@ pub async fn handle(
         own_endpoint(proxy, &req)
     } else if let Some(denied) = proxy.access.check_token(req.headers()) {
         denied
+    } else if let Some(models) = local_models(proxy, &table, &req) {
+        models
     } else {
         serve(proxy, client, table, req).await
     };
@@ -87,6 +98,21 @@ pub async fn handle(
         add_cors(response.headers_mut(), origin);
     }
     response
+}
+
+/// `GET /v1/models` answered from the serving profile's model maps, when it has any or
+/// speaks `openai` ([`crate::proxy::local::models`]).
+fn local_models(
+    proxy: &Proxy,
+    table: &RouteTable,
+    req: &Request<Incoming>,
+) -> Option<Response<ProxyBody>> {
+    if req.method() != Method::GET || req.uri().path() != "/v1/models" {
+        return None;
+    }
+    let serving = proxy.router.tier_state();
+    let (_, profile) = table.profile(&serving.serving)?;
+    crate::proxy::local::models(profile)
 }
 
 /// Steps 3 to 7 for a request that may use the proxy.
@@ -242,6 +268,16 @@ async fn forward(
             candidates.extend(router.last_resorts(table, &ids, Instant::now()));
             continue;
         };
+        if candidate.upstream.kind == EndpointKind::Openai
+            && !openai::serves(&parts.method, parts.uri.path())
+        {
+            // Not an attempt: that endpoint cannot take this request at all.
+            tried.push(Tried::Attempt {
+                endpoint: candidate.upstream.id.clone(),
+                reason: format!("an openai endpoint does not serve {}", parts.uri.path()),
+            });
+            continue;
+        }
         // A `retry-after` that ends past the deadline is not waited for: the others first.
         if candidate.not_before.is_some_and(|at| at > deadline) {
             candidate.not_before = None;
@@ -464,10 +500,40 @@ async fn attempt(
     } else {
         settings.header_timeout_secs
     });
+    if u.kind == EndpointKind::Openai {
+        return openai::attempt(
+            proxy,
+            client,
+            table,
+            parts,
+            body,
+            meta,
+            candidate,
+            number,
+            credential,
+            header_timeout,
+        )
+        .await;
+    }
+    // A conversation answered by an `openai` endpoint carries thinking blocks no Anthropic
+    // endpoint signed: they go before it is sent to one (only looked for when the config
+    // has `openai` endpoints).
+    let body = match table.has_openai {
+        true => match crate::openai::request::strip_unsigned_thinking(&body.contiguous()) {
+            Some(stripped) => {
+                tracing::debug!(endpoint = %u.id, "unsigned thinking blocks removed");
+                RequestBody::from(Bytes::from(stripped))
+            }
+            None => body,
+        },
+        false => body,
+    };
     // A model map renames the model for this endpoint; the answer names the asked one.
     let (body, renamed) = match crate::proxy::model_map::rewrite(&body, &u.models) {
         Some((body, asked, sent)) => {
-            tracing::debug!(endpoint = %u.id, "model {asked} sent as {sent}");
+            if u.stats.note_model(&asked, &sent) {
+                tracing::info!(endpoint = %u.id, "model {asked} sent as {sent}");
+            }
             (body, (!u.report_upstream_model).then_some((asked, sent)))
         }
         None => (body, None),
@@ -485,31 +551,11 @@ async fn attempt(
         *request.headers_mut() = request_headers(&parts.headers, credential);
         Ok(request)
     };
-    let first = match build() {
-        Ok(r) => r,
-        Err(e) => return failed(e),
-    };
-    let mut sent = tokio::time::timeout(header_timeout, client.request(first)).await;
-    if let Ok(Err(e)) = &sent
-        && was_stale(e, started)
-        && let Ok(again) = build()
-    {
-        // The upstream closed (or reset) an idle pooled connection as the request went out:
-        // not the endpoint's failure. Once more, on a connection of its own.
-        tracing::debug!(endpoint = %u.id, "reused connection failed ({}); resending on a fresh one", describe(e));
-        let left = header_timeout.saturating_sub(started.elapsed());
-        sent = tokio::time::timeout(left, client.fresh(again)).await;
-    }
+    let sent = send(client, u, header_timeout, started, build).await;
     drop(body);
     let response = match sent {
-        Err(_) => {
-            return failed(format!(
-                "no response headers within {} s",
-                header_timeout.as_secs()
-            ));
-        }
-        Ok(Err(e)) => return failed(describe(&e)),
-        Ok(Ok(r)) => r,
+        Ok(r) => r,
+        Err(e) => return failed(e),
     };
     let (head, mut upstream_body) = response.into_parts();
     let status = head.status;
@@ -548,16 +594,7 @@ async fn attempt(
         }
     }
     // The commit point.
-    u.stats.record_latency(latency);
-    u.stats.record_first_byte(started.elapsed());
-    if u.breaker.success() {
-        proxy.router.changed.notify_one();
-        tracing::info!(endpoint = %u.id, "breaker closed: a request succeeded{}", if candidate.last_resort { " (last resort)" } else { "" });
-    }
-    if let Some(session) = &meta.session {
-        proxy.router.sticky.pin(session, &u.id);
-    }
-    tracing::debug!(endpoint = %u.id, attempt = number, %status, "committed");
+    commit_point(proxy, candidate, meta, latency, started.elapsed(), number);
     // A whole answer's first bytes came with its headers, but hyper's client hands them
     // over a turn or two later: take them if they are there by then, so that the head and
     // the body leave in one write (two otherwise). Never waits for data that has not come.
@@ -613,6 +650,58 @@ async fn attempt(
     *out.headers_mut() = response_headers(headers);
     mark(out.headers_mut(), &u.id, number);
     Attempt::Commit(out)
+}
+
+/// Send the request `build` makes, within `timeout` for the response headers. A failure
+/// on a reused pooled connection before any response byte (the upstream closed it as the
+/// request went out) is not the endpoint's: the request goes once more on a fresh one.
+async fn send(
+    client: &UpstreamClient,
+    u: &crate::upstream::Upstream,
+    timeout: Duration,
+    started: Instant,
+    build: impl Fn() -> Result<Request<crate::proxy::request_body::Outgoing>, String>,
+) -> Result<Response<Incoming>, String> {
+    let mut sent = tokio::time::timeout(timeout, client.request(build()?)).await;
+    if let Ok(Err(e)) = &sent
+        && was_stale(e, started)
+        && let Ok(again) = build()
+    {
+        tracing::debug!(endpoint = %u.id, "reused connection failed ({}); resending on a fresh one", describe(e));
+        let left = timeout.saturating_sub(started.elapsed());
+        sent = tokio::time::timeout(left, client.fresh(again)).await;
+    }
+    match sent {
+        Err(_) => Err(format!(
+            "no response headers within {} s",
+            timeout.as_secs()
+        )),
+        Ok(Err(e)) => Err(describe(&e)),
+        Ok(Ok(r)) => Ok(r),
+    }
+}
+
+/// The commit point's bookkeeping: the endpoint's latency figures, its breaker closed, the
+/// conversation pinned to it.
+fn commit_point(
+    proxy: &Proxy,
+    candidate: &Candidate,
+    meta: &RequestMeta,
+    latency: Duration,
+    first_byte: Duration,
+    number: usize,
+) {
+    let u = &candidate.upstream;
+    u.stats.record_latency(latency);
+    u.stats.record_first_byte(first_byte);
+    if u.breaker.success() {
+        proxy.router.changed.notify_one();
+        tracing::info!(endpoint = %u.id, "breaker closed: a request succeeded{}", if candidate.last_resort { " (last resort)" } else { "" });
+    }
+    if let Some(session) = &meta.session {
+        proxy.router.sticky.pin(session, &u.id);
+    }
+    tracing::debug!(endpoint = %u.id, attempt = number, "committed");
 }
 
 /// A body that grew (or shrank) by `by` bytes keeps a true `content-length`.

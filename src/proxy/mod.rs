@@ -12,6 +12,9 @@
 //! - [`request_body`]: a request body held as the chunks read, never copied whole.
 //! - [`peek`]: `stream` and the conversation id read from a body without parsing it.
 //! - [`body`]: streaming pass-through with an idle timeout and passive usage reading.
+//! - [`translated`]: an `openai` endpoint's stream as Anthropic events, with pings.
+//! - [`local`]: what the proxy answers itself (`count_tokens` estimates for `openai`
+//!   endpoints, `/v1/models` from model maps).
 //! - [`retry`]: which outcomes may go to the next endpoint.
 //! - [`replay`]: queued requests sent again through the same routing.
 //! - [`error`]: Anthropic-shaped error responses.
@@ -25,6 +28,7 @@ pub mod client;
 pub mod error;
 pub mod forward;
 pub mod guard;
+pub mod local;
 pub mod model_map;
 pub mod peek;
 pub mod replay;
@@ -33,6 +37,7 @@ pub mod retry;
 pub mod routing;
 pub mod server;
 pub mod tiers;
+pub mod translated;
 pub mod upstream;
 
 use std::sync::Arc;

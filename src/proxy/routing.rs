@@ -74,6 +74,9 @@ pub struct RouteTable {
     pub policy: Policy,
     pub queue: QueueSettings,
     pub health: HealthSettings,
+    /// Some endpoint speaks `openai` (requests to Anthropic endpoints are then checked for
+    /// thinking blocks no Anthropic endpoint signed).
+    pub has_openai: bool,
 }
 
 /// Why a config cannot be served from.
@@ -129,6 +132,9 @@ impl RouteTable {
             policy: config.policy.clone(),
             queue: config.queue.clone(),
             health: config.health.clone(),
+            has_openai: config
+                .endpoints()
+                .any(|(_, e)| e.kind == crate::state::model::EndpointKind::Openai),
         })
     }
 
@@ -501,6 +507,8 @@ pub(crate) fn test_table(urls: &[&str]) -> RouteTable {
                     auth: Default::default(),
                     weight: 100,
                     models: Vec::new(),
+                    kind: Default::default(),
+                    chat_path: None,
                 },
                 || format!("{:06x}", rand::random::<u32>() & 0xffffff),
             )
@@ -537,6 +545,8 @@ mod tests {
                         auth: Default::default(),
                         weight: 100,
                         models: Vec::new(),
+                        kind: Default::default(),
+                        chat_path: None,
                     },
                     || (*id).to_owned(),
                 )

@@ -150,6 +150,8 @@ mod tests {
                     auth: Default::default(),
                     weight: 100,
                     models: Vec::new(),
+                    kind: Default::default(),
+                    chat_path: None,
                 },
                 || format!("{name}01"),
             )

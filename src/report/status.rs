@@ -98,4 +98,12 @@ pub struct EndpointStatus {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub last_error: Option<String>,
+    /// `anthropic` (passed through) or `openai` (translated).
+    #[serde(default)]
+    pub kind: String,
+    /// The model the last renamed (or translated) request asked for, and the one sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_asked: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_sent: Option<String>,
 }

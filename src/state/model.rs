@@ -73,6 +73,39 @@ pub enum ModelError {
     EmptyKey,
     #[error("profile '{0}' has no enabled endpoint")]
     NoEnabledEndpoint(String),
+    #[error("an openai endpoint sends its key as Authorization: Bearer, not {0}")]
+    OpenaiAuth(AuthStyle),
+    #[error("invalid chat path '{path}': {reason}")]
+    InvalidChatPath { path: String, reason: &'static str },
+}
+
+/// Check an `openai` endpoint's chat path (see [`Endpoint::chat_path`]) and its auth style.
+pub fn check_kind(
+    kind: EndpointKind,
+    auth: AuthStyle,
+    chat_path: Option<&str>,
+) -> Result<(), ModelError> {
+    if let Some(path) = chat_path {
+        let bad = |reason| ModelError::InvalidChatPath {
+            path: path.to_owned(),
+            reason,
+        };
+        if kind != EndpointKind::Openai {
+            return Err(bad("only openai endpoints have one"));
+        }
+        if !path.starts_with('/') {
+            return Err(bad("it must start with '/'"));
+        }
+        if path.contains(['?', '#']) || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad(
+                "it must be a plain path (no spaces, query or fragment)",
+            ));
+        }
+    }
+    if kind == EndpointKind::Openai && auth != AuthStyle::Bearer {
+        return Err(ModelError::OpenaiAuth(auth));
+    }
+    Ok(())
 }
 
 fn scope_suffix(profile: &Option<String>) -> String {
@@ -130,6 +163,10 @@ impl ModelError {
             ModelError::NoEnabledEndpoint(p) => format!(
                 "add one with `qcc endpoint add {p}` or enable one with `qcc endpoint enable {p} <id>`"
             ),
+            ModelError::OpenaiAuth(_) => "drop --auth, or pass --auth bearer".into(),
+            ModelError::InvalidChatPath { .. } => {
+                "pass the path after the base URL, e.g. --chat-path /chat/completions".into()
+            }
         })
     }
 }
@@ -158,10 +195,31 @@ impl std::fmt::Display for AuthStyle {
 /// What protocol an endpoint speaks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[derive(clap::ValueEnum)]
 pub enum EndpointKind {
     /// Speaks the Anthropic Messages API: requests pass through unchanged.
     #[default]
     Anthropic,
+    /// Speaks OpenAI's Chat Completions: qcc translates requests, answers, streams and
+    /// errors (docs/openai.md).
+    #[serde(rename = "openai")]
+    #[value(name = "openai")]
+    Openai,
+}
+
+impl EndpointKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointKind::Anthropic => "anthropic",
+            EndpointKind::Openai => "openai",
+        }
+    }
+}
+
+impl std::fmt::Display for EndpointKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// How a profile spreads new conversations over its endpoints.
@@ -269,6 +327,10 @@ pub struct Endpoint {
     pub report_upstream_model: bool,
     #[serde(default)]
     pub kind: EndpointKind,
+    /// An `openai` endpoint's request path after the base URL (default: `/v1/chat/completions`,
+    /// or `/chat/completions` when the base already ends in `/v1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_path: Option<String>,
     /// The model health probes ask this endpoint (else `health.probe_model`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe_model: Option<String>,
@@ -285,6 +347,15 @@ fn default_true() -> bool {
 }
 
 impl Endpoint {
+    /// The path an `openai` endpoint's chat requests go to, after the base URL.
+    pub fn chat_path(&self) -> &str {
+        match &self.chat_path {
+            Some(p) => p,
+            None if self.url.trim_end_matches('/').ends_with("/v1") => "/chat/completions",
+            None => "/v1/chat/completions",
+        }
+    }
+
     /// The name if set, else the URL's host.
     pub fn label(&self) -> String {
         if let Some(name) = &self.name {
@@ -306,6 +377,9 @@ pub struct NewEndpoint {
     pub auth: AuthStyle,
     pub weight: u16,
     pub models: Vec<ModelRule>,
+    pub kind: EndpointKind,
+    /// Only for `openai` endpoints (see [`Endpoint::chat_path`]).
+    pub chat_path: Option<String>,
 }
 
 /// An endpoint's credential as the user gives it: the key itself, or where to read it.
@@ -491,6 +565,9 @@ pub struct ProxySettings {
     pub key_ttl_secs: u64,
     /// Longest a `cmd:` key reference may run.
     pub key_timeout_secs: u64,
+    /// A translated stream (an `openai` endpoint) gets a `ping` event after this many
+    /// seconds without upstream data, as Anthropic's own streams do.
+    pub ping_interval_secs: u64,
     /// Host names served besides `127.0.0.1`, `localhost` and `[::1]` (loopback listener).
     pub allowed_hosts: Vec<String>,
     /// Web origins whose requests are served (none by default: a request carrying an
@@ -517,6 +594,7 @@ impl Default for ProxySettings {
             slow_start_secs: 30,
             key_ttl_secs: 300,
             key_timeout_secs: 10,
+            ping_interval_secs: 10,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             extra: Map::new(),
@@ -994,6 +1072,8 @@ impl Config {
         let pi = self.profile_index(profile)?;
         let url = normalize_url(&new.url)?;
         let weight = validate_weight(u32::from(new.weight))?;
+        let chat_path = new.chat_path.as_deref().map(str::trim).map(str::to_owned);
+        check_kind(new.kind, new.auth, chat_path.as_deref())?;
         let shown = new.key.shown();
         let (key, key_ref) = new.key.into_parts()?;
         if let Some(dup) = self.profiles[pi]
@@ -1043,7 +1123,8 @@ impl Config {
             enabled: true,
             models: new.models,
             report_upstream_model: false,
-            kind: EndpointKind::Anthropic,
+            kind: new.kind,
+            chat_path,
             probe_model: None,
             extra: Map::new(),
         });

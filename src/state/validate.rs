@@ -7,7 +7,8 @@
 use std::collections::HashSet;
 
 use crate::state::model::{
-    CONFIG_VERSION, Config, ModelError, normalize_url, validate_profile_name, validate_weight,
+    CONFIG_VERSION, Config, ModelError, check_kind, normalize_url, validate_profile_name,
+    validate_weight,
 };
 
 /// The first thing wrong with a config, and where.
@@ -81,6 +82,8 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
             }
             validate_weight(u32::from(e.weight))
                 .map_err(|err| from_model(format!("{place}.weight"), err))?;
+            check_kind(e.kind, e.auth, e.chat_path.as_deref())
+                .map_err(|err| from_model(format!("{place}.kind"), err))?;
             match (&e.key_ref, e.key.expose().trim().is_empty()) {
                 (None, true) => {
                     return Err(invalid(

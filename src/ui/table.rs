@@ -55,6 +55,13 @@ pub fn endpoints(rows: &[EndpointView], with_profile: bool) -> Table {
         header.push("PROFILE");
     }
     header.extend(["NAME", "URL", "KEY", "AUTH", "WEIGHT", "ENABLED"]);
+    // The kind only once some endpoint is not an Anthropic one.
+    let with_kind = rows
+        .iter()
+        .any(|e| e.kind != crate::state::model::EndpointKind::Anthropic);
+    if with_kind {
+        header.push("KIND");
+    }
     let with_models = rows.iter().any(|e| !e.models.is_empty());
     if with_models {
         header.push("MODELS");
@@ -73,6 +80,12 @@ pub fn endpoints(rows: &[EndpointView], with_profile: bool) -> Table {
             e.weight.to_string(),
             yes_no(e.enabled).to_owned(),
         ]);
+        if with_kind {
+            row.push(match &e.chat_path {
+                Some(path) => format!("{}\n{path}", e.kind),
+                None => e.kind.to_string(),
+            });
+        }
         if with_models {
             row.push(e.models.join("\n"));
         }
@@ -144,7 +157,7 @@ pub fn duration(secs: u64) -> String {
 }
 
 pub fn proxy_endpoints(rows: &[EndpointStatus]) -> Table {
-    let mut t = table(&[
+    let mut header = vec![
         "ID",
         "PROFILE",
         "NAME",
@@ -158,7 +171,13 @@ pub fn proxy_endpoints(rows: &[EndpointStatus]) -> Table {
         "PINNED",
         "TOKENS IN/OUT",
         "WHY UNAVAILABLE / LAST ERROR",
-    ]);
+    ];
+    // Models only once some endpoint renamed or translated one.
+    let with_models = rows.iter().any(|e| e.model_sent.is_some());
+    if with_models {
+        header.push("MODEL ASKED → SENT");
+    }
+    let mut t = table(&header);
     let ms = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
     for e in rows {
         let breaker = breaker_state(&e.endpoint);
@@ -171,7 +190,7 @@ pub fn proxy_endpoints(rows: &[EndpointStatus]) -> Table {
         if note.chars().count() > 70 {
             note = note.chars().take(69).collect::<String>() + "…";
         }
-        t.add_row(vec![
+        let mut row = vec![
             e.endpoint.id.clone(),
             e.endpoint.profile.clone(),
             e.endpoint.name.clone(),
@@ -185,7 +204,15 @@ pub fn proxy_endpoints(rows: &[EndpointStatus]) -> Table {
             e.pinned.to_string(),
             format!("{}/{}", e.input_tokens, e.output_tokens),
             note,
-        ]);
+        ];
+        if with_models {
+            row.push(match (&e.model_asked, &e.model_sent) {
+                (Some(a), Some(s)) if e.kind == "openai" => format!("{a} → {s} (openai)"),
+                (Some(a), Some(s)) => format!("{a} → {s}"),
+                _ => "-".into(),
+            });
+        }
+        t.add_row(row);
     }
     t
 }

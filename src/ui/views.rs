@@ -25,6 +25,9 @@ pub struct EndpointView {
     pub weight: u16,
     pub enabled: bool,
     pub kind: EndpointKind,
+    /// An `openai` endpoint's request path after the base URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_path: Option<String>,
     /// Model map rules, `pattern=model`, first match wins.
     pub models: Vec<String>,
     /// Answers name the model the endpoint served, not the one asked for.
@@ -48,6 +51,7 @@ impl EndpointView {
             weight: e.weight,
             enabled: e.enabled,
             kind: e.kind,
+            chat_path: (e.kind == EndpointKind::Openai).then(|| e.chat_path().to_owned()),
             models: e.models.iter().map(ToString::to_string).collect(),
             report_upstream_model: e.report_upstream_model,
         }

@@ -654,6 +654,8 @@ mod tests {
             auth: AuthStyle::ApiKey,
             weight: 100,
             models: Vec::new(),
+            kind: Default::default(),
+            chat_path: None,
         };
         c.add_endpoint("p", new, || "abc123".into())
             .unwrap()

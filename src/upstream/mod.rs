@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use crate::report::status::{BreakerState, EndpointIdentity, EndpointStatus};
 use crate::state::Config;
 use crate::state::health::EndpointState;
-use crate::state::model::Endpoint;
+use crate::state::model::{Endpoint, EndpointKind};
 use breaker::Breaker;
 use keys::{KeyRegistry, KeySlot};
 use stats::{EndpointStats, StatsRegistry};
@@ -47,6 +47,12 @@ pub struct Upstream {
     pub weight: u32,
     pub stats: Arc<EndpointStats>,
     pub breaker: Arc<Breaker>,
+    /// What it speaks: `openai` endpoints get translated requests at [`Upstream::chat`].
+    pub kind: EndpointKind,
+    /// An `openai` endpoint's chat completions URL (base URL + chat path).
+    pub chat: Option<http::Uri>,
+    /// The path part of it, after the base URL.
+    pub chat_path: Option<String>,
     /// Its model map (empty: requests go as they are).
     pub models: Vec<crate::state::models::ModelRule>,
     /// Answers name the model this endpoint served, not the one asked for.
@@ -84,15 +90,24 @@ impl Upstream {
     ) -> Result<Self, UpstreamError> {
         let (stats, breaker) = registry.get(&e.id);
         let key = keys.slot(e, breaker.clone())?;
+        let url_error = |source| UpstreamError::Url {
+            id: e.id.clone(),
+            source,
+        };
+        let base = BaseUrl::parse(&e.url).map_err(url_error)?;
+        let chat = match e.kind {
+            EndpointKind::Anthropic => None,
+            EndpointKind::Openai => Some(base.join(e.chat_path()).map_err(url_error)?),
+        };
         Ok(Self {
             id: e.id.clone(),
             profile: profile.to_owned(),
             name: e.label(),
             base_url: e.url.trim_end_matches('/').to_owned(),
-            base: BaseUrl::parse(&e.url).map_err(|source| UpstreamError::Url {
-                id: e.id.clone(),
-                source,
-            })?,
+            base,
+            kind: e.kind,
+            chat,
+            chat_path: (e.kind == EndpointKind::Openai).then(|| e.chat_path().to_owned()),
             key,
             enabled: e.enabled,
             weight: u32::from(e.weight),
@@ -171,6 +186,7 @@ impl Upstream {
     pub fn status(&self, now: Instant, pinned: usize) -> EndpointStatus {
         let (p50, p95) = self.stats.percentiles_ms();
         let (input, output) = self.stats.tokens();
+        let (model_asked, model_sent) = self.stats.last_model().unzip();
         EndpointStatus {
             endpoint: self.identity(now),
             pinned,
@@ -182,6 +198,9 @@ impl Upstream {
             input_tokens: input,
             output_tokens: output,
             last_error: self.stats.last_error(),
+            kind: self.kind.to_string(),
+            model_asked,
+            model_sent,
         }
     }
 }

@@ -43,6 +43,8 @@ fn push_capped<T>(q: &mut VecDeque<T>, v: T, cap: usize) {
 #[derive(Default)]
 struct Notes {
     last_error: Option<(String, DateTime<Utc>)>,
+    /// The model last asked for and the one sent for it (when they differ, or translated).
+    last_model: Option<(String, String)>,
     last_success_at: Option<DateTime<Utc>>,
     probes: VecDeque<ProbeRecord>,
     /// The state last observed (none before the first look).
@@ -146,6 +148,26 @@ impl EndpointStats {
         self.errors.fetch_add(1, Ordering::Relaxed);
         push_capped(&mut self.windows().outcomes, false, OUTCOME_WINDOW);
         self.notes().last_error = Some((message.into(), Utc::now()));
+    }
+
+    /// A request asked for model `asked` and was sent as `sent`; whether that differs from
+    /// the last one noted (the caller logs changes, not every request).
+    pub fn note_model(&self, asked: &str, sent: &str) -> bool {
+        let mut notes = self.notes();
+        if notes
+            .last_model
+            .as_ref()
+            .is_some_and(|(a, s)| a == asked && s == sent)
+        {
+            return false;
+        }
+        notes.last_model = Some((asked.to_owned(), sent.to_owned()));
+        true
+    }
+
+    /// The model last asked for and the one sent for it.
+    pub fn last_model(&self) -> Option<(String, String)> {
+        self.notes().last_model.clone()
     }
 
     pub fn add_usage(&self, input: u64, output: u64) {

@@ -68,6 +68,15 @@ impl BaseUrl {
     }
 }
 
+impl BaseUrl {
+    /// The base URL followed by `path` (which starts with `/`).
+    pub fn join(&self, path: &str) -> Result<Uri, UrlError> {
+        let pq = PathAndQuery::try_from(path).map_err(|e| UrlError::Invalid(e.to_string()))?;
+        self.uri_for(Some(&pq))
+            .map_err(|e| UrlError::Invalid(e.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +108,16 @@ mod tests {
             bases[0].uri_for(None).unwrap().to_string(),
             "https://relay.example/api/"
         );
+    }
+
+    #[test]
+    fn join_appends_a_path() {
+        let b = BaseUrl::parse("https://open.example/api/paas/v4").unwrap();
+        assert_eq!(
+            b.join("/chat/completions").unwrap().to_string(),
+            "https://open.example/api/paas/v4/chat/completions"
+        );
+        assert!(b.join("/a b").is_err());
     }
 
     #[test]

@@ -73,6 +73,8 @@ fn big_state(env: &TestEnv, endpoints: usize) {
                     auth: AuthStyle::Bearer,
                     weight: 100,
                     models: Vec::new(),
+                    kind: Default::default(),
+                    chat_path: None,
                 };
                 c.add_endpoint("big", new, || format!("{i:06x}")).unwrap();
             }

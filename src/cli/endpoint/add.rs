@@ -5,8 +5,8 @@ use crate::cli::ctx::Ctx;
 use crate::cli::endpoint::{KeySource, new_id};
 use crate::cli::error::CliError;
 use crate::state::model::{
-    AuthStyle, Config, Credential, Endpoint, NewEndpoint, WEIGHT_DEFAULT, normalize_url,
-    validate_weight,
+    AuthStyle, Config, Credential, Endpoint, EndpointKind, NewEndpoint, WEIGHT_DEFAULT, check_kind,
+    normalize_url, validate_weight,
 };
 use crate::ui::views::EndpointView;
 use crate::ui::{self, style};
@@ -26,6 +26,9 @@ Examples:
   qcc endpoint add work --url https://relay.example --key-ref env:RELAY_KEY \
       --model 'claude-sonnet-*=relay-sonnet' --model '*=relay-default'
   pass show relay | qcc endpoint add work --url https://relay.example/api --key-stdin --auth bearer -w 50
+  qcc endpoint add cheap --kind openai --url https://openrouter.ai/api --key-ref env:OPENROUTER_API_KEY \
+      --model 'claude-haiku-*=deepseek/deepseek-chat' --model '*=deepseek/deepseek-r1'
+  qcc endpoint add local --kind openai --url http://127.0.0.1:11434/v1 --key ollama --model '*=qwen3:8b'
   qcc endpoint add backup --from work          # reuse work's endpoints in backup")]
 pub struct Args {
     /// The profile to add to
@@ -36,9 +39,17 @@ pub struct Args {
     pub url: Option<String>,
     #[command(flatten)]
     pub key: KeySource,
-    /// How the key is sent: x-api-key or Authorization: Bearer
+    /// How the key is sent: x-api-key or Authorization: Bearer (openai endpoints: bearer)
     #[arg(long, value_enum, conflicts_with = "from")]
     pub auth: Option<AuthStyle>,
+    /// What the endpoint speaks: anthropic (passed through) or openai (Chat Completions,
+    /// translated)
+    #[arg(long, value_enum, conflicts_with = "from")]
+    pub kind: Option<EndpointKind>,
+    /// An openai endpoint's request path after the base URL (default /v1/chat/completions,
+    /// or /chat/completions when the URL ends in /v1)
+    #[arg(long, value_name = "PATH", conflicts_with = "from")]
+    pub chat_path: Option<String>,
     /// Share of new conversations, 1–1000
     #[arg(short, long, value_name = "N")]
     pub weight: Option<u32>,
@@ -118,14 +129,37 @@ fn ask_missing(ctx: &Ctx, args: &Args, weight: Option<u16>) -> Result<NewEndpoin
         return Err(CliError::MissingInput(missing));
     }
     let asking = !missing.is_empty();
+    let kind = match args.kind {
+        Some(k) => k,
+        None if asking => {
+            let items = [
+                "anthropic  (the Anthropic Messages API: official or a relay)".to_owned(),
+                "openai     (OpenAI Chat Completions: OpenRouter, DeepSeek, Ollama, …)".to_owned(),
+            ];
+            match ctx
+                .prompt
+                .select("What does the endpoint speak?", &items, 0)?
+            {
+                0 => EndpointKind::Anthropic,
+                _ => EndpointKind::Openai,
+            }
+        }
+        None => EndpointKind::Anthropic,
+    };
+    // Checked before anything is asked: a bad pairing fails at once.
+    if let Some(a) = args.auth {
+        check_kind(kind, a, args.chat_path.as_deref())?;
+    }
     let url = match &args.url {
         Some(u) => normalize_url(u)?,
         None => {
-            let u = ctx.prompt.text(
-                "Base URL",
-                Some("https://api.anthropic.com"),
-                |s: &String| normalize_url(s).map(|_| ()).map_err(|e| e.to_string()),
-            )?;
+            let default = match kind {
+                EndpointKind::Anthropic => "https://api.anthropic.com",
+                EndpointKind::Openai => "https://openrouter.ai/api",
+            };
+            let u = ctx.prompt.text("Base URL", Some(default), |s: &String| {
+                normalize_url(s).map(|_| ()).map_err(|e| e.to_string())
+            })?;
             normalize_url(&u)?
         }
     };
@@ -137,6 +171,7 @@ fn ask_missing(ctx: &Ctx, args: &Args, weight: Option<u16>) -> Result<NewEndpoin
     };
     let auth = match args.auth {
         Some(a) => a,
+        None if kind == EndpointKind::Openai => AuthStyle::Bearer,
         None if asking => {
             let items = [
                 "api-key  (x-api-key: the Anthropic API)".to_owned(),
@@ -161,6 +196,8 @@ fn ask_missing(ctx: &Ctx, args: &Args, weight: Option<u16>) -> Result<NewEndpoin
         auth,
         weight: weight.unwrap_or(WEIGHT_DEFAULT),
         models,
+        kind,
+        chat_path: args.chat_path.clone(),
     })
 }
 
@@ -219,6 +256,8 @@ fn reuse(
             auth: e.auth,
             weight: weight.unwrap_or(e.weight),
             models: e.models.clone(),
+            kind: e.kind,
+            chat_path: e.chat_path.clone(),
         })
         .collect())
 }

@@ -4,7 +4,7 @@ use crate::cli::complete;
 use crate::cli::ctx::Ctx;
 use crate::cli::endpoint::KeySource;
 use crate::cli::error::CliError;
-use crate::state::model::{AuthStyle, validate_weight};
+use crate::state::model::{AuthStyle, EndpointKind, check_kind, validate_weight};
 
 /// Change an endpoint's URL, key, auth style, weight or name. Its id stays the same.
 #[derive(Debug, clap::Args)]
@@ -15,7 +15,8 @@ Examples:
   qcc endpoint edit work e7c1 --name ''        # clear the name
   qcc endpoint edit work e7c1 --key-ref file:~/.config/relay.key
   qcc endpoint edit work e7c1 --model 'claude-opus-*=big' --remove-model '*'
-  qcc endpoint edit work e7c1 --clear-models")]
+  qcc endpoint edit work e7c1 --clear-models
+  qcc endpoint edit work e7c1 --kind openai --chat-path /chat/completions")]
 pub struct Args {
     /// The profile
     #[arg(add = clap_complete::ArgValueCandidates::new(complete::profiles))]
@@ -31,6 +32,12 @@ pub struct Args {
     /// New auth style
     #[arg(long, value_enum)]
     pub auth: Option<AuthStyle>,
+    /// What the endpoint speaks (openai: sent as Bearer; anthropic: the chat path goes)
+    #[arg(long, value_enum)]
+    pub kind: Option<EndpointKind>,
+    /// An openai endpoint's request path after the base URL (empty for the default)
+    #[arg(long, value_name = "PATH")]
+    pub chat_path: Option<String>,
     /// New weight, 1–1000
     #[arg(short, long, value_name = "N")]
     pub weight: Option<u32>,
@@ -56,6 +63,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     if args.url.is_none()
         && !args.key.is_given()
         && args.auth.is_none()
+        && args.kind.is_none()
+        && args.chat_path.is_none()
         && args.weight.is_none()
         && args.name.is_none()
         && args.models.is_empty()
@@ -65,7 +74,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     {
         return Err(CliError::usage(
             "nothing to change",
-            "pass at least one of --url, --key/--key-ref/--key-env/--key-stdin, --auth, --weight, --name, --model, --remove-model, --clear-models, --report-upstream-model",
+            "pass at least one of --url, --key/--key-ref/--key-env/--key-stdin, --auth, --kind, --chat-path, --weight, --name, --model, --remove-model, --clear-models, --report-upstream-model",
         ));
     }
     let weight = args.weight.map(validate_weight).transpose()?;
@@ -82,6 +91,19 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
         if let Some(a) = args.auth {
             e.auth = a;
         }
+        if let Some(k) = args.kind {
+            e.kind = k;
+            match k {
+                EndpointKind::Openai if args.auth.is_none() => e.auth = AuthStyle::Bearer,
+                EndpointKind::Anthropic if args.chat_path.is_none() => e.chat_path = None,
+                _ => {}
+            }
+        }
+        if let Some(p) = &args.chat_path {
+            let p = p.trim();
+            e.chat_path = (!p.is_empty()).then(|| p.to_owned());
+        }
+        check_kind(e.kind, e.auth, e.chat_path.as_deref())?;
         if let Some(w) = weight {
             e.weight = w;
         }

@@ -130,6 +130,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
                         base_url: e.url.trim_end_matches('/').to_owned(),
                         credential,
                         model,
+                        chat_path: (e.kind == crate::state::model::EndpointKind::Openai)
+                            .then(|| e.chat_path().to_owned()),
                     };
                     probe::run(client, &target, timeout).await.report(
                         &e.id,

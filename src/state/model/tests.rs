@@ -24,6 +24,8 @@ fn ep(url: &str, key: &str) -> NewEndpoint {
         auth: AuthStyle::ApiKey,
         weight: 100,
         models: Vec::new(),
+        kind: Default::default(),
+        chat_path: None,
     }
 }
 
