@@ -1,5 +1,6 @@
 //! Handling one request: read and record it, take the fault due, then apply the fault or
-//! route the request to its normal answer.
+//! route the request to its normal answer (by the fake's protocol: Anthropic Messages or
+//! OpenAI Chat Completions).
 
 use std::os::fd::RawFd;
 use std::sync::Arc;
@@ -12,8 +13,9 @@ use hyper::body::Incoming;
 use serde_json::Value;
 
 use super::body::{self, FakeBody, Outcome, Pacing};
-use super::reply::{Reply, input_tokens};
-use super::{Fault, Recorded, Shared, Ticket, respond, server};
+use super::openai::{self, Completion, OPENAI_MODEL};
+use super::reply::{FAKE_MODEL, Reply, input_tokens};
+use super::{Fault, Protocol, Recorded, Shared, Ticket, respond, server};
 
 /// What a connection's requests share: the fake's state and the socket (for resets).
 pub(crate) struct ConnCtx {
@@ -41,30 +43,47 @@ impl std::error::Error for Abort {}
 enum Route {
     Messages,
     CountTokens,
+    /// OpenAI's `POST …/chat/completions`.
+    Chat,
     Models,
     Root,
     Unknown,
 }
 
 impl Route {
-    fn of(method: &Method, path: &str) -> Route {
-        match (method.as_str(), path) {
-            ("POST", "/v1/messages") => Route::Messages,
-            ("POST", "/v1/messages/count_tokens") => Route::CountTokens,
-            ("GET", "/v1/models") => Route::Models,
-            ("GET" | "HEAD", "/") => Route::Root,
-            _ => Route::Unknown,
+    fn of(protocol: Protocol, method: &Method, path: &str) -> Route {
+        let method = method.as_str();
+        match protocol {
+            Protocol::Anthropic => match (method, path) {
+                ("POST", "/v1/messages") => Route::Messages,
+                ("POST", "/v1/messages/count_tokens") => Route::CountTokens,
+                ("GET", "/v1/models") => Route::Models,
+                ("GET" | "HEAD", "/") => Route::Root,
+                _ => Route::Unknown,
+            },
+            // A base URL may or may not end in /v1 (or have a prefix of its own).
+            Protocol::OpenAi => match (method, path) {
+                ("POST", _) if path.ends_with("/chat/completions") => Route::Chat,
+                ("GET", "/v1/models" | "/models") => Route::Models,
+                _ => Route::Unknown,
+            },
         }
     }
 
     fn takes_json(self) -> bool {
-        matches!(self, Route::Messages | Route::CountTokens)
+        matches!(self, Route::Messages | Route::CountTokens | Route::Chat)
+    }
+
+    fn streams(self) -> bool {
+        matches!(self, Route::Messages | Route::Chat)
     }
 }
 
 /// One received request, recorded, with the fault it drew.
 struct Exchange {
     route: Route,
+    /// `METHOD /path`, for OpenAI's 404 message.
+    target: String,
     body_len: usize,
     /// The parsed body (`Value::Null` on routes without one); `None` when a JSON route's
     /// body is not JSON.
@@ -75,11 +94,27 @@ struct Exchange {
 impl Exchange {
     fn streams(&self) -> bool {
         let stream = self.json.as_ref().and_then(|v| v.get("stream"));
-        self.route == Route::Messages && stream.and_then(Value::as_bool) == Some(true)
+        self.route.streams() && stream.and_then(Value::as_bool) == Some(true)
     }
 
-    fn request_id(&self) -> &str {
-        &self.ticket.request_id
+    /// The reply the request gets, in model and text (the nonce echo, the renamed model).
+    fn reply(&self, request: &Value, default_model: &str) -> Reply {
+        let ticket = &self.ticket;
+        let configured = &ticket.reply_text;
+        let mut reply = Reply::for_request(
+            request,
+            self.body_len,
+            ticket.seq,
+            configured,
+            default_model,
+        );
+        if !ticket.echo_nonce {
+            reply.text.clone_from(configured);
+        }
+        if let Some(model) = &ticket.reply_model {
+            reply.model.clone_from(model);
+        }
+        reply
     }
 }
 
@@ -106,7 +141,8 @@ pub(crate) async fn handle(
 
 /// Record the request (taking its fault) and parse what the route needs.
 fn receive(shared: &Shared, parts: &Parts, body: Bytes) -> Exchange {
-    let route = Route::of(&parts.method, parts.uri.path());
+    let route = Route::of(shared.protocol, &parts.method, parts.uri.path());
+    let target = format!("{} {}", parts.method, parts.uri.path());
     let json = if route.takes_json() {
         serde_json::from_slice(&body).ok()
     } else {
@@ -116,6 +152,7 @@ fn receive(shared: &Shared, parts: &Parts, body: Bytes) -> Exchange {
     let ticket = shared.record(recorded(parts, body));
     Exchange {
         route,
+        target,
         body_len,
         json,
         ticket,
@@ -151,20 +188,23 @@ async fn apply_fault(
             retry_after,
             message,
         } => {
-            let id = exchange.request_id();
-            let response = respond::error(status, id, message.as_deref(), retry_after);
+            let ticket = &exchange.ticket;
+            let response = respond::error(status, ticket, message.as_deref(), retry_after);
             Ok(finished(response, outcome))
         }
         Fault::ErrorEvent => {
-            let events = vec![respond::overloaded_event()];
-            let body = body::event_stream(events, Pacing::default(), outcome);
-            Ok(respond::event_stream(exchange.request_id(), body))
+            let event = match exchange.ticket.protocol {
+                Protocol::Anthropic => respond::overloaded_event(),
+                Protocol::OpenAi => openai::error_chunk(),
+            };
+            let body = body::event_stream(vec![event], Pacing::default(), outcome);
+            Ok(respond::event_stream(&exchange.ticket, body))
         }
         Fault::DelayHeaders(delay) => {
             tokio::time::sleep(delay).await;
             Ok(route(&exchange, outcome))
         }
-        Fault::None | Fault::DieAfterEvents(_) | Fault::SlowStream(_) => {
+        Fault::None | Fault::DieAfterEvents(_) | Fault::SlowStream(_) | Fault::EndWithoutDone => {
             Ok(route(&exchange, outcome))
         }
     }
@@ -191,20 +231,27 @@ fn finished(response: Response<FakeBody>, outcome: Outcome) -> Response<FakeBody
 
 /// The normal answer for the exchange's route.
 fn route(exchange: &Exchange, outcome: Outcome) -> Response<FakeBody> {
-    let id = exchange.request_id();
+    let ticket = &exchange.ticket;
     let Some(request) = &exchange.json else {
         let message = Some("request body is not valid JSON");
-        return finished(respond::error(400, id, message, None), outcome);
+        return finished(respond::error(400, ticket, message, None), outcome);
     };
     let response = match exchange.route {
         Route::Messages => return messages(exchange, request, outcome),
+        Route::Chat => return chat(exchange, request, outcome),
         Route::CountTokens => {
             let tokens = input_tokens(exchange.body_len);
-            respond::json(StatusCode::OK, id, &respond::count_tokens(tokens))
+            respond::json(StatusCode::OK, ticket, &respond::count_tokens(tokens))
         }
-        Route::Models => respond::json(StatusCode::OK, id, &respond::models()),
-        Route::Root => respond::empty(id),
-        Route::Unknown => respond::error(404, id, None, None),
+        Route::Models => {
+            let models = match ticket.protocol {
+                Protocol::Anthropic => respond::models(),
+                Protocol::OpenAi => openai::models(),
+            };
+            respond::json(StatusCode::OK, ticket, &models)
+        }
+        Route::Root => respond::empty(ticket),
+        Route::Unknown => respond::not_found(ticket, &exchange.target),
     };
     finished(response, outcome)
 }
@@ -212,24 +259,36 @@ fn route(exchange: &Exchange, outcome: Outcome) -> Response<FakeBody> {
 /// `POST /v1/messages`: a Message, streamed or whole.
 fn messages(exchange: &Exchange, request: &Value, outcome: Outcome) -> Response<FakeBody> {
     let ticket = &exchange.ticket;
-    let mut reply = Reply::for_request(request, exchange.body_len, ticket.seq, &ticket.reply_text);
-    if !ticket.echo_nonce {
-        reply.text.clone_from(&ticket.reply_text);
-    }
-    if let Some(model) = &ticket.reply_model {
-        reply.model.clone_from(model);
-    }
+    let reply = exchange.reply(request, FAKE_MODEL);
     if !exchange.streams() {
-        let response = respond::json(
-            StatusCode::OK,
-            &ticket.request_id,
-            &respond::message(&reply),
-        );
+        let response = respond::json(StatusCode::OK, ticket, &respond::message(&reply));
         return finished(response, outcome);
     }
-    let pacing = pacing(&ticket.fault);
-    let body = body::event_stream(respond::message_events(&reply), pacing, outcome);
-    respond::event_stream(&ticket.request_id, body)
+    let mut events = respond::message_events(&reply);
+    if ticket.fault == Fault::EndWithoutDone {
+        // content_block_stop, message_delta, message_stop
+        events.truncate(events.len().saturating_sub(3));
+    }
+    let body = body::event_stream(events, pacing(&ticket.fault), outcome);
+    respond::event_stream(ticket, body)
+}
+
+/// `POST …/chat/completions`: a chat completion, streamed (usage when the request's
+/// `stream_options.include_usage` asks for it) or whole.
+fn chat(exchange: &Exchange, request: &Value, outcome: Outcome) -> Response<FakeBody> {
+    let ticket = &exchange.ticket;
+    let reply = exchange.reply(request, OPENAI_MODEL);
+    let completion = Completion::new(reply, ticket.openai_reply.clone(), ticket.seq);
+    if !exchange.streams() {
+        let answer = openai::completion(&completion);
+        return finished(respond::json(StatusCode::OK, ticket, &answer), outcome);
+    }
+    let usage = request.pointer("/stream_options/include_usage");
+    let include_usage = usage.and_then(Value::as_bool) == Some(true);
+    let finishes = ticket.fault != Fault::EndWithoutDone;
+    let chunks = openai::stream(&completion, include_usage, finishes);
+    let body = body::event_stream(chunks, pacing(&ticket.fault), outcome);
+    respond::event_stream(ticket, body)
 }
 
 /// How a streamed Message misbehaves under `fault`.

@@ -1,18 +1,24 @@
-//! A fake Anthropic upstream for tests, benchmarks and `qcc demo`.
+//! A fake Anthropic (or OpenAI-compatible) upstream for tests, benchmarks and `qcc demo`.
 //!
 //! `FakeUpstream` serves the real wire protocol (`POST /v1/messages` streamed or whole,
-//! `count_tokens`, `models`, `HEAD /`) on 127.0.0.1 from its own thread and tokio runtime,
-//! records every request, and fails on command (`Fault`). This file holds the handle, the
-//! shared state with its counters (`Stats`) and the recorded requests (`Recorded`).
+//! `count_tokens`, `models`, `HEAD /`; or, spawned with [`FakeUpstream::spawn_openai`],
+//! Chat Completions and OpenAI's `models`) on 127.0.0.1 from its own thread and tokio
+//! runtime, records every request, and fails on command (`Fault`). This file holds the
+//! handle, the shared state with its counters (`Stats`) and the recorded requests
+//! (`Recorded`).
 
 mod body;
 mod fault;
 mod handle;
+mod openai;
 mod reply;
 mod respond;
+mod script;
 mod server;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_openai;
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -24,6 +30,17 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 pub use fault::Fault;
+pub use script::{OpenAiReply, ToolCall};
+
+/// The wire protocol a fake serves, fixed when it is spawned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// Anthropic Messages ([`FakeUpstream::spawn_named`]).
+    #[default]
+    Anthropic,
+    /// OpenAI Chat Completions ([`FakeUpstream::spawn_openai`]).
+    OpenAi,
+}
 
 /// Counters over everything the fake has served.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -81,6 +98,18 @@ impl FakeUpstream {
 
     /// Start a fake whose name appears in its default reply text and its `request-id`s.
     pub fn spawn_named(name: &str) -> std::io::Result<FakeUpstream> {
+        FakeUpstream::spawn_as(name, Protocol::Anthropic)
+    }
+
+    /// Start a fake OpenAI-compatible service named `name`: `POST` to any path ending in
+    /// `/chat/completions` (streamed or whole), `GET /v1/models` (or `/models`), everything
+    /// else a 404; errors, headers (`x-request-id`) and faults in OpenAI's shapes. What it
+    /// says is set as for the Anthropic fake, plus [`FakeUpstream::set_openai_reply`].
+    pub fn spawn_openai(name: &str) -> std::io::Result<FakeUpstream> {
+        FakeUpstream::spawn_as(name, Protocol::OpenAi)
+    }
+
+    fn spawn_as(name: &str, protocol: Protocol) -> std::io::Result<FakeUpstream> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -91,7 +120,7 @@ impl FakeUpstream {
             let _entered = runtime.enter();
             tokio::net::TcpListener::from_std(listener)?
         };
-        let shared = Arc::new(Shared::new(name));
+        let shared = Arc::new(Shared::new(name, protocol));
         let (stop, stopped) = oneshot::channel();
         let serve = server::accept_loop(listener, Arc::clone(&shared), stopped);
         let thread = std::thread::Builder::new()
@@ -112,6 +141,11 @@ impl FakeUpstream {
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The protocol it serves.
+    pub fn protocol(&self) -> Protocol {
+        self.shared.protocol
     }
 
     /// Queue a fault for the next request that arrives (FIFO, one request each).
@@ -140,6 +174,12 @@ impl FakeUpstream {
     pub fn set_reply_model(&self, model: Option<&str>) {
         self.shared
             .update(|state| state.reply_model = model.map(str::to_owned));
+    }
+
+    /// What OpenAI-mode replies carry besides the text (reasoning, tool calls, where the
+    /// finish goes, cached tokens); the default is text only. Ignored in Anthropic mode.
+    pub fn set_openai_reply(&self, reply: OpenAiReply) {
+        self.shared.update(|state| state.openai_reply = reply);
     }
 
     /// Close keep-alive connections idle for `after` (`None`: keep them, the default), the
@@ -218,6 +258,7 @@ impl std::fmt::Debug for FakeUpstream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FakeUpstream")
             .field("name", &self.shared.name)
+            .field("protocol", &self.shared.protocol)
             .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
@@ -231,12 +272,15 @@ pub(crate) struct Ticket {
     pub reply_text: String,
     pub echo_nonce: bool,
     pub reply_model: Option<String>,
+    pub openai_reply: OpenAiReply,
+    pub protocol: Protocol,
     pub request_id: String,
 }
 
 /// State shared by the handle and the server thread; every change wakes `wait_until`.
 pub(crate) struct Shared {
     name: String,
+    protocol: Protocol,
     /// `name` reduced to characters safe in a header value.
     id_name: String,
     state: Mutex<State>,
@@ -249,13 +293,14 @@ struct State {
     reply_text: String,
     echo_nonce: bool,
     reply_model: Option<String>,
+    openai_reply: OpenAiReply,
     requests: Vec<Recorded>,
     stats: Stats,
     idle_close: Option<Duration>,
 }
 
 impl Shared {
-    fn new(name: &str) -> Shared {
+    fn new(name: &str, protocol: Protocol) -> Shared {
         let id_name = name
             .chars()
             .map(|c| {
@@ -272,12 +317,14 @@ impl Shared {
             reply_text: format!("Hello from {name}."),
             echo_nonce: true,
             reply_model: None,
+            openai_reply: OpenAiReply::default(),
             requests: Vec::new(),
             stats: Stats::default(),
             idle_close: None,
         };
         Shared {
             name: name.to_owned(),
+            protocol,
             id_name,
             state: Mutex::new(state),
             changed: Condvar::new(),
@@ -308,6 +355,8 @@ impl Shared {
                 reply_text: state.reply_text.clone(),
                 echo_nonce: state.echo_nonce,
                 reply_model: state.reply_model.clone(),
+                openai_reply: state.openai_reply.clone(),
+                protocol: self.protocol,
                 request_id: format!("req_{}_{seq}", self.id_name),
             }
         })

@@ -15,12 +15,20 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    /// The reply to request number `seq` whose parsed body is `request` (`body_len` bytes).
-    pub fn for_request(request: &Value, body_len: usize, seq: usize, configured: &str) -> Reply {
+    /// The reply to request number `seq` whose parsed body is `request` (`body_len` bytes),
+    /// naming `default_model` when the request names none. The nonce is looked for in the
+    /// request's `messages` (Anthropic's and OpenAI's alike).
+    pub fn for_request(
+        request: &Value,
+        body_len: usize,
+        seq: usize,
+        configured: &str,
+        default_model: &str,
+    ) -> Reply {
         let model = request
             .get("model")
             .and_then(Value::as_str)
-            .unwrap_or(FAKE_MODEL);
+            .unwrap_or(default_model);
         let text = match request.get("messages").and_then(find_nonce) {
             Some(nonce) => format!("{configured} nonce: {nonce}"),
             None => configured.to_owned(),

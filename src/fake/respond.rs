@@ -1,5 +1,6 @@
-//! Building responses: common headers, JSON bodies (Message, count_tokens, models, errors)
-//! and the SSE events of a streamed Message.
+//! Building responses: common headers (Anthropic's or OpenAI's, by the ticket's protocol),
+//! JSON bodies (Message, count_tokens, models, errors) and the SSE events of a streamed
+//! Message.
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
@@ -9,69 +10,87 @@ use serde_json::{Value, json};
 use super::body::{FakeBody, full};
 use super::fault::{default_message, error_type, should_retry};
 use super::reply::{FAKE_MODEL, Reply, chunks};
+use super::{Protocol, Ticket, openai};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 const REQUESTS_REMAINING: HeaderName =
     HeaderName::from_static("anthropic-ratelimit-requests-remaining");
 const SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
+const OPENAI_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const OPENAI_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining-requests");
 
-/// A response with the headers every answer carries.
-fn base(status: StatusCode, request_id: &str, body: FakeBody) -> Response<FakeBody> {
+/// A response with the headers every answer of the ticket's protocol carries.
+fn base(status: StatusCode, ticket: &Ticket, body: FakeBody) -> Response<FakeBody> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
+    let (id_header, remaining) = match ticket.protocol {
+        Protocol::Anthropic => (REQUEST_ID, REQUESTS_REMAINING),
+        Protocol::OpenAi => (OPENAI_REQUEST_ID, OPENAI_REMAINING),
+    };
     let headers = response.headers_mut();
-    if let Ok(id) = HeaderValue::from_str(request_id) {
-        headers.insert(REQUEST_ID, id);
+    if let Ok(id) = HeaderValue::from_str(&ticket.request_id) {
+        headers.insert(id_header, id);
     }
-    headers.insert(REQUESTS_REMAINING, HeaderValue::from_static("999"));
+    headers.insert(remaining, HeaderValue::from_static("999"));
     response
 }
 
 /// `status` with a JSON body.
-pub(crate) fn json(status: StatusCode, request_id: &str, value: &Value) -> Response<FakeBody> {
-    let mut response = base(status, request_id, full(value.to_string()));
+pub(crate) fn json(status: StatusCode, ticket: &Ticket, value: &Value) -> Response<FakeBody> {
+    let mut response = base(status, ticket, full(value.to_string()));
     let content_type = HeaderValue::from_static("application/json");
     response.headers_mut().insert(CONTENT_TYPE, content_type);
     response
 }
 
 /// 200 with no body.
-pub(crate) fn empty(request_id: &str) -> Response<FakeBody> {
-    base(StatusCode::OK, request_id, full(Bytes::new()))
+pub(crate) fn empty(ticket: &Ticket) -> Response<FakeBody> {
+    base(StatusCode::OK, ticket, full(Bytes::new()))
 }
 
 /// 200 `text/event-stream` around an event body.
-pub(crate) fn event_stream(request_id: &str, body: FakeBody) -> Response<FakeBody> {
-    let mut response = base(StatusCode::OK, request_id, body);
+pub(crate) fn event_stream(ticket: &Ticket, body: FakeBody) -> Response<FakeBody> {
+    let mut response = base(StatusCode::OK, ticket, body);
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
 
-/// An Anthropic error response for `status` (500 when `status` is not a valid code).
+/// An error response for `status` in the ticket's protocol (500 when `status` is not a
+/// valid code); `x-should-retry` is Anthropic's alone.
 pub(crate) fn error(
     status: u16,
-    request_id: &str,
+    ticket: &Ticket,
     message: Option<&str>,
     retry_after: Option<u64>,
 ) -> Response<FakeBody> {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let status = code.as_u16();
-    let body = error_body(
-        status,
-        message.unwrap_or(default_message(status)),
-        request_id,
-    );
-    let mut response = json(code, request_id, &body);
+    let anthropic = ticket.protocol == Protocol::Anthropic;
+    let body = if anthropic {
+        let message = message.unwrap_or(default_message(status));
+        error_body(status, message, &ticket.request_id)
+    } else {
+        openai::error_body(status, message)
+    };
+    let mut response = json(code, ticket, &body);
     let headers = response.headers_mut();
     if let Some(secs) = retry_after {
         headers.insert(RETRY_AFTER, HeaderValue::from(secs));
     }
-    if should_retry(status) {
+    if anthropic && should_retry(status) {
         headers.insert(SHOULD_RETRY, HeaderValue::from_static("true"));
     }
     response
+}
+
+/// The 404 for a route the protocol does not have; `target` is `METHOD /path`.
+pub(crate) fn not_found(ticket: &Ticket, target: &str) -> Response<FakeBody> {
+    match ticket.protocol {
+        Protocol::Anthropic => error(404, ticket, None, None),
+        Protocol::OpenAi => json(StatusCode::NOT_FOUND, ticket, &openai::invalid_url(target)),
+    }
 }
 
 fn error_body(status: u16, message: &str, request_id: &str) -> Value {

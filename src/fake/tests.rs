@@ -1,5 +1,6 @@
 //! Tests of the fake upstream over real HTTP with reqwest: the wire shapes, the recording,
-//! every fault, fault ordering, nonce echo and shutdown.
+//! every fault, fault ordering, nonce echo and shutdown (Anthropic mode; the helpers are
+//! shared with `tests_openai`).
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{FakeUpstream, Fault};
 
-const WAIT: Duration = Duration::from_secs(3);
+pub(super) const WAIT: Duration = Duration::from_secs(3);
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/claude_code_like_request.json"
@@ -18,7 +19,7 @@ const FIXTURE_HEADERS: &str = concat!(
     "/tests/fixtures/claude_code_like_request.headers.json"
 );
 
-fn client() -> reqwest::Client {
+pub(super) fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
@@ -36,7 +37,7 @@ fn request_body(stream: bool, text: &str) -> String {
     .to_string()
 }
 
-async fn post(
+pub(super) async fn post(
     fake: &FakeUpstream,
     path: &str,
     body: impl Into<reqwest::Body>,
@@ -50,12 +51,12 @@ async fn post(
         .expect("response")
 }
 
-async fn body_json(response: reqwest::Response) -> Value {
+pub(super) async fn body_json(response: reqwest::Response) -> Value {
     let bytes = response.bytes().await.expect("body");
     serde_json::from_slice(&bytes).expect("JSON body")
 }
 
-fn header<'r>(response: &'r reqwest::Response, name: &str) -> Option<&'r str> {
+pub(super) fn header<'r>(response: &'r reqwest::Response, name: &str) -> Option<&'r str> {
     response.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -90,7 +91,9 @@ fn reassembled_text(events: &[(String, Value)]) -> String {
 }
 
 /// Read a body chunk by chunk until it ends (`Ok`) or fails (`Err`), keeping what arrived.
-async fn read_all(mut response: reqwest::Response) -> (String, Result<(), reqwest::Error>) {
+pub(super) async fn read_all(
+    mut response: reqwest::Response,
+) -> (String, Result<(), reqwest::Error>) {
     let mut text = String::new();
     loop {
         match response.chunk().await {
@@ -101,7 +104,7 @@ async fn read_all(mut response: reqwest::Response) -> (String, Result<(), reqwes
     }
 }
 
-fn error_chain(error: &reqwest::Error) -> String {
+pub(super) fn error_chain(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -358,7 +361,7 @@ async fn die_after_events_resets_a_non_streaming_request() {
     assert!(sent.expect_err("reset").status().is_none());
 }
 
-async fn post_result(
+pub(super) async fn post_result(
     fake: &FakeUpstream,
     path: &str,
     body: String,
@@ -417,6 +420,22 @@ async fn error_event_comes_first() {
     let events = parse_sse(&text);
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].1["error"]["type"], "overloaded_error");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn end_without_done_ends_cleanly_before_the_closing_events() {
+    let fake = FakeUpstream::spawn().unwrap();
+    fake.push_fault(Fault::EndWithoutDone);
+    let response = post(&fake, "/v1/messages", request_body(true, "hi")).await;
+    assert_eq!(response.status(), 200);
+    let (text, end) = read_all(response).await;
+    end.expect("a clean end at the HTTP level");
+    let events = parse_sse(&text);
+    let mut expected = vec!["message_start", "content_block_start", "ping"];
+    expected.extend(["content_block_delta"; 3]);
+    assert_eq!(names(&events), expected);
+    assert_eq!(reassembled_text(&events), "Hello from fake.");
+    assert!(fake.wait_until(WAIT, |s| s.completed == 1 && s.events_sent == 6));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
