@@ -97,6 +97,8 @@ impl CliError {
         match self {
             CliError::Model(
                 ModelError::InvalidUrl { .. }
+                | ModelError::OpenaiAuth(_)
+                | ModelError::InvalidChatPath { .. }
                 | ModelError::InvalidWeight(_)
                 | ModelError::InvalidProfileName(_)
                 | ModelError::EmptyKey,

@@ -187,7 +187,7 @@ impl Translator {
                     _ => self.open_block(
                         out,
                         Open::Thinking,
-                        json!({"type": "thinking", "thinking": ""}),
+                        json!({"type": "thinking", "thinking": "", "signature": ""}),
                     ),
                 };
                 out.extend(event(

@@ -101,3 +101,64 @@ fn claude_code_runs_through_the_proxy_across_failures_and_an_outage() {
     assert!(ok, "{r}");
     assert_eq!(r["is_error"], false, "{r}");
 }
+
+#[test]
+fn claude_code_runs_against_an_openai_endpoint() {
+    let Some(claude) = claude_bin() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have Claude Code: see .ci/run (QCC_CLAUDE_BIN)"
+        );
+        eprintln!("skipped: Claude Code is not installed (set QCC_CLAUDE_BIN)");
+        return;
+    };
+    let env = TestEnv::new();
+    let up = FakeUpstream::spawn_openai("chat").unwrap();
+    up.set_reply_text("Hello from a chat model.");
+    env.ok(&["profile", "add", "cheap"]);
+    env.ok(&[
+        "endpoint",
+        "add",
+        "cheap",
+        "--kind",
+        "openai",
+        "--url",
+        &up.url(),
+        "--key",
+        "sk-or-claude-0000000001",
+        "--model",
+        "claude-haiku-*=small-chat",
+        "--model",
+        "*=big-chat",
+    ]);
+    let proxy = env.start_proxy();
+    let (ok, r) = ask(&env, &claude, &proxy.base_url, "Say hello");
+    assert!(ok, "{r}");
+    assert_eq!(r["is_error"], false, "{r}");
+    assert_eq!(r["result"], "Hello from a chat model.", "{r}");
+    // Every request Claude Code made reached the chat endpoint translated: its tools as
+    // functions, its system prompt as a system message, each model mapped.
+    let reqs = up.requests();
+    assert!(!reqs.is_empty());
+    for q in &reqs {
+        assert!(q.path.ends_with("/chat/completions"), "{}", q.path);
+        assert_eq!(
+            q.header("authorization"),
+            Some("Bearer sk-or-claude-0000000001")
+        );
+        let body: Value = serde_json::from_slice(&q.body).unwrap();
+        let model = body["model"].as_str().unwrap();
+        assert!(model == "small-chat" || model == "big-chat", "{model}");
+        assert_eq!(body["messages"][0]["role"], "system");
+    }
+    let main_turn = reqs
+        .iter()
+        .map(|q| serde_json::from_slice::<Value>(&q.body).unwrap())
+        .find(|b| b["tools"].as_array().is_some_and(|t| !t.is_empty()))
+        .expect("the main turn carries Claude Code's tools");
+    for t in main_turn["tools"].as_array().unwrap() {
+        assert_eq!(t["type"], "function");
+        assert!(t["function"]["name"].as_str().unwrap().len() <= 64);
+        assert!(t["function"]["parameters"]["type"].is_string(), "{t}");
+    }
+}
