@@ -3,7 +3,7 @@
 else the machine does, unlike wall-clock figures).
 
     bench/callgrind.py [--qcc target/release/qcc] [--requests 300] [--mode stream|whole]
-                       [--out callgrind.out] [--annotate]
+                       [--out callgrind.out] [--annotate] [--with-openai]
 
 Starts a canned upstream (this script, on 127.0.0.1: a 3.2 KB SSE stream of 20 deltas or a
 0.44 KB JSON message per request, one write, keep-alive), a temporary config dir with one
@@ -11,6 +11,8 @@ endpoint, and `qcc proxy run` under `valgrind --tool=callgrind`; sends warm-up r
 zeroes the counters, sends the measured requests one after another over one keep-alive
 connection, dumps the counters and prints instructions per request (user space, the whole
 daemon: every thread). `--annotate` also prints the top functions (callgrind_annotate).
+`--with-openai` adds an `openai` endpoint in a second profile (never used by the measured
+requests): what Anthropic pass-through costs once the config has one.
 """
 
 import argparse
@@ -123,6 +125,9 @@ def main():
     ap.add_argument("--mode", choices=["stream", "whole"], default="stream")
     ap.add_argument("--out", default=None)
     ap.add_argument("--annotate", action="store_true")
+    ap.add_argument("--with-openai", action="store_true",
+                    help="also configure an openai endpoint (in another profile): what an "
+                         "Anthropic request costs once the config has one")
     args = ap.parse_args()
 
     lst = socket.socket()
@@ -140,6 +145,9 @@ def main():
                                     stdout=subprocess.DEVNULL)
     run("profile", "add", "bench")
     run("endpoint", "add", "bench", "--url", up, "--key", "sk-ant-api03-bench-000000000000")
+    if args.with_openai:
+        run("profile", "add", "chat")
+        run("endpoint", "add", "chat", "--kind", "openai", "--url", up, "--key", "sk-chat-0000000000")
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
