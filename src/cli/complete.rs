@@ -1,5 +1,5 @@
-//! Live values for TAB completion: profile names, endpoint ids and endpoint names read from
-//! the current config. Attached to clap args with `ArgValueCandidates` /
+//! Live values for TAB completion: profile names, endpoint ids, endpoint names and model
+//! route patterns read from the current config. Attached to clap args with `ArgValueCandidates` /
 //! `ArgValueCompleter`; the shell calls `qcc` back (`COMPLETE=bash qcc -- <words>`) and
 //! these run then.
 //!
@@ -54,6 +54,18 @@ pub fn profiles() -> Vec<CompletionCandidate> {
             };
             CompletionCandidate::new(&p.name).help(Some(help.into()))
         })
+        .collect()
+}
+
+/// The patterns of the model routes, in order, with the profile each sends to as help.
+pub fn route_patterns() -> Vec<CompletionCandidate> {
+    let Some(config) = load(&words()) else {
+        return Vec::new();
+    };
+    config
+        .routes
+        .iter()
+        .map(|r| CompletionCandidate::new(&r.model).help(Some(format!("→ {}", r.profile).into())))
         .collect()
 }
 

@@ -101,7 +101,9 @@ impl CliError {
                 | ModelError::InvalidChatPath { .. }
                 | ModelError::InvalidWeight(_)
                 | ModelError::InvalidProfileName(_)
-                | ModelError::EmptyKey,
+                | ModelError::EmptyKey
+                | ModelError::InvalidRoutePattern(_)
+                | ModelError::InvalidRoutePosition { .. },
             ) => exit::USAGE,
             CliError::Ipc(IpcError::NotRunning) => exit::DAEMON_NOT_RUNNING,
             CliError::Import(e) if e.is_usage() => exit::USAGE,

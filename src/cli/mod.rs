@@ -1,6 +1,6 @@
 //! The command-line interface: the clap tree, global flags, and one dispatcher.
 //!
-//! One folder per command group (`profile/`, `endpoint/`, `priority/`), one file per leaf
+//! One folder per command group (`profile/`, `endpoint/`, `priority/`, `route/`, …), one file per leaf
 //! subcommand holding its clap `Args` (doc comment = help text) and
 //! `fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError>`. Each group's `mod.rs` holds the
 //! `Subcommand` enum and a one-arm-per-verb dispatcher.
@@ -21,6 +21,7 @@ pub mod priority;
 pub mod profile;
 pub mod proxy;
 pub mod queue;
+pub mod route;
 
 use std::path::PathBuf;
 
@@ -95,6 +96,9 @@ pub enum Command {
     /// Priority tiers, the active profile, switches and the failover policy
     #[command(subcommand)]
     Priority(priority::Cmd),
+    /// Model routes: requests for some models go to a profile of their own first
+    #[command(subcommand)]
+    Route(route::Cmd),
     /// The local failover proxy: start, stop, status, logs
     #[command(subcommand)]
     Proxy(proxy::Cmd),
@@ -135,6 +139,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Profile(cmd) => profile::run(&ctx, cmd),
         Command::Endpoint(cmd) => endpoint::run(&ctx, cmd),
         Command::Priority(cmd) => priority::run(&ctx, cmd),
+        Command::Route(cmd) => route::run(&ctx, cmd),
         Command::Proxy(cmd) => proxy::run(&ctx, cmd),
         Command::Health(cmd) => health::run(&ctx, cmd),
         Command::Queue(cmd) => queue::run(&ctx, cmd),

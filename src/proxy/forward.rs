@@ -9,10 +9,11 @@
 //!    `GET /v1/models` is answered here when the serving profile's endpoints rename models
 //!    or speak `openai` ([`local`](crate::proxy::local)).
 //! 3. The body is read fully, bounded by `max_body_bytes` (413 past it), so that it can be
-//!    sent again to another endpoint; its `stream` flag and conversation id are read.
-//! 4. One routing snapshot is taken and the router lists the candidates (recovery trial,
-//!    the serving profile by stickiness and strategy, then the next tiers, then open
-//!    endpoints as the last resort).
+//!    sent again to another endpoint; its `stream` flag and conversation id are read, and
+//!    its `model` when the snapshot has model routes.
+//! 4. One routing snapshot is taken and the router lists the candidates (the profile the
+//!    model is routed to, a recovery trial, the serving profile by stickiness and
+//!    strategy, then the next tiers, then open endpoints as the last resort).
 //! 5. Each candidate in turn, within `max_attempts`, the retry deadline and the retry
 //!    budget (a last resort whose `retry-after` ends soon is waited for): send with the
 //!    client's headers minus its credentials plus the endpoint's. A failure on a reused
@@ -144,7 +145,7 @@ async fn serve(
             );
         }
     };
-    let meta = RequestMeta::read(&parts.method, &parts.headers, &body);
+    let meta = RequestMeta::read(&parts.method, &parts.headers, &body, &table);
     forward(proxy, client, &table, &parts, body, &meta, true).await
 }
 
@@ -165,8 +166,8 @@ pub async fn dispatch(
         .into_parts();
     parts.headers = headers;
     let body = RequestBody::from(body);
-    let meta = RequestMeta::read(&parts.method, &parts.headers, &body);
     let table = proxy.router.table();
+    let meta = RequestMeta::read(&parts.method, &parts.headers, &body, &table);
     Ok(forward(proxy, &proxy.client, &table, &parts, body, &meta, false).await)
 }
 
@@ -182,12 +183,16 @@ impl Drop for InFlightGuard<'_> {
 /// What the proxy needs to know of a request body.
 struct RequestMeta {
     stream: bool,
+    /// The conversation's pin key ([`RouteTable::sticky_key`]).
     session: Option<String>,
+    /// The requested `model`: read only when `table` has model routes.
+    model: Option<String>,
 }
 
 impl RequestMeta {
-    /// Read `stream` and `metadata.user_id` without parsing the body ([`peek`]).
-    fn read(method: &Method, headers: &HeaderMap, body: &RequestBody) -> Self {
+    /// Read `stream` and `metadata.user_id` without parsing the body ([`peek`]), and
+    /// `model` when there are model routes to match it against.
+    fn read(method: &Method, headers: &HeaderMap, body: &RequestBody, table: &RouteTable) -> Self {
         let header = headers.get(&SESSION_HEADER).and_then(|v| v.to_str().ok());
         // The header names the conversation; only without it is `metadata.user_id` needed.
         let peeked = if *method == Method::POST {
@@ -195,9 +200,16 @@ impl RequestMeta {
         } else {
             Peeked::default()
         };
+        let model = if table.routes.is_empty() || *method != Method::POST {
+            None
+        } else {
+            crate::proxy::peek::model(body)
+        };
+        let session = session_key(header, peeked.user_id.as_deref());
         Self {
             stream: peeked.stream,
-            session: session_key(header, peeked.user_id.as_deref()),
+            session: table.sticky_key(session, model.as_deref()),
+            model,
         }
     }
 }
@@ -250,7 +262,12 @@ async fn forward(
         1
     };
     let mut candidates: std::collections::VecDeque<Candidate> = router
-        .plan(table, meta.session.as_deref(), max_attempts)
+        .plan(
+            table,
+            meta.session.as_deref(),
+            meta.model.as_deref(),
+            max_attempts,
+        )
         .into();
     let mut body = Some(body);
     let mut tried: Vec<Tried> = Vec::new();
@@ -887,10 +904,16 @@ mod tests {
 
     #[test]
     fn meta_reads_stream_and_session() {
+        let table = crate::proxy::routing::test_table(&["https://a.example"]);
         let body = Bytes::from_static(
             br#"{"stream":true,"metadata":{"user_id":"{\"session_id\":\"s-9\"}"},"messages":[]}"#,
         );
-        let m = RequestMeta::read(&Method::POST, &HeaderMap::new(), &RequestBody::from(body));
+        let m = RequestMeta::read(
+            &Method::POST,
+            &HeaderMap::new(),
+            &RequestBody::from(body),
+            &table,
+        );
         assert!(m.stream);
         assert_eq!(m.session.as_deref(), Some("s-9"));
         let mut h = HeaderMap::new();
@@ -899,8 +922,39 @@ mod tests {
             &Method::POST,
             &h,
             &RequestBody::from(Bytes::from_static(b"not json")),
+            &table,
         );
         assert!(!m.stream);
         assert_eq!(m.session.as_deref(), Some("hdr"));
+    }
+
+    #[test]
+    fn meta_reads_the_model_only_when_there_are_routes() {
+        let body = || RequestBody::from(Bytes::from_static(br#"{"model":"claude-haiku-4-5"}"#));
+        let mut h = HeaderMap::new();
+        h.insert("x-claude-code-session-id", "conv".parse().unwrap());
+        let plain = crate::proxy::routing::test_table(&["https://a.example"]);
+        let m = RequestMeta::read(&Method::POST, &h, &body(), &plain);
+        assert_eq!((m.model, m.session.as_deref()), (None, Some("conv")));
+        let mut config = crate::state::Config::default();
+        config
+            .add_profile("p", None, Default::default(), chrono::Utc::now())
+            .unwrap();
+        config.add_route("claude-haiku-*", "p", None).unwrap();
+        let routed = RouteTable::build(
+            &config,
+            &crate::upstream::stats::StatsRegistry::default(),
+            &crate::upstream::keys::KeyRegistry::default(),
+        )
+        .unwrap();
+        let m = RequestMeta::read(&Method::POST, &h, &body(), &routed);
+        assert_eq!(m.model.as_deref(), Some("claude-haiku-4-5"));
+        assert_eq!(
+            m.session,
+            routed.sticky_key(Some("conv".into()), m.model.as_deref())
+        );
+        assert_ne!(m.session.as_deref(), Some("conv"), "a pin of its own");
+        let m = RequestMeta::read(&Method::GET, &h, &body(), &routed);
+        assert_eq!((m.model, m.session.as_deref()), (None, Some("conv")));
     }
 }

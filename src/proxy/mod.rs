@@ -4,13 +4,15 @@
 //! - [`server`]: hyper accept loop, graceful drain.
 //! - [`guard`]: who may use the proxy (loopback `Host` names, web `Origin`s, the token).
 //! - [`forward`]: THE request pipeline (its steps are listed there).
-//! - [`routing`]: the routing snapshot built from the config, swapped atomically on reload.
+//! - [`routing`]: the routing snapshot built from the config (model routes included),
+//!   swapped atomically on reload.
 //! - [`tiers`]: which profile serves — failover and recovery as a pure step.
 //! - [`client`]: the HTTP client requests go upstream with (hyper-util + rustls).
 //! - [`upstream`]: the header rules (hop-by-hop and client credentials out), the reqwest
 //!   client of the demo and tests.
 //! - [`request_body`]: a request body held as the chunks read, never copied whole.
-//! - [`peek`]: `stream` and the conversation id read from a body without parsing it.
+//! - [`peek`]: `stream`, the conversation id and the `model` read from a body without
+//!   parsing it.
 //! - [`body`]: streaming pass-through with an idle timeout and passive usage reading.
 //! - [`translated`]: an `openai` endpoint's stream as Anthropic events, with pings.
 //! - [`local`]: what the proxy answers itself (`count_tokens` estimates for `openai`
@@ -44,7 +46,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::report::status::{EndpointStatus, StatusReport};
+use crate::report::status::{EndpointStatus, RouteStatus, StatusReport};
 use crate::state::Config;
 use guard::Access;
 use routing::{RouteError, RouteTable, Router};
@@ -168,6 +170,18 @@ impl Proxy {
             requests: self.requests(),
             in_flight: self.in_flight(),
             endpoints: self.endpoint_status(),
+            routes: table
+                .routes
+                .iter()
+                .map(|r| {
+                    let p = &table.profiles[r.profile];
+                    RouteStatus {
+                        model: r.pattern.clone(),
+                        profile: p.name.clone(),
+                        available: p.available(Instant::now()),
+                    }
+                })
+                .collect(),
         }
     }
 

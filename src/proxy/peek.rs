@@ -130,6 +130,23 @@ pub fn model_span(b: &[u8]) -> Option<std::ops::Range<usize>> {
     found
 }
 
+/// The request's top-level `model`, decoded, found without parsing ([`model_span`]): in the
+/// first chunk when it is there (clients put `model` first), else in the whole body (a
+/// copy; rare). `None` when the body names no model as a string. Read only when model
+/// routes exist.
+pub fn model(body: &RequestBody) -> Option<String> {
+    let first = body.chunks().first()?;
+    if let Some(span) = model_span(first) {
+        return serde_json::from_slice(&first[span]).ok();
+    }
+    if body.is_single() {
+        return None;
+    }
+    let whole = body.contiguous();
+    let span = model_span(&whole)?;
+    serde_json::from_slice(&whole[span]).ok()
+}
+
 /// Read `stream` and, when `want_user_id`, `metadata.user_id` from a request body.
 pub fn peek(body: &[u8], want_user_id: bool) -> Peeked {
     peek_backward(body, want_user_id, Whole::Yes).unwrap_or_else(|| peek_forward(body))
@@ -480,5 +497,26 @@ mod tests {
         let got = peek(&body, true);
         assert!(got.stream);
         assert!(got.user_id.is_some());
+    }
+
+    #[test]
+    fn the_model_is_read_from_the_first_chunk_or_the_whole_body() {
+        use bytes::Bytes;
+        let one = RequestBody::from(Bytes::from_static(
+            br#"{"model":"claude-haiku-4-5","stream":true}"#,
+        ));
+        assert_eq!(model(&one).as_deref(), Some("claude-haiku-4-5"));
+        let escaped = RequestBody::from(Bytes::from_static(br#"{"model":"a\u002db"}"#));
+        assert_eq!(model(&escaped).as_deref(), Some("a-b"));
+        // Split inside the model string: found in the whole body.
+        let split = RequestBody::from_chunks(vec![
+            Bytes::from_static(br#"{"max_tokens":5,"model":"claude-hai"#),
+            Bytes::from_static(br#"ku-4-5","stream":true}"#),
+        ]);
+        assert_eq!(model(&split).as_deref(), Some("claude-haiku-4-5"));
+        for none in [&br#"{"model":5}"#[..], b"{}", b"not json", b""] {
+            let b = RequestBody::from(Bytes::copy_from_slice(none));
+            assert_eq!(model(&b), None, "{}", String::from_utf8_lossy(none));
+        }
     }
 }

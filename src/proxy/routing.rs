@@ -6,15 +6,19 @@
 //! which profile is serving (tier failover and recovery), sticky conversations, and the
 //! retry budget. Request handling touches only atomics and short uncontended locks.
 //!
-//! Candidates for a request, best first: a recovery trial on the profile we failed over
-//! from (if its breaker is due one), then the serving profile's available endpoints (the
-//! conversation's pinned endpoint first, half-open trials next, then the profile's
-//! strategy, with `recovering` and `degraded` endpoints moved back in proportion to their
-//! share), then — with auto-failover — the next profiles in tier order. Last, the *last
+//! Candidates for a request, best first: when the request's `model` matches a model route
+//! (top-down, first match wins), that profile's available endpoints, chosen as its own
+//! (stickiness, half-open trials, strategy and shares as below); then a recovery trial on
+//! the profile we failed over from (if its breaker is due one), then the serving profile's
+//! available endpoints (the conversation's pinned endpoint first, half-open trials next,
+//! then the profile's strategy, with `recovering` and `degraded` endpoints moved back in
+//! proportion to their share), then — with auto-failover — the next profiles in tier order. Last, the *last
 //! resort*: endpoints whose breakers are open (not billing holds, not rejected keys), the
 //! soonest-ending cooldown first, a `retry-after` ending within `retry_after_wait_secs`
 //! waited for, longer ones at the very end. So the client gets a real answer, or the real
-//! upstream error, rather than the proxy's own 503 while some upstream might answer.
+//! upstream error, rather than the proxy's own 503 while some upstream might answer. No
+//! endpoint is listed twice. A routed profile's open endpoints are not last resorts: a
+//! routed request that finds its profile down is a request of the normal plan.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -61,9 +65,19 @@ impl ProfileRoute {
     }
 }
 
+/// A model route in a snapshot: the glob over the requested model and the profile (an index
+/// into [`RouteTable::profiles`]) that serves the requests it matches first.
+pub struct ModelRoute {
+    pub pattern: String,
+    pub profile: usize,
+}
+
 /// An immutable view of the config for request handling.
 pub struct RouteTable {
     pub profiles: Vec<ProfileRoute>,
+    /// Model routes, top-down (first match wins); empty for most configs, and then the
+    /// request's model is never read.
+    pub routes: Vec<ModelRoute>,
     /// The profile the config makes active (the user's choice).
     pub chosen: String,
     /// Indexes of the tiered profiles, in failover order.
@@ -84,6 +98,8 @@ pub struct RouteTable {
 pub enum RouteError {
     #[error("no profile is configured: add one with `qcc profile add <name>`")]
     NoProfile,
+    #[error("the route for '{pattern}' names no profile '{profile}': see `qcc route list`")]
+    UnknownRouteProfile { pattern: String, profile: String },
     #[error(transparent)]
     Upstream(#[from] crate::upstream::UpstreamError),
 }
@@ -123,8 +139,26 @@ impl RouteTable {
             .ordered()
             .filter_map(|(_, name)| profiles.iter().position(|p| p.name == name))
             .collect();
+        let routes = config
+            .routes
+            .iter()
+            .map(|r| {
+                let profile = profiles
+                    .iter()
+                    .position(|p| p.name == r.profile)
+                    .ok_or_else(|| RouteError::UnknownRouteProfile {
+                        pattern: r.model.clone(),
+                        profile: r.profile.clone(),
+                    })?;
+                Ok(ModelRoute {
+                    pattern: r.model.clone(),
+                    profile,
+                })
+            })
+            .collect::<Result<_, RouteError>>()?;
         Ok(Self {
             profiles,
+            routes,
             chosen,
             order,
             all,
@@ -136,6 +170,25 @@ impl RouteTable {
                 .endpoints()
                 .any(|(_, e)| e.kind == crate::state::model::EndpointKind::Openai),
         })
+    }
+
+    /// The route a request for `model` takes: the first whose glob matches.
+    pub fn route(&self, model: Option<&str>) -> Option<&ModelRoute> {
+        let model = model?;
+        self.routes
+            .iter()
+            .find(|r| crate::state::models::glob_match(&r.pattern, model))
+    }
+
+    /// The key a request's conversation is pinned under. Pins are per conversation and,
+    /// for a routed request, per routed profile too: a conversation's routed requests
+    /// (Claude Code's haiku-class background calls) keep a pin of their own in the routed
+    /// profile, and never move the pin of its main requests, nor the other way round.
+    pub fn sticky_key(&self, session: Option<String>, model: Option<&str>) -> Option<String> {
+        match self.route(model) {
+            Some(r) => session.map(|s| format!("{s}\u{0}{}", self.profiles[r.profile].name)),
+            None => session,
+        }
     }
 
     pub fn profile(&self, name: &str) -> Option<(usize, &ProfileRoute)> {
@@ -301,15 +354,38 @@ impl Router {
         rx
     }
 
-    /// The endpoints one request may try, best first, at most `max`. The open endpoints
-    /// it may still try once these are used up come from [`Router::last_resorts`], asked
-    /// only then (the usual request never needs them).
-    pub fn plan(&self, table: &RouteTable, session: Option<&str>, max: usize) -> Vec<Candidate> {
+    /// The endpoints one request may try, best first, at most `max`: those of the profile
+    /// its `model` is routed to, if a route matches, then the normal plan. `session` is the
+    /// conversation's pin key ([`RouteTable::sticky_key`]). The open endpoints it may still
+    /// try once these are used up come from [`Router::last_resorts`], asked only then (the
+    /// usual request never needs them).
+    pub fn plan(
+        &self,
+        table: &RouteTable,
+        session: Option<&str>,
+        model: Option<&str>,
+        max: usize,
+    ) -> Vec<Candidate> {
         let now = Instant::now();
         let st = self.tier_state();
         let mut out = Vec::with_capacity(max);
+        // A routed request: its profile first, chosen as that profile's own (pin, trials,
+        // strategy). Endpoints belong to one profile, so leaving the routed profile out of
+        // the normal plan below lists no endpoint twice.
+        let routed = table.route(model).map(|r| r.profile);
+        if let Some(r) = routed {
+            self.push_profile(
+                &table.profiles[r],
+                session,
+                table.sticky_ttl(),
+                now,
+                &mut out,
+            );
+        }
         let (from, profiles) = route_order(table, &st);
+        let from = from.filter(|f| routed.is_none_or(|r| f.name != table.profiles[r].name));
         if table.policy.auto_recovery
+            && out.len() < max
             && let Some(from) = from
             && let Some(trial) =
                 from.endpoints
@@ -324,6 +400,9 @@ impl Router {
         for (n, &i) in profiles.iter().enumerate() {
             if out.len() >= max {
                 break;
+            }
+            if routed == Some(i) {
+                continue;
             }
             let session = if n == 0 { session } else { None };
             self.push_profile(
@@ -526,10 +605,16 @@ mod tests {
 
     /// Profiles `a` (primary, `ordered`, endpoints a1 a2) and `b` (secondary, b1).
     fn router() -> Router {
+        router_with(&[])
+    }
+
+    /// [`router`] plus profile `c` (in no tier, `ordered`, c1 c2) and these model routes.
+    fn router_with(routes: &[(&str, &str)]) -> Router {
         let mut c = Config::default();
         for (name, tier, ids) in [
-            ("a", Tier::Primary, &["a1", "a2"][..]),
-            ("b", Tier::Secondary, &["b1"][..]),
+            ("a", Some(Tier::Primary), &["a1", "a2"][..]),
+            ("b", Some(Tier::Secondary), &["b1"][..]),
+            ("c", None, &["c1", "c2"][..]),
         ] {
             c.add_profile(name, None, Strategy::Ordered, chrono::Utc::now())
                 .unwrap();
@@ -552,7 +637,10 @@ mod tests {
                 )
                 .unwrap();
             }
-            c.set_tier(name, Some(tier)).unwrap();
+            c.set_tier(name, tier).unwrap();
+        }
+        for (pattern, profile) in routes {
+            c.add_route(pattern, profile, None).unwrap();
         }
         c.proxy.slow_start_secs = 0;
         Router::new(&c).unwrap()
@@ -574,11 +662,20 @@ mod tests {
     fn the_serving_profile_by_strategy_then_the_next_tiers() {
         let r = router();
         let t = r.table();
-        assert_eq!(ids(&r.plan(&t, None, 3)), ["a1", "a2", "b1"]);
-        assert_eq!(ids(&r.plan(&t, None, 2)), ["a1", "a2"], "max cuts the list");
+        assert_eq!(ids(&r.plan(&t, None, None, 3)), ["a1", "a2", "b1"]);
+        assert_eq!(
+            ids(&r.plan(&t, None, None, 2)),
+            ["a1", "a2"],
+            "max cuts the list"
+        );
         // A pinned conversation goes first to its endpoint.
         r.sticky.pin("conv", "a2");
-        assert_eq!(ids(&r.plan(&t, Some("conv"), 3)), ["a2", "a1", "b1"]);
+        assert_eq!(ids(&r.plan(&t, Some("conv"), None, 3)), ["a2", "a1", "b1"]);
+        // Without routes a model changes nothing.
+        assert_eq!(
+            ids(&r.plan(&t, None, Some("claude-x"), 3)),
+            ["a1", "a2", "b1"]
+        );
     }
 
     #[test]
@@ -593,7 +690,7 @@ mod tests {
             Failure::RetryAfter(Duration::from_secs(2), "HTTP 429".into()),
             now,
         );
-        assert_eq!(ids(&r.plan(&t, None, 3)), ["a2"]);
+        assert_eq!(ids(&r.plan(&t, None, None, 3)), ["a2"]);
         // After a2 failed: the open ones, the soonest cooldown first (b1's 2 s retry-after,
         // to be waited for, before a1's 30 s).
         let last = r.last_resorts(&t, &["a2"], now);
@@ -616,5 +713,67 @@ mod tests {
         open(&t, "a1", Failure::Billing("HTTP 402".into()), now);
         open(&t, "b1", Failure::Credential("HTTP 401".into()), now);
         assert!(r.last_resorts(&t, &["a2"], now).is_empty());
+    }
+
+    const HAIKU: Option<&str> = Some("claude-haiku-4-5");
+    const SONNET: Option<&str> = Some("claude-sonnet-4-5");
+
+    #[test]
+    fn a_routed_model_goes_to_its_profile_first_then_the_normal_plan() {
+        let r = router_with(&[("claude-haiku-*", "c")]);
+        let t = r.table();
+        assert_eq!(ids(&r.plan(&t, None, HAIKU, 3)), ["c1", "c2", "a1"]);
+        assert_eq!(
+            ids(&r.plan(&t, None, HAIKU, 9)),
+            ["c1", "c2", "a1", "a2", "b1"]
+        );
+        assert_eq!(ids(&r.plan(&t, None, SONNET, 9)), ["a1", "a2", "b1"]);
+        assert_eq!(ids(&r.plan(&t, None, None, 9)), ["a1", "a2", "b1"]);
+        // The routed profile down: the normal plan, as if there were no route.
+        let now = Instant::now();
+        for id in ["c1", "c2"] {
+            open(&t, id, Failure::Transient("HTTP 529".into()), now);
+        }
+        assert_eq!(ids(&r.plan(&t, None, HAIKU, 3)), ["a1", "a2", "b1"]);
+    }
+
+    #[test]
+    fn routes_match_top_down_and_list_no_endpoint_twice() {
+        let r = router_with(&[
+            ("claude-haiku-4-5", "b"),
+            ("claude-haiku-*", "c"),
+            ("claude-sonnet-*", "a"),
+        ]);
+        let t = r.table();
+        assert_eq!(ids(&r.plan(&t, None, HAIKU, 9)), ["b1", "a1", "a2"]);
+        assert_eq!(
+            ids(&r.plan(&t, None, Some("claude-haiku-3"), 9)),
+            ["c1", "c2", "a1", "a2", "b1"]
+        );
+        // Routed to the serving profile: the same list as without the route.
+        assert_eq!(ids(&r.plan(&t, None, SONNET, 9)), ["a1", "a2", "b1"]);
+    }
+
+    #[test]
+    fn a_routed_request_keeps_a_pin_of_its_own() {
+        let r = router_with(&[("claude-haiku-*", "c")]);
+        let t = r.table();
+        let routed = t.sticky_key(Some("conv".into()), HAIKU).unwrap();
+        assert_ne!(routed, "conv");
+        assert_eq!(
+            t.sticky_key(Some("conv".into()), SONNET).as_deref(),
+            Some("conv")
+        );
+        assert_eq!(t.sticky_key(None, HAIKU), None);
+        r.sticky.pin("conv", "a2");
+        r.sticky.pin(&routed, "c2");
+        assert_eq!(
+            ids(&r.plan(&t, Some(&routed), HAIKU, 9)),
+            ["c2", "c1", "a1", "a2", "b1"]
+        );
+        assert_eq!(
+            ids(&r.plan(&t, Some("conv"), SONNET, 9)),
+            ["a2", "a1", "b1"]
+        );
     }
 }

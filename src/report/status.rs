@@ -54,6 +54,20 @@ pub struct StatusReport {
     pub requests: u64,
     pub in_flight: u64,
     pub endpoints: Vec<EndpointStatus>,
+    /// The model routes in force, top-down (first match wins).
+    #[serde(default)]
+    pub routes: Vec<RouteStatus>,
+}
+
+/// One model route as the daemon serves it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteStatus {
+    /// The glob over the requested model.
+    pub model: String,
+    pub profile: String,
+    /// Whether the profile has an endpoint that could take a request now (if not, the
+    /// requests it matches go to the normal tiers).
+    pub available: bool,
 }
 
 /// Who an endpoint is and what its breaker says: the part of every per-endpoint view

@@ -3,8 +3,8 @@
 //! generator), so every rule is unit-tested here.
 //!
 //! Documents:
-//! - [`Config`] (`config.json`): user intent — profiles, endpoints, tiers, active profile,
-//!   failover policy. Written by the CLI.
+//! - [`Config`] (`config.json`): user intent — profiles, endpoints, tiers, model routes,
+//!   active profile, failover policy. Written by the CLI.
 //! - [`History`] (`history.json`): switch records, appended by the CLI (manual switches) and
 //!   later by the daemon (failover / recovery).
 //!
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::state::keyref::KeyRef;
-use crate::state::models::ModelRule;
+use crate::state::models::{ModelRule, PatternError, check_pattern, glob_match};
 use crate::state::secret::Secret;
 
 /// Format version of `config.json` this build reads and writes.
@@ -77,6 +77,22 @@ pub enum ModelError {
     OpenaiAuth(AuthStyle),
     #[error("invalid chat path '{path}': {reason}")]
     InvalidChatPath { path: String, reason: &'static str },
+    #[error("{0}")]
+    InvalidRoutePattern(PatternError),
+    #[error("a route for '{pattern}' already exists (→ {profile})")]
+    DuplicateRoute { pattern: String, profile: String },
+    #[error("no route for the model pattern '{0}'")]
+    UnknownRoute(String),
+    #[error("position {position} is out of range: there are {routes} route(s)")]
+    InvalidRoutePosition { position: usize, routes: usize },
+    #[error(
+        "profile '{profile}' is the target of the route(s) {}, so it was not removed",
+        .patterns.join(", ")
+    )]
+    ProfileRouted {
+        profile: String,
+        patterns: Vec<String>,
+    },
 }
 
 /// Check an `openai` endpoint's chat path (see [`Endpoint::chat_path`]) and its auth style.
@@ -167,6 +183,19 @@ impl ModelError {
             ModelError::InvalidChatPath { .. } => {
                 "pass the path after the base URL, e.g. --chat-path /chat/completions".into()
             }
+            ModelError::InvalidRoutePattern(e) => e.hint().into(),
+            ModelError::DuplicateRoute { pattern, .. } => format!(
+                "remove it first with `qcc route remove '{pattern}'` (see `qcc route list`)"
+            ),
+            ModelError::UnknownRoute(_) => "see the patterns with `qcc route list`".into(),
+            ModelError::InvalidRoutePosition { routes, .. } => format!(
+                "positions go from 1 (tried first) to {} (the end)",
+                routes + 1
+            ),
+            ModelError::ProfileRouted { patterns, .. } => format!(
+                "pass --force to remove it and its routes, or first `qcc route remove '{}'`",
+                patterns.first().map_or("", String::as_str)
+            ),
         })
     }
 }
@@ -500,6 +529,23 @@ impl Tiers {
     }
 }
 
+/// A model route (docs/behavior.md §6): a request whose `model` matches the glob is served
+/// by `profile` first, then by the normal tiers. Routes are tried top-down, first match wins.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    /// A glob over the requested model (`*` any run, `?` one character), as in model maps.
+    pub model: String,
+    pub profile: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Route {
+    pub fn matches(&self, model: &str) -> bool {
+        glob_match(&self.model, model)
+    }
+}
+
 /// Failover policy (docs/behavior.md §2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -722,6 +768,9 @@ pub struct Config {
     pub profiles: Vec<Profile>,
     #[serde(default)]
     pub tiers: Tiers,
+    /// Model routes, top-down, first match wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
     #[serde(default)]
     pub policy: Policy,
     #[serde(default)]
@@ -741,6 +790,7 @@ impl Default for Config {
             active: None,
             profiles: Vec::new(),
             tiers: Tiers::default(),
+            routes: Vec::new(),
             policy: Policy::default(),
             proxy: ProxySettings::default(),
             queue: QueueSettings::default(),
@@ -865,7 +915,8 @@ impl Config {
         Ok(self.profiles.last().expect("just pushed"))
     }
 
-    /// Remove a profile. Refused while it is in a tier unless `force`.
+    /// Remove a profile. Refused while it is in a tier or the target of a route unless
+    /// `force`, which takes it out of the tiers and removes its routes too.
     pub fn remove_profile(&mut self, name: &str, force: bool) -> Result<Profile, ModelError> {
         let idx = self.profile_index(name)?;
         if let Some(tier) = self.tiers.tier_of(name).filter(|_| !force) {
@@ -874,6 +925,14 @@ impl Config {
                 tier,
             });
         }
+        let patterns = self.routes_to(name);
+        if !patterns.is_empty() && !force {
+            return Err(ModelError::ProfileRouted {
+                profile: name.to_owned(),
+                patterns,
+            });
+        }
+        self.routes.retain(|r| r.profile != name);
         self.tiers.remove(name);
         if self.active.as_deref() == Some(name) {
             self.active = None;
@@ -881,7 +940,8 @@ impl Config {
         Ok(self.profiles.remove(idx))
     }
 
-    /// Rename a profile everywhere it is referenced (tiers, active). History keeps old names.
+    /// Rename a profile everywhere it is referenced (tiers, routes, active). History keeps
+    /// old names.
     pub fn rename_profile(&mut self, old: &str, new: &str) -> Result<(), ModelError> {
         validate_profile_name(new)?;
         let idx = self.profile_index(old)?;
@@ -890,10 +950,77 @@ impl Config {
         }
         self.profiles[idx].name = new.to_owned();
         self.tiers.rename(old, new);
+        for r in self.routes.iter_mut().filter(|r| r.profile == old) {
+            r.profile = new.to_owned();
+        }
         if self.active.as_deref() == Some(old) {
             self.active = Some(new.to_owned());
         }
         Ok(())
+    }
+
+    /// The first route whose glob matches `model` (top-down, first match wins).
+    pub fn route_for(&self, model: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| r.matches(model))
+    }
+
+    /// The patterns of the routes that send requests to `profile`, in order.
+    pub fn routes_to(&self, profile: &str) -> Vec<String> {
+        self.routes
+            .iter()
+            .filter(|r| r.profile == profile)
+            .map(|r| r.model.clone())
+            .collect()
+    }
+
+    /// Add a route from the glob `pattern` (trimmed) to `profile`, at the 1-based
+    /// `position` (the others move down) or at the end. Refuses a malformed pattern, an
+    /// unknown profile and a pattern that already has a route. Returns its position.
+    pub fn add_route(
+        &mut self,
+        pattern: &str,
+        profile: &str,
+        position: Option<usize>,
+    ) -> Result<usize, ModelError> {
+        let pattern = check_pattern(pattern).map_err(ModelError::InvalidRoutePattern)?;
+        self.profile_index(profile)?;
+        if let Some(dup) = self.routes.iter().find(|r| r.model == pattern) {
+            return Err(ModelError::DuplicateRoute {
+                pattern: pattern.to_owned(),
+                profile: dup.profile.clone(),
+            });
+        }
+        let at = match position {
+            None => self.routes.len(),
+            Some(p) if (1..=self.routes.len() + 1).contains(&p) => p - 1,
+            Some(p) => {
+                return Err(ModelError::InvalidRoutePosition {
+                    position: p,
+                    routes: self.routes.len(),
+                });
+            }
+        };
+        self.routes.insert(
+            at,
+            Route {
+                model: pattern.to_owned(),
+                profile: profile.to_owned(),
+                extra: Map::new(),
+            },
+        );
+        Ok(at + 1)
+    }
+
+    /// Remove the route whose pattern is `pattern` (trimmed; compared exactly, not as a
+    /// glob). Returns its 1-based position and the route.
+    pub fn remove_route(&mut self, pattern: &str) -> Result<(usize, Route), ModelError> {
+        let pattern = pattern.trim();
+        let i = self
+            .routes
+            .iter()
+            .position(|r| r.model == pattern)
+            .ok_or_else(|| ModelError::UnknownRoute(pattern.to_owned()))?;
+        Ok((i + 1, self.routes.remove(i)))
     }
 
     /// Put a profile at the end of a tier (moving it out of any other), or out of all tiers.

@@ -1,6 +1,9 @@
 //! Model maps: per-endpoint rules that rename the model a client asked for into the one
 //! that endpoint serves (`claude-sonnet-*=deepseek-chat`, `*=deepseek-reasoner`). Globs,
 //! first match wins. Data and matching only; rewriting a request body lives in the proxy.
+//!
+//! The glob matcher ([`glob_match`]) and the pattern check ([`check_pattern`]) are also
+//! those of model routes (`Config::routes`): one dialect of model globs in qcc.
 
 use std::fmt;
 
@@ -46,7 +49,7 @@ impl ModelRule {
     }
 
     pub fn matches(&self, model: &str) -> bool {
-        glob(self.pattern.as_bytes(), model.as_bytes())
+        glob_match(&self.pattern, model)
     }
 }
 
@@ -57,6 +60,58 @@ pub fn map<'a>(rules: &'a [ModelRule], requested: &str) -> Option<&'a str> {
         .iter()
         .find(|r| r.matches(requested))
         .map(|r| r.target.as_str())
+}
+
+/// Does the model name `text` match the glob `pattern` (`*` any run of characters, `?`
+/// one character; everything else literal, case-sensitive, the whole name)?
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    glob(pattern.as_bytes(), text.as_bytes())
+}
+
+/// Why a model glob (of a route) is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PatternError {
+    #[error("the model pattern is empty")]
+    Empty,
+    #[error("the model pattern '{0}' contains white space or a control character")]
+    Space(String),
+    #[error("the model pattern '{0}' contains '=' (a route names a profile, not a model)")]
+    Equals(String),
+    #[error("the model pattern '{0}' is longer than {PATTERN_MAX} bytes")]
+    TooLong(String),
+}
+
+/// Longest model glob accepted (model names are a few dozen bytes).
+pub const PATTERN_MAX: usize = 200;
+
+impl PatternError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            PatternError::Equals(_) => {
+                "write the glob and the profile apart: qcc route add 'claude-haiku-*' cheap"
+            }
+            _ => "a glob over model names: `*` any run, `?` one character, e.g. 'claude-haiku-*'",
+        }
+    }
+}
+
+/// Check a model glob as a route takes it: trimmed, non-empty, without white space,
+/// control characters or `=`, at most [`PATTERN_MAX`] bytes. Returns it trimmed.
+pub fn check_pattern(text: &str) -> Result<&str, PatternError> {
+    let p = text.trim();
+    if p.is_empty() {
+        return Err(PatternError::Empty);
+    }
+    if p.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(PatternError::Space(p.to_owned()));
+    }
+    if p.contains('=') {
+        return Err(PatternError::Equals(p.to_owned()));
+    }
+    if p.len() > PATTERN_MAX {
+        return Err(PatternError::TooLong(p.to_owned()));
+    }
+    Ok(p)
 }
 
 /// Glob match with `*` and `?`, iterative with one backtrack point (linear for the
@@ -146,6 +201,28 @@ mod tests {
         assert!(m("a*b*c", "aXbYbZc"));
         assert!(!m("a*b*c", "aXbYbZ"));
         assert!(m("**", ""));
+    }
+
+    #[test]
+    fn route_patterns_are_checked() {
+        assert_eq!(check_pattern(" claude-haiku-* "), Ok("claude-haiku-*"));
+        assert_eq!(check_pattern("*"), Ok("*"));
+        assert_eq!(check_pattern("  "), Err(PatternError::Empty));
+        assert!(matches!(
+            check_pattern("claude haiku"),
+            Err(PatternError::Space(_))
+        ));
+        assert!(matches!(check_pattern("a\tb"), Err(PatternError::Space(_))));
+        assert!(matches!(
+            check_pattern("claude-*=x"),
+            Err(PatternError::Equals(_))
+        ));
+        assert!(matches!(
+            check_pattern(&"x".repeat(201)),
+            Err(PatternError::TooLong(_))
+        ));
+        assert!(glob_match("claude-haiku-*", "claude-haiku-4-5"));
+        assert!(!glob_match("claude-haiku-*", "claude-sonnet-4-5"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::state::model::{
     CONFIG_VERSION, Config, ModelError, check_kind, normalize_url, validate_profile_name,
     validate_weight,
 };
+use crate::state::models::check_pattern;
 
 /// The first thing wrong with a config, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -135,6 +136,38 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
             ));
         }
     }
+    let mut patterns = HashSet::new();
+    for (ri, r) in c.routes.iter().enumerate() {
+        let place = format!("routes[{ri}]");
+        match check_pattern(&r.model) {
+            Ok(p) if p == r.model => {}
+            Ok(_) => {
+                return Err(invalid(
+                    format!("{place}.model"),
+                    format!("'{}' has white space around it", r.model),
+                ));
+            }
+            Err(e) => {
+                return Err(Invalid {
+                    place: format!("{place}.model"),
+                    problem: e.to_string(),
+                    hint: Some(e.hint().into()),
+                });
+            }
+        }
+        if !patterns.insert(r.model.as_str()) {
+            return Err(invalid(
+                format!("{place}.model"),
+                format!("the pattern '{}' has a route twice", r.model),
+            ));
+        }
+        if !names.contains(r.profile.as_str()) {
+            return Err(invalid(
+                format!("{place}.profile"),
+                format!("no profile named '{}'", r.profile),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -156,19 +189,26 @@ mod tests {
                 ]},
                 {"name": "spare", "created_at": "2026-01-01T00:00:00Z"}
             ],
-            "tiers": {"primary": ["work"], "secondary": ["spare"]}
+            "tiers": {"primary": ["work"], "secondary": ["spare"]},
+            "routes": [
+                {"model": "claude-haiku-*", "profile": "spare"},
+                {"model": "claude-opus-*", "profile": "work"}
+            ]
         })
     }
 
     #[test]
     fn a_good_config_passes() {
         validate(&config(good())).unwrap();
+        let mut v = good();
+        v.as_object_mut().unwrap().remove("routes");
+        validate(&config(v)).unwrap();
         validate(&Config::default()).unwrap();
     }
 
     #[test]
     fn each_problem_is_named_with_its_place() {
-        let cases: [(&str, serde_json::Value, &str); 9] = [
+        let cases: [(&str, serde_json::Value, &str); 13] = [
             ("/version", 9.into(), "version"),
             ("/profiles/1/name", "work".into(), "profiles[1].name"),
             ("/profiles/1/name", "-bad".into(), "profiles[1].name"),
@@ -194,6 +234,14 @@ mod tests {
             ),
             ("/active", "gone".into(), "active"),
             ("/tiers/secondary/0", "gone".into(), "tiers.secondary"),
+            ("/routes/1/profile", "gone".into(), "routes[1].profile"),
+            (
+                "/routes/1/model",
+                "claude-haiku-*".into(),
+                "routes[1].model",
+            ),
+            ("/routes/0/model", "".into(), "routes[0].model"),
+            ("/routes/0/model", " claude-* ".into(), "routes[0].model"),
         ];
         for (pointer, value, place) in cases {
             let mut v = good();

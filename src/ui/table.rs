@@ -9,7 +9,7 @@ use crate::report::status::{EndpointIdentity, EndpointStatus};
 use crate::state::health::{ProbeRecord, StateChange};
 use crate::ui::views::HealthSettingsView;
 use crate::ui::views::QueueItemView;
-use crate::ui::views::{EndpointView, PolicyView, ProfileView, SwitchView, TierEntry};
+use crate::ui::views::{EndpointView, PolicyView, ProfileView, RouteView, SwitchView, TierEntry};
 
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
@@ -103,6 +103,19 @@ pub fn tiers(rows: &[TierEntry]) -> Table {
                 .map(|t| t.to_string())
                 .unwrap_or_else(|| "(none)".into()),
             opt(r.position),
+            r.profile.clone(),
+            r.enabled_endpoints.to_string(),
+        ]);
+    }
+    t
+}
+
+pub fn routes(rows: &[RouteView]) -> Table {
+    let mut t = table(&["#", "MODEL", "PROFILE", "ENABLED ENDPOINTS"]);
+    for r in rows {
+        t.add_row(vec![
+            r.position.to_string(),
+            r.model.clone(),
             r.profile.clone(),
             r.enabled_endpoints.to_string(),
         ]);

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::state::model::{
-    AuthStyle, Config, Endpoint, EndpointKind, Policy, Profile, Strategy, SwitchKind, SwitchRecord,
-    Tier,
+    AuthStyle, Config, Endpoint, EndpointKind, Policy, Profile, Route, Strategy, SwitchKind,
+    SwitchRecord, Tier,
 };
 
 /// One endpoint.
@@ -111,7 +111,46 @@ pub struct TierEntry {
 pub struct PriorityView {
     pub active: Option<String>,
     pub entries: Vec<TierEntry>,
+    /// Model routes, top-down (first match wins).
+    pub routes: Vec<RouteView>,
     pub policy: PolicyView,
+}
+
+/// One model route (`route list`, `route add|remove`, `priority list`).
+#[derive(Debug, Serialize)]
+pub struct RouteView {
+    /// 1-based: routes are tried top-down, the first match wins.
+    pub position: usize,
+    /// The glob over the requested model.
+    pub model: String,
+    pub profile: String,
+    /// The profile's enabled endpoints (none: its requests go to the normal tiers).
+    pub enabled_endpoints: usize,
+}
+
+impl RouteView {
+    /// `route`, shown at its 1-based `position` (its profile looked up in `config`).
+    pub fn new(config: &Config, position: usize, route: &Route) -> Self {
+        Self {
+            position,
+            model: route.model.clone(),
+            profile: route.profile.clone(),
+            enabled_endpoints: config
+                .profile(&route.profile)
+                .map(|p| p.endpoints.iter().filter(|e| e.enabled).count())
+                .unwrap_or(0),
+        }
+    }
+
+    /// Every route of `config`, in order.
+    pub fn all(config: &Config) -> Vec<Self> {
+        config
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Self::new(config, i + 1, r))
+            .collect()
+    }
 }
 
 impl PriorityView {
@@ -151,6 +190,7 @@ impl PriorityView {
         Self {
             active,
             entries,
+            routes: RouteView::all(config),
             policy: PolicyView::from(&config.policy),
         }
     }

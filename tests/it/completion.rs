@@ -149,6 +149,24 @@ fn bash_offers_endpoint_names_beside_the_ids() {
 }
 
 #[test]
+fn bash_offers_profiles_and_route_patterns_for_routes() {
+    let (env, _, _) = seeded();
+    env.ok(&["route", "add", "claude-haiku-*", "home"]);
+    env.ok(&["route", "add", "claude-opus-*", "work"]);
+    let mut got = bash_complete(&env, &["qcc", "route", "add", "claude-x-*", ""]);
+    got.sort();
+    assert_eq!(got, ["home", "work"]);
+    assert_eq!(
+        bash_complete(&env, &["qcc", "route", "remove", ""]),
+        ["claude-haiku-*", "claude-opus-*"]
+    );
+    assert_eq!(
+        zsh_complete(&env, &["qcc", "route", "remove", "claude-o"]),
+        ["claude-opus-*"]
+    );
+}
+
+#[test]
 fn bash_still_completes_commands_and_flags() {
     let (env, _, _) = seeded();
     let got = bash_complete(&env, &["qcc", "pri"]);

@@ -32,6 +32,7 @@ mod proxy_tls;
 mod python_sdk;
 mod queue;
 mod recovery;
+mod routes;
 mod service;
 mod state_fixture;
 mod state_safety;

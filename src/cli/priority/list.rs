@@ -5,8 +5,9 @@ use crate::cli::error::CliError;
 use crate::ui::views::PriorityView;
 use crate::ui::{self, table};
 
-/// Show the tiers in failover order, the active profile (*) and the failover policy; with
-/// the proxy running, also the profile it serves now (which differs after a failover).
+/// Show the tiers in failover order, the active profile (*), the model routes (tried
+/// before the tiers by the requests they match) and the failover policy; with the proxy
+/// running, also the profile it serves now (which differs after a failover).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
@@ -32,6 +33,10 @@ pub fn run(ctx: &Ctx, _args: &Args) -> Result<(), CliError> {
         return Ok(());
     }
     println!("{}", table::tiers(&view.entries));
+    if !view.routes.is_empty() {
+        println!("Model routes (tried first by the models they match; the first match wins):");
+        println!("{}", table::routes(&view.routes));
+    }
     if let Some((s, from)) = &serving {
         let why = from
             .as_deref()

@@ -16,7 +16,7 @@ use crate::cli::error::CliError;
 pub enum Cmd {
     /// Put a profile in a tier (or take it out with `none`)
     Set(set::Args),
-    /// Show the tiers, the active profile and the policy
+    /// Show the tiers, the model routes, the active profile and the policy
     #[command(alias = "ls")]
     List(list::Args),
     /// Make a profile the active one (non-interactive; safe in scripts and cron)

@@ -8,19 +8,20 @@ use crate::ui::{self, style};
 
 /// Remove a profile and its endpoints.
 ///
-/// Asks first on a terminal; without one, pass --yes. A profile that is in a priority tier
-/// is only removed with --force (or after confirming on a terminal). --force asks nothing.
+/// Asks first on a terminal; without one, pass --yes. A profile that is in a priority tier,
+/// or that a model route sends requests to, is only removed with --force (or after
+/// confirming on a terminal), which also removes its routes. --force asks nothing.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
   qcc profile remove old-relay
   qcc profile remove old-relay --yes       # in a script
-  qcc profile remove backup --force        # even though it is in a tier")]
+  qcc profile remove backup --force        # even though it is in a tier or routed to")]
 pub struct Args {
     /// The profile
     #[arg(add = clap_complete::ArgValueCandidates::new(complete::profiles))]
     pub name: String,
-    /// Remove it even if it is in a priority tier
+    /// Remove it even if it is in a priority tier or routed to (its routes go with it)
     #[arg(long)]
     pub force: bool,
 }
@@ -29,19 +30,32 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     let config = ctx.config()?;
     let p = config.profile(&args.name)?;
     // --force skips every question; otherwise a tiered profile needs a terminal to confirm.
+    let routes = config.routes_to(&args.name);
     if !args.force {
-        if let Some(tier) = config.tiers.tier_of(&args.name) {
+        let tier = config.tiers.tier_of(&args.name);
+        if tier.is_some() || !routes.is_empty() {
             if !ctx.prompt.is_interactive() {
-                return Err(ModelError::ProfileInTier {
-                    profile: args.name.clone(),
-                    tier,
+                return Err(match tier {
+                    Some(tier) => ModelError::ProfileInTier {
+                        profile: args.name.clone(),
+                        tier,
+                    },
+                    None => ModelError::ProfileRouted {
+                        profile: args.name.clone(),
+                        patterns: routes,
+                    },
                 }
                 .into());
             }
-            if !ctx.prompt.confirm(
-                &format!("'{}' is in the {tier} tier. Remove it anyway?", args.name),
-                false,
-            )? {
+            let why = match (tier, routes.as_slice()) {
+                (Some(t), []) => format!("is in the {t} tier"),
+                (Some(t), r) => format!("is in the {t} tier and routed to by {}", r.join(", ")),
+                (None, r) => format!("is routed to by {}", r.join(", ")),
+            };
+            if !ctx
+                .prompt
+                .confirm(&format!("'{}' {why}. Remove it anyway?", args.name), false)?
+            {
                 return Err(CliError::Cancelled);
             }
         } else {
@@ -55,11 +69,16 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
             )?;
         }
     }
-    let removed = ctx.update(|c| Ok(c.remove_profile(&args.name, true)?))?;
+    let (removed, routes) = ctx.update(|c| {
+        // Under the write lock: the routes that go with it now.
+        let routes = c.routes_to(&args.name);
+        Ok((c.remove_profile(&args.name, true)?, routes))
+    })?;
     if ctx.json {
         ui::print_json(&serde_json::json!({
             "removed": removed.name,
             "endpoints": removed.endpoints.len(),
+            "routes_removed": routes,
         }));
     } else {
         style::success(&format!(
@@ -67,6 +86,9 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
             removed.name,
             removed.endpoints.len()
         ));
+        if !routes.is_empty() {
+            style::success(&format!("removed its route(s): {}", routes.join(", ")));
+        }
     }
     Ok(())
 }

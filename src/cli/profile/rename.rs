@@ -5,8 +5,8 @@ use crate::cli::ctx::Ctx;
 use crate::cli::error::CliError;
 use crate::ui::{self, style};
 
-/// Rename a profile. Its tier and the active-profile choice follow; switch history keeps
-/// the old name.
+/// Rename a profile. Its tier, the model routes to it and the active-profile choice follow;
+/// switch history keeps the old name.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:

@@ -23,7 +23,7 @@ pub enum Cmd {
     Stop(stop::Args),
     /// Stop and start again (keeping the listen address)
     Restart(restart::Args),
-    /// Show the daemon's state and per-endpoint figures
+    /// Show the daemon's state, the model routes in force and per-endpoint figures
     Status(status::Args),
     /// Show the daemon's log
     Logs(logs::Args),

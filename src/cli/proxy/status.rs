@@ -7,7 +7,8 @@ use crate::ipc::client::IpcError;
 use crate::ui::{self, table};
 
 /// Show whether the daemon runs, and if so: pid, version, uptime, address, active profile
-/// and tier, and per endpoint: in-flight, requests, errors, latency, tokens, last error.
+/// and tier, the model routes in force, and per endpoint: in-flight, requests, errors,
+/// latency, tokens, last error.
 /// Exits 3 when the daemon is not running.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -61,6 +62,15 @@ pub fn run(ctx: &Ctx, _args: &Args) -> Result<(), CliError> {
         println!(
             "  failover:  from '{from}' (returns when it is healthy again, if auto-recovery is on)"
         );
+    }
+    for (i, r) in report.routes.iter().enumerate() {
+        let label = if i == 0 { "routes:" } else { "" };
+        let down = if r.available {
+            ""
+        } else {
+            " (no endpoint available: the tiers serve)"
+        };
+        println!("  {label:<10} {} → {}{down}", r.model, r.profile);
     }
     println!(
         "  requests:  {} total, {} in flight",

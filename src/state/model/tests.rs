@@ -338,6 +338,73 @@ fn removing_a_tiered_profile_needs_force() {
 }
 
 #[test]
+fn routes_are_checked_ordered_and_follow_profiles() {
+    let mut c = config_with(&["main", "cheap", "official"]);
+    assert_eq!(c.add_route(" claude-haiku-* ", "cheap", None), Ok(1));
+    assert_eq!(c.add_route("claude-opus-*", "official", None), Ok(2));
+    assert_eq!(c.add_route("claude-haiku-4-5", "official", Some(1)), Ok(1));
+    let patterns: Vec<&str> = c.routes.iter().map(|r| r.model.as_str()).collect();
+    assert_eq!(
+        patterns,
+        ["claude-haiku-4-5", "claude-haiku-*", "claude-opus-*"]
+    );
+    // First match wins.
+    assert_eq!(c.route_for("claude-haiku-4-5").unwrap().profile, "official");
+    assert_eq!(c.route_for("claude-haiku-3").unwrap().profile, "cheap");
+    assert!(c.route_for("claude-sonnet-4-5").is_none());
+    // Refusals change nothing.
+    let before = c.clone();
+    assert!(matches!(
+        c.add_route("claude-haiku-*", "official", None),
+        Err(ModelError::DuplicateRoute { profile, .. }) if profile == "cheap"
+    ));
+    assert!(matches!(
+        c.add_route("x-*", "nope", None),
+        Err(ModelError::UnknownProfile { .. })
+    ));
+    assert!(matches!(
+        c.add_route(" ", "cheap", None),
+        Err(ModelError::InvalidRoutePattern(_))
+    ));
+    assert!(matches!(
+        c.add_route("x-*", "cheap", Some(5)),
+        Err(ModelError::InvalidRoutePosition {
+            position: 5,
+            routes: 3
+        })
+    ));
+    assert!(matches!(
+        c.add_route("x-*", "cheap", Some(0)),
+        Err(ModelError::InvalidRoutePosition { .. })
+    ));
+    assert_eq!(
+        c.remove_route("claude-*"),
+        Err(ModelError::UnknownRoute("claude-*".into()))
+    );
+    assert_eq!(c, before);
+    // Renames follow; a routed profile is only removed with force, its routes with it.
+    c.rename_profile("official", "anthropic").unwrap();
+    assert_eq!(
+        c.routes_to("anthropic"),
+        ["claude-haiku-4-5", "claude-opus-*"]
+    );
+    assert!(matches!(
+        c.remove_profile("anthropic", false),
+        Err(ModelError::ProfileRouted { patterns, .. }) if patterns.len() == 2
+    ));
+    assert_eq!(c, {
+        let mut b = before.clone();
+        b.rename_profile("official", "anthropic").unwrap();
+        b
+    });
+    c.remove_profile("anthropic", true).unwrap();
+    assert_eq!(c.routes.len(), 1);
+    let (at, r) = c.remove_route("claude-haiku-*").unwrap();
+    assert_eq!((at, r.profile.as_str()), (1, "cheap"));
+    assert!(c.routes.is_empty());
+}
+
+#[test]
 fn switch_records_from_and_to() {
     let mut c = config_with(&["a", "b"]);
     let r = c

@@ -37,11 +37,12 @@ pub const STREAM: &str = r#"{"model":"claude-test","stream":true,"max_tokens":64
 pub const PLAIN: &str =
     r#"{"model":"claude-test","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}"#;
 
-/// POST `/v1/messages` with `body` and an optional conversation id.
+/// POST `/v1/messages` with `body` (a `&'static str` or a `String`) and an optional
+/// conversation id.
 pub async fn send(
     client: &reqwest::Client,
     base: &str,
-    body: &'static str,
+    body: impl Into<reqwest::Body>,
     session: Option<&str>,
 ) -> Result<Reply, reqwest::Error> {
     let mut req = client
