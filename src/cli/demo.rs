@@ -1,6 +1,8 @@
-//! `qcc demo`: a keyless, offline tour. Starts two fake Anthropic upstreams on loopback, a
-//! throwaway config with one profile, and the real proxy daemon; streams real requests
-//! through it, shows the status table, then stops the daemon and removes everything.
+//! `qcc demo`: a keyless, offline tour. Starts two fake Anthropic upstreams and a fake
+//! OpenAI-compatible one on loopback, a throwaway config (two tiered profiles, and a routed
+//! profile with an `openai` endpoint), and the real proxy daemon; streams real requests
+//! through it (one of them routed and translated), shows the status table, then stops the
+//! daemon and removes everything.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -14,7 +16,8 @@ use crate::fake::{FakeUpstream, Fault};
 use crate::ipc::client::Client;
 
 use crate::state::History;
-use crate::state::model::{AuthStyle, NewEndpoint, Strategy, Tier};
+use crate::state::model::{AuthStyle, EndpointKind, NewEndpoint, Strategy, Tier};
+use crate::state::models::ModelRule;
 use crate::state::secret::Secret;
 use crate::state::{Config, Paths, Store};
 use crate::ui::views::SwitchView;
@@ -64,7 +67,7 @@ pub fn run(_ctx: &Ctx, args: &Args) -> Result<(), CliError> {
 
     step(
         1,
-        "Two fake Anthropic upstreams (real SSE, no key, no network):",
+        "Fake upstreams (real SSE, no key, no network): two Anthropic, one OpenAI-compatible:",
     );
     let relay_a = FakeUpstream::spawn_named("relay-a").map_err(|e| failed("fake upstream", &e))?;
     let relay_b = FakeUpstream::spawn_named("relay-b").map_err(|e| failed("fake upstream", &e))?;
@@ -77,6 +80,10 @@ pub fn run(_ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     relay_b.set_reply_text("Hi! relay-a is overloaded, so this answer streamed from relay-b.");
     println!("   relay-a  {}  (overloaded: answers 529)", relay_a.url());
     println!("   relay-b  {}  (healthy)", relay_b.url());
+    let chat = FakeUpstream::spawn_openai("chat-c").map_err(|e| failed("fake upstream", &e))?;
+    chat.set_default_fault(Fault::SlowStream(Duration::from_millis(35)));
+    chat.set_reply_text("Hi! I speak Chat Completions; qcc translated me into Anthropic events.");
+    println!("   chat-c   {}  (OpenAI Chat Completions)", chat.url());
 
     let dir = tempfile::Builder::new()
         .prefix("qcc-demo-")
@@ -85,13 +92,14 @@ pub fn run(_ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     let paths = Paths::with_runtime(dir.path().join("config"), dir.path().join("run"));
     step(
         2,
-        "Profiles: 'main' (primary tier) → relay-a, 'backup' (secondary) → relay-b:",
+        "Profiles: 'main' (primary tier) → relay-a, 'backup' (secondary) → relay-b, 'chat' (routed):",
     );
-    let ids = seed(&paths, &relay_a.url(), &relay_b.url())?;
+    let ids = seed(&paths, &relay_a.url(), &relay_b.url(), &chat.url())?;
     println!(
-        "   {}  main    relay-a\n   {}  backup  relay-b",
-        ids[0], ids[1]
+        "   {}  main    relay-a\n   {}  backup  relay-b\n   {}  chat    chat-c (openai, model map '*=demo-chat-model')",
+        ids[0], ids[1], ids[2]
     );
+    println!("   route: claude-haiku-* → chat");
     println!("   policy: a breaker opens after 2 consecutive failures");
     println!("   (config in {})", paths.config_dir().display());
 
@@ -121,11 +129,23 @@ pub fn run(_ctx: &Ctx, args: &Args) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| failed("runtime", &e))?;
-    runtime.block_on(stream_requests(&base, args.requests))?;
+    runtime.block_on(stream_requests(&base, args.requests, "claude-demo"))?;
     println!(
         "   relay-a saw {} request(s); then its breaker opened and traffic moved to 'backup'.",
         relay_a.request_count()
     );
+    println!("   A claude-haiku request follows the route to 'chat', translated both ways:");
+    runtime.block_on(stream_requests(&base, 1, "claude-haiku-4-5"))?;
+    if let Some(sent) = chat.requests().first() {
+        let model = serde_json::from_slice::<serde_json::Value>(&sent.body)
+            .ok()
+            .and_then(|v| v["model"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        println!(
+            "   chat-c received POST {} asking for '{model}'.",
+            sent.path
+        );
+    }
 
     step(5, "What `qcc proxy status` shows:");
     let mut client = Client::connect(&paths.socket(), Duration::from_secs(5))?;
@@ -173,13 +193,14 @@ fn wait_for_switch(paths: &Paths) -> History {
 }
 
 /// Write the demo profiles straight into the temp config.
-fn seed(paths: &Paths, a: &str, b: &str) -> Result<Vec<String>, CliError> {
+fn seed(paths: &Paths, a: &str, b: &str, chat: &str) -> Result<Vec<String>, CliError> {
     let store = Store::open(paths.clone())?;
     store.update(|c: &mut Config| {
         let mut ids = Vec::new();
         for (profile, name, url, tier) in [
-            ("main", "relay-a", a, Tier::Primary),
-            ("backup", "relay-b", b, Tier::Secondary),
+            ("main", "relay-a", a, Some(Tier::Primary)),
+            ("backup", "relay-b", b, Some(Tier::Secondary)),
+            ("chat", "chat-c", chat, None),
         ] {
             c.add_profile(
                 profile,
@@ -187,7 +208,10 @@ fn seed(paths: &Paths, a: &str, b: &str) -> Result<Vec<String>, CliError> {
                 Strategy::Weighted,
                 Utc::now(),
             )?;
-            c.set_tier(profile, Some(tier))?;
+            if tier.is_some() {
+                c.set_tier(profile, tier)?;
+            }
+            let openai = tier.is_none();
             let e = c.add_endpoint(
                 profile,
                 NewEndpoint {
@@ -196,29 +220,42 @@ fn seed(paths: &Paths, a: &str, b: &str) -> Result<Vec<String>, CliError> {
                     key: crate::state::model::Credential::Value(Secret::new(format!(
                         "sk-demo-{name}-0000000000"
                     ))),
-                    auth: AuthStyle::ApiKey,
+                    auth: if openai {
+                        AuthStyle::Bearer
+                    } else {
+                        AuthStyle::ApiKey
+                    },
                     weight: 100,
-                    models: Vec::new(),
-                    kind: Default::default(),
+                    models: if openai {
+                        vec![ModelRule::parse("*=demo-chat-model").expect("a rule")]
+                    } else {
+                        Vec::new()
+                    },
+                    kind: if openai {
+                        EndpointKind::Openai
+                    } else {
+                        EndpointKind::Anthropic
+                    },
                     chat_path: None,
                 },
                 crate::cli::endpoint::new_id,
             )?;
             ids.push(e.id.clone());
         }
+        c.add_route("claude-haiku-*", "chat", None)?;
         c.policy.failure_threshold = 2;
         Ok::<_, CliError>(ids)
     })
 }
 
-/// Send `n` streamed requests one after another, echoing the text as it streams.
-async fn stream_requests(base: &str, n: usize) -> Result<(), CliError> {
+/// Send `n` streamed requests for `model` one after another, echoing the text as it streams.
+async fn stream_requests(base: &str, n: usize, model: &str) -> Result<(), CliError> {
     let client = crate::proxy::upstream::client(Duration::from_secs(5))
         .map_err(|e| CliError::failed(format!("demo: client: {e}"), None))?;
     for i in 1..=n {
         let started = Instant::now();
         let body = format!(
-            r#"{{"model":"claude-demo","stream":true,"max_tokens":64,"messages":[{{"role":"user","content":"demo request {i}"}}]}}"#
+            r#"{{"model":"{model}","stream":true,"max_tokens":64,"messages":[{{"role":"user","content":"demo request {i}"}}]}}"#
         );
         let mut resp = client
             .post(format!("{base}/v1/messages?beta=true"))

@@ -26,6 +26,15 @@ fn demo_streams_through_a_real_daemon_and_cleans_up() {
     );
     assert!(stdout.contains("request 2 → 200 via"), "{stdout}");
     assert!(stdout.contains("streamed from relay-b"), "{stdout}");
+    // The routed request went to the OpenAI-compatible fake and came back as Anthropic events.
+    assert!(
+        stdout.contains("qcc translated me into Anthropic events."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("chat-c received POST /v1/chat/completions asking for 'demo-chat-model'"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("serving: backup (failed over from 'main')"),
         "{stdout}"
