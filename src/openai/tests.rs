@@ -467,3 +467,92 @@ fn unsigned_thinking_is_stripped_signed_kept() {
     );
     assert!(crate::openai::request::strip_unsigned_thinking(b"{\"messages\":[]}").is_none());
 }
+
+/// Golden files in tests/fixtures/openai/: an Anthropic request with every pitfall of
+/// docs/openai.md → the Chat Completions request; a chunk sequence → the Anthropic events
+/// (the same whatever the chunking); a whole answer → the Anthropic message. After a
+/// reviewed change: `QCC_REGENERATE=1 cargo test --lib golden` rewrites the expected files.
+mod golden {
+    use std::path::PathBuf;
+
+    use serde_json::Value;
+
+    use crate::openai::stream::Translator;
+
+    fn path(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/openai")
+            .join(name)
+    }
+
+    fn read(name: &str) -> String {
+        std::fs::read_to_string(path(name)).unwrap()
+    }
+
+    fn check(name: &str, actual: &str) {
+        if std::env::var_os("QCC_REGENERATE").is_some() {
+            std::fs::write(path(name), actual).unwrap();
+            return;
+        }
+        let expected = read(name);
+        assert!(
+            expected == actual,
+            "{name} differs; after review: QCC_REGENERATE=1 cargo test --lib golden\n\
+             --- expected\n{expected}\n--- actual\n{actual}"
+        );
+    }
+
+    #[test]
+    fn request_translation() {
+        let anthropic: Value = serde_json::from_str(&read("request.anthropic.json")).unwrap();
+        let (chat, names) = crate::openai::request::to_chat(&anthropic, "deepseek-chat").unwrap();
+        check(
+            "request.chat.json",
+            &(serde_json::to_string_pretty(&chat).unwrap() + "\n"),
+        );
+        // The shortened name maps back.
+        let long = "mcp__a_very_long_server_name_for_testing__and_an_even_longer_tool_name_here";
+        let sent = chat["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["function"]["name"].as_str().unwrap())
+            .find(|n| n.starts_with("mcp__"))
+            .unwrap();
+        assert!(sent.len() <= crate::openai::MAX_TOOL_NAME);
+        assert_eq!(names.original(sent), long);
+    }
+
+    #[test]
+    fn stream_translation_in_any_chunking() {
+        let input = read("stream.chunks.sse");
+        let bytes = input.as_bytes();
+        let mut outputs = Vec::new();
+        for step in [1, 7, 64, bytes.len()] {
+            let mut t = Translator::new("claude-sonnet-4-5", Default::default());
+            let mut out = Vec::new();
+            for piece in bytes.chunks(step) {
+                out.extend(t.feed(piece));
+            }
+            out.extend(t.end().unwrap());
+            assert!(t.is_ended() && !t.is_failed());
+            outputs.push(String::from_utf8(out).unwrap());
+        }
+        assert!(
+            outputs.windows(2).all(|w| w[0] == w[1]),
+            "chunking changed the events"
+        );
+        check("stream.events.sse", &outputs[0]);
+    }
+
+    #[test]
+    fn whole_answer_translation() {
+        let answer: Value = serde_json::from_str(&read("answer.chat.json")).unwrap();
+        let m =
+            crate::openai::response::from_chat(&answer, "claude-sonnet-4-5", &Default::default());
+        check(
+            "answer.anthropic.json",
+            &(serde_json::to_string_pretty(&m).unwrap() + "\n"),
+        );
+    }
+}

@@ -25,11 +25,20 @@ pub enum ModelRuleError {
     NoEquals(String),
     #[error("model rule '{0}' has an empty side")]
     Empty(String),
+    #[error("the model pattern '{0}' appears twice")]
+    Duplicate(String),
 }
 
 impl ModelRuleError {
     pub fn hint(&self) -> &'static str {
-        "write PATTERN=MODEL, e.g. --model 'claude-sonnet-*=deepseek-chat' or --model '*=glm-4.6'"
+        match self {
+            ModelRuleError::Duplicate(_) => {
+                "give each pattern once (the first match wins, so a second rule would never apply)"
+            }
+            _ => {
+                "write PATTERN=MODEL, e.g. --model 'claude-sonnet-*=deepseek-chat' or --model '*=glm-4.6'"
+            }
+        }
     }
 }
 
@@ -51,6 +60,16 @@ impl ModelRule {
     pub fn matches(&self, model: &str) -> bool {
         glob_match(&self.pattern, model)
     }
+}
+
+/// Refuse a rule list that names a pattern twice.
+pub fn check_unique(rules: &[ModelRule]) -> Result<(), ModelRuleError> {
+    for (i, r) in rules.iter().enumerate() {
+        if rules[..i].iter().any(|o| o.pattern == r.pattern) {
+            return Err(ModelRuleError::Duplicate(r.pattern.clone()));
+        }
+    }
+    Ok(())
 }
 
 /// The model to send for `requested` under `rules` (first match wins), or `None` when no

@@ -85,6 +85,11 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
                 .map_err(|err| from_model(format!("{place}.weight"), err))?;
             check_kind(e.kind, e.auth, e.chat_path.as_deref())
                 .map_err(|err| from_model(format!("{place}.kind"), err))?;
+            crate::state::models::check_unique(&e.models).map_err(|err| Invalid {
+                place: format!("{place}.models"),
+                problem: err.to_string(),
+                hint: Some(err.hint().to_owned()),
+            })?;
             match (&e.key_ref, e.key.expose().trim().is_empty()) {
                 (None, true) => {
                     return Err(invalid(

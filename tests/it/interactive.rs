@@ -160,6 +160,8 @@ fn endpoint_add_asks_for_what_is_missing() {
     let env = TestEnv::new();
     env.ok(&["profile", "add", "work"]);
     let mut pty = Pty::spawn(&env, &["endpoint", "add", "work"]);
+    pty.expect("What does the endpoint speak?");
+    pty.send("\r"); // anthropic, the default
     pty.expect("Base URL");
     // A bad URL is refused and asked again.
     pty.send("ftp://nope\r");
@@ -183,6 +185,30 @@ fn endpoint_add_asks_for_what_is_missing() {
     assert_eq!(e["key"], "sk-typed-hidden-secret-4242");
     assert_eq!(e["auth"], "bearer");
     assert_eq!(e["name"], "my relay");
+}
+
+#[test]
+fn endpoint_add_asks_for_the_kind_and_an_openai_endpoint_needs_no_auth_question() {
+    let env = TestEnv::new();
+    env.ok(&["profile", "add", "cheap"]);
+    let mut pty = Pty::spawn(&env, &["endpoint", "add", "cheap"]);
+    pty.expect("What does the endpoint speak?");
+    pty.send("\x1b[B\r"); // down to "openai"
+    pty.expect("Base URL");
+    pty.send("\r"); // the OpenRouter default
+    pty.expect("API key");
+    pty.send("sk-or-typed-secret-77\r");
+    // No auth question: an openai endpoint sends Bearer.
+    pty.expect("Name (optional)");
+    pty.send("\r");
+    let (code, screen) = pty.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert!(!screen.contains("How is the key sent?"), "{screen}");
+    let cfg = env.config();
+    let e = &cfg["profiles"][0]["endpoints"][0];
+    assert_eq!(e["kind"], "openai");
+    assert_eq!(e["url"], "https://openrouter.ai/api");
+    assert_eq!(e["auth"], "bearer");
 }
 
 #[test]

@@ -122,9 +122,19 @@ fn bad_references_and_rules_are_refused_with_the_form_to_use() {
         let err = env.fail_with_hint(2, &[&url[..], &extra[..]].concat());
         assert!(err.contains(hint), "{extra:?}: {err}");
     }
-    let model = ["--key", "k", "--model", "claude"];
-    let err = env.fail_with_hint(2, &[&url[..], &model[..]].concat());
-    assert!(err.contains("PATTERN=MODEL"), "{err}");
+    for (model, says) in [
+        (vec!["--model", "claude"], "PATTERN=MODEL"),
+        (vec!["--model", "claude-*="], "empty side"),
+        (vec!["--model", "=x"], "empty side"),
+        (
+            vec!["--model", "a*=b", "--model", "a*=c"],
+            "'a*' appears twice",
+        ),
+    ] {
+        let args = [&url[..], &["--key", "k"], &model[..]].concat();
+        let err = env.fail_with_hint(2, &args);
+        assert!(err.contains(says), "{model:?}: {err}");
+    }
     env.fail(
         2,
         &[

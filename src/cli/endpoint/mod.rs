@@ -111,10 +111,13 @@ impl KeySource {
 
 /// Parse `--model PATTERN=MODEL` rules (a bad one is a usage error with the form).
 pub fn parse_models(texts: &[String]) -> Result<Vec<ModelRule>, CliError> {
-    texts
+    let usage = |e: crate::state::models::ModelRuleError| CliError::usage(e.to_string(), e.hint());
+    let rules = texts
         .iter()
-        .map(|t| ModelRule::parse(t).map_err(|e| CliError::usage(e.to_string(), e.hint())))
-        .collect()
+        .map(|t| ModelRule::parse(t).map_err(usage))
+        .collect::<Result<Vec<_>, _>>()?;
+    crate::state::models::check_unique(&rules).map_err(usage)?;
+    Ok(rules)
 }
 
 /// A fresh random endpoint id: 6 hex digits.
