@@ -144,6 +144,12 @@ impl Proxy {
     }
 
     /// `qcc proxy status` and `/_qcc/status`: one typed report.
+    /// Today's usage per endpoint and the series of the last hour and week (what
+    /// `/_qcc/usage` serves). Empty until the usage accounting is wired in.
+    pub fn usage_summary(&self) -> crate::report::usage::UsageSummary {
+        crate::report::usage::UsageSummary::default()
+    }
+
     pub fn status_report(&self) -> StatusReport {
         let tiers = self.router.tier_state();
         let table = self.routes();

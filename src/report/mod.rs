@@ -7,7 +7,9 @@
 //!   per-endpoint view starts with.
 //! - [`health`]: health figures and histories, probe results.
 //! - [`queue`]: what a batch of replays did.
+//! - [`usage`]: token counts by kind, cost, and the series of the status page.
 
 pub mod health;
 pub mod queue;
 pub mod status;
+pub mod usage;
