@@ -124,23 +124,96 @@ pub fn event(name: &str, data: &[u8]) -> Bytes {
 pub struct UsageSniffer {
     /// The start of a line the last chunk cut.
     carry: Vec<u8>,
-    input: u64,
-    output: u64,
+    usage: Usage,
+}
+
+/// Token counts of one answer by kind, as Anthropic's `usage` names them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Input tokens neither read from nor written to the cache.
+    pub input: u64,
+    pub output: u64,
+    /// Written to the cache, with the 5-minute lifetime (`cache_creation_input_tokens`
+    /// without a breakdown counts as 5-minute).
+    pub cache_write_5m: u64,
+    /// Written to the cache with the 1-hour lifetime.
+    pub cache_write_1h: u64,
+    pub cache_read: u64,
+}
+
+impl Usage {
+    /// Every input token, whatever the cache did.
+    pub fn all_input(&self) -> u64 {
+        self.input + self.cache_write_5m + self.cache_write_1h + self.cache_read
+    }
+
+    /// A `usage` object (the bytes from its `{`), merged into `self`: input kinds replaced
+    /// when it names any input, the output count replaced when it names one.
+    fn merge(&mut self, object: &[u8]) {
+        // Only the fields read here are deserialized; everything else is skipped.
+        #[derive(serde::Deserialize)]
+        struct Creation {
+            #[serde(default)]
+            ephemeral_5m_input_tokens: u64,
+            #[serde(default)]
+            ephemeral_1h_input_tokens: u64,
+        }
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            input_tokens: u64,
+            #[serde(default)]
+            cache_creation_input_tokens: u64,
+            #[serde(default)]
+            cache_read_input_tokens: u64,
+            #[serde(default)]
+            cache_creation: Option<Creation>,
+            output_tokens: Option<u64>,
+        }
+        let Some(Ok(u)) = serde_json::Deserializer::from_slice(object)
+            .into_iter::<Raw>()
+            .next()
+        else {
+            return;
+        };
+        let (w5, w1) = match u.cache_creation {
+            Some(c) if c.ephemeral_5m_input_tokens + c.ephemeral_1h_input_tokens > 0 => {
+                (c.ephemeral_5m_input_tokens, c.ephemeral_1h_input_tokens)
+            }
+            _ => (u.cache_creation_input_tokens, 0),
+        };
+        if u.input_tokens + w5 + w1 + u.cache_read_input_tokens > 0 {
+            self.input = u.input_tokens;
+            self.cache_write_5m = w5;
+            self.cache_write_1h = w1;
+            self.cache_read = u.cache_read_input_tokens;
+        }
+        if let Some(out) = u.output_tokens {
+            self.output = out;
+        }
+    }
 }
 
 /// Longest partial line kept between chunks; longer lines cannot be usage lines.
 const MAX_CARRY: usize = 64 * 1024;
 
+static USAGE_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"usage\":"));
+
 impl UsageSniffer {
     /// Input tokens, cache writes and reads included (the last `message_start` /
     /// `message_delta` that named them).
     pub fn input(&self) -> u64 {
-        self.input
+        self.usage.all_input()
     }
 
     /// Output tokens (the last count seen).
     pub fn output(&self) -> u64 {
-        self.output
+        self.usage.output
+    }
+
+    /// Every count, by kind.
+    pub fn usage(&self) -> Usage {
+        self.usage
     }
 
     /// Read the next chunk (cut anywhere).
@@ -193,41 +266,77 @@ impl UsageSniffer {
         if START.find(data).is_none() && DELTA.find(data).is_none() {
             return;
         }
-        // Only the fields read here are deserialized; everything else is skipped.
-        #[derive(serde::Deserialize)]
-        struct Usage {
-            #[serde(default)]
-            input_tokens: u64,
-            #[serde(default)]
-            cache_creation_input_tokens: u64,
-            #[serde(default)]
-            cache_read_input_tokens: u64,
-            output_tokens: Option<u64>,
-        }
-        static KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"usage\":"));
-        let Some(at) = KEY.find(data) else {
+        let Some(at) = USAGE_KEY.find(data) else {
             return;
         };
-        let rest = &data[at + b"\"usage\":".len()..];
-        let Some(Ok(u)) = serde_json::Deserializer::from_slice(rest)
-            .into_iter::<Usage>()
-            .next()
-        else {
+        self.usage.merge(&data[at + b"\"usage\":".len()..]);
+    }
+}
+
+/// Reads the top-level `usage` of a whole JSON message as its chunks pass: the last
+/// [`WHOLE_TAIL`] bytes are kept, and at the end the last `"usage":` in them is read
+/// (Anthropic writes `usage` last; a tool input that has a `usage` key comes before it).
+#[derive(Default)]
+pub struct WholeUsage {
+    tail: Vec<u8>,
+}
+
+/// Bytes of a whole answer's end kept to find its `usage` in.
+const WHOLE_TAIL: usize = 2048;
+
+impl WholeUsage {
+    pub fn feed(&mut self, chunk: &[u8]) {
+        if chunk.len() >= WHOLE_TAIL {
+            self.tail.clear();
+            self.tail
+                .extend_from_slice(&chunk[chunk.len() - WHOLE_TAIL..]);
             return;
-        };
-        let input = u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens;
-        if input > 0 {
-            self.input = input;
         }
-        if let Some(out) = u.output_tokens {
-            self.output = out;
+        let over = (self.tail.len() + chunk.len()).saturating_sub(WHOLE_TAIL);
+        self.tail.drain(..over);
+        self.tail.extend_from_slice(chunk);
+    }
+
+    /// The counts of the answer seen whole (zeros when it named none).
+    pub fn usage(&self) -> Usage {
+        let mut u = Usage::default();
+        if let Some(at) = memchr::memmem::rfind(&self.tail, b"\"usage\":") {
+            u.merge(&self.tail[at + b"\"usage\":".len()..]);
         }
+        u
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_answers_have_their_last_usage_read_with_the_cache_breakdown() {
+        let body = br#"{"id":"msg_1","content":[{"type":"tool_use","input":{"usage":{"input_tokens":999}}}],"usage":{"input_tokens":7,"cache_creation_input_tokens":30,"cache_creation":{"ephemeral_5m_input_tokens":10,"ephemeral_1h_input_tokens":20},"cache_read_input_tokens":5,"output_tokens":9}}"#;
+        for step in [1, 5, 64, body.len()] {
+            let mut w = WholeUsage::default();
+            for piece in body.chunks(step) {
+                w.feed(piece);
+            }
+            assert_eq!(
+                w.usage(),
+                Usage {
+                    input: 7,
+                    output: 9,
+                    cache_write_5m: 10,
+                    cache_write_1h: 20,
+                    cache_read: 5
+                },
+                "step {step}"
+            );
+        }
+        let mut long = WholeUsage::default();
+        long.feed(&vec![b' '; 10_000]);
+        long.feed(br#","usage":{"input_tokens":1,"output_tokens":2}}"#);
+        assert_eq!(long.usage().output, 2);
+        assert_eq!(WholeUsage::default().usage(), Usage::default());
+    }
 
     #[test]
     fn events_end_at_a_blank_line_of_either_kind() {
@@ -294,7 +403,7 @@ mod tests {
         for piece in stream.chunks(7) {
             s.feed(piece);
         }
-        assert_eq!((s.input, s.output), (30, 15));
+        assert_eq!((s.input(), s.output()), (30, 15));
     }
 
     #[test]
@@ -310,7 +419,7 @@ mod tests {
         for piece in stream.chunks(5) {
             s.feed(piece);
         }
-        assert_eq!((s.input, s.output), (7, 3));
+        assert_eq!((s.input(), s.output()), (7, 3));
     }
 
     #[test]
@@ -326,5 +435,16 @@ mod tests {
         assert_eq!((s.input(), s.output()), (15, 1));
         s.feed(b"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{},\"usage\":{\"output_tokens\":42}}\n\n");
         assert_eq!((s.input(), s.output()), (15, 42));
+        assert_eq!(
+            s.usage(),
+            Usage {
+                input: 10,
+                output: 42,
+                cache_write_5m: 2,
+                cache_write_1h: 0,
+                cache_read: 3
+            },
+            "the kinds stay apart"
+        );
     }
 }

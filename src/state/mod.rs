@@ -1,7 +1,7 @@
 //! Everything qcc keeps on disk: where it lives ([`paths`]), what it means ([`model`], pure
 //! types and domain rules with no IO; [`health`], the daemon's `health.json`), how secrets
-//! are shown ([`secret`]), and the one module that reads, locks and writes files
-//! ([`store`]).
+//! are shown ([`secret`]), the user's prices ([`prices`]), the usage accounting's day files
+//! ([`usage`]), and the module that reads, locks and writes the documents ([`store`]).
 //!
 //! Nothing here prints to a terminal or knows about the CLI; the daemon and tests use it too.
 
@@ -11,8 +11,10 @@ pub mod keyref;
 pub mod model;
 pub mod models;
 pub mod paths;
+pub mod prices;
 pub mod secret;
 pub mod store;
+pub mod usage;
 pub mod validate;
 
 pub use model::{Config, History, ModelError};

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::state::keyref::KeyRef;
 use crate::state::models::{ModelRule, PatternError, check_pattern, glob_match};
+pub use crate::state::prices::Prices;
 use crate::state::secret::Secret;
 
 /// Format version of `config.json` this build reads and writes.
@@ -779,6 +780,11 @@ pub struct Config {
     pub queue: QueueSettings,
     #[serde(default)]
     pub health: HealthSettings,
+    /// The user's prices, over the built-in table.
+    #[serde(default, skip_serializing_if = "Prices::is_empty")]
+    pub prices: Prices,
+    #[serde(default)]
+    pub usage: UsageSettings,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -795,6 +801,30 @@ impl Default for Config {
             proxy: ProxySettings::default(),
             queue: QueueSettings::default(),
             health: HealthSettings::default(),
+            prices: Prices::default(),
+            usage: UsageSettings::default(),
+            extra: Map::new(),
+        }
+    }
+}
+
+/// The usage accounting (`config.json` → `usage`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UsageSettings {
+    /// Count answered requests, tokens and cost (off: nothing is counted or written).
+    pub enabled: bool,
+    /// Days of figures kept (one file per UTC day; older ones are deleted).
+    pub keep_days: u32,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for UsageSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            keep_days: 400,
             extra: Map::new(),
         }
     }

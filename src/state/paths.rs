@@ -25,6 +25,7 @@ pub struct Paths {
     config_dir: PathBuf,
     runtime_dir: PathBuf,
     logs_dir: PathBuf,
+    usage_dir: PathBuf,
 }
 
 impl Paths {
@@ -42,6 +43,7 @@ impl Paths {
             && let Some(state) = dirs.state_dir()
         {
             paths.logs_dir = state.join("logs");
+            paths.usage_dir = state.join("usage");
         }
         Ok(paths)
     }
@@ -53,13 +55,12 @@ impl Paths {
         let runtime_dir = env_dir(RUNTIME_DIR_ENV)
             .or_else(|| env_dir("XDG_RUNTIME_DIR").map(|d| d.join("qcc")))
             .unwrap_or_else(|| config_dir.join("run"));
-        let logs_dir = env_dir(STATE_DIR_ENV)
-            .map(|d| d.join("logs"))
-            .unwrap_or_else(|| config_dir.join("logs"));
+        let state_dir = env_dir(STATE_DIR_ENV).unwrap_or_else(|| config_dir.clone());
         Self {
+            logs_dir: state_dir.join("logs"),
+            usage_dir: state_dir.join("usage"),
             config_dir,
             runtime_dir,
-            logs_dir,
         }
     }
 
@@ -68,6 +69,7 @@ impl Paths {
         let config_dir: PathBuf = config_dir.into();
         Self {
             logs_dir: config_dir.join("logs"),
+            usage_dir: config_dir.join("usage"),
             config_dir,
             runtime_dir: runtime_dir.into(),
         }
@@ -105,6 +107,11 @@ impl Paths {
     /// The folder of the logs (0700).
     pub fn logs_dir(&self) -> &Path {
         &self.logs_dir
+    }
+
+    /// The usage accounting's files, one per UTC day (0700; beside the logs).
+    pub fn usage_dir(&self) -> &Path {
+        &self.usage_dir
     }
 
     /// Where logs lived before they moved to the state dir (`<config dir>/logs`).
