@@ -24,11 +24,14 @@ pub struct ToolNames {
     back: HashMap<String, String>,
 }
 
-/// A tool call id as Anthropic accepts it (`^[a-zA-Z0-9_-]+$`): some services name calls
-/// `functions.get_weather:0`, which an Anthropic endpoint refuses when the conversation
-/// moves there. Other characters become `_`.
-pub fn tool_id(id: &str) -> String {
+/// The id an upstream tool call is given: [`request::TRANSLATED_ID`] and the upstream's id
+/// made Anthropic-valid (`^[a-zA-Z0-9_-]+$`; some services name calls
+/// `functions.get_weather:0`), or `fallback` (unique within the message) when it has none.
+/// The prefix marks the conversation as translated, so that a later Anthropic attempt
+/// knows to check it (see [`request::strip_unsigned_thinking`]).
+pub fn tool_id(id: Option<&str>, fallback: &str) -> String {
     let clean: String = id
+        .unwrap_or_default()
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
@@ -39,9 +42,11 @@ pub fn tool_id(id: &str) -> String {
         })
         .collect();
     if clean.is_empty() {
-        "toolu_".to_owned()
-    } else {
+        format!("{}{fallback}", request::TRANSLATED_ID)
+    } else if clean.starts_with(request::TRANSLATED_ID) {
         clean
+    } else {
+        format!("{}{clean}", request::TRANSLATED_ID)
     }
 }
 

@@ -271,15 +271,32 @@ fn tool_choice(
     }
 }
 
-/// An Anthropic request without the thinking blocks no Anthropic endpoint signed (empty or
-/// missing `signature`: translated from an `openai` endpoint's reasoning), which an
-/// Anthropic endpoint would refuse; `None` when it has none (the body then goes as it is).
-/// Cheap for bodies without thinking blocks: one substring search.
-pub fn strip_unsigned_thinking(body: &[u8]) -> Option<Vec<u8>> {
+/// The prefix of every tool call id an `openai` endpoint's answer is given
+/// ([`crate::openai::tool_id`]): a conversation holding it went through translation.
+pub const TRANSLATED_ID: &str = "toolu_qcc_";
+
+/// Whether an Anthropic request may carry what only a translated answer leaves behind:
+/// a thinking block with an empty signature, or a tool call id qcc made. Cheap: three
+/// substring searches, no parse.
+pub fn may_hold_translated(body: &[u8]) -> bool {
+    use memchr::memmem::Finder;
     use std::sync::LazyLock;
-    static MARK: LazyLock<memchr::memmem::Finder<'static>> =
-        LazyLock::new(|| memchr::memmem::Finder::new(b"\"thinking\""));
-    MARK.find(body)?;
+    static MARKS: LazyLock<[Finder<'static>; 3]> = LazyLock::new(|| {
+        [
+            Finder::new(b"\"signature\":\"\""),
+            Finder::new(b"\"signature\": \"\""),
+            Finder::new(TRANSLATED_ID.as_bytes()),
+        ]
+    });
+    MARKS.iter().any(|m| m.find(body).is_some())
+}
+
+/// An Anthropic request made fit for an Anthropic endpoint after translated turns:
+/// thinking blocks no Anthropic endpoint signed (empty or missing `signature`) removed, and
+/// — when `thinking` is on but the last assistant turn no longer starts with a signed
+/// thinking block, which Anthropic requires in a tool loop — the `thinking` parameter
+/// removed for this request. `None` when nothing had to change (the body goes as it is).
+pub fn strip_unsigned_thinking(body: &[u8]) -> Option<Vec<u8>> {
     let mut v: Value = serde_json::from_slice(body).ok()?;
     let unsigned = |b: &Value| {
         b.get("type").and_then(Value::as_str) == Some("thinking")
@@ -288,7 +305,8 @@ pub fn strip_unsigned_thinking(body: &[u8]) -> Option<Vec<u8>> {
                 .is_none_or(str::is_empty)
     };
     let mut changed = false;
-    for m in v.get_mut("messages")?.as_array_mut()? {
+    let messages = v.get_mut("messages")?.as_array_mut()?;
+    for m in messages.iter_mut() {
         let Some(content) = m.get_mut("content").and_then(Value::as_array_mut) else {
             continue;
         };
@@ -301,6 +319,26 @@ pub fn strip_unsigned_thinking(body: &[u8]) -> Option<Vec<u8>> {
                 content.push(json!({"type": "text", "text": "(thinking omitted)"}));
             }
         }
+    }
+    let last_signed = messages
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
+        .is_none_or(|m| {
+            m.get("content")
+                .and_then(Value::as_array)
+                .and_then(|c| c.first())
+                .and_then(|b| b.get("type"))
+                .and_then(Value::as_str)
+                .is_some_and(|t| t == "thinking" || t == "redacted_thinking")
+        });
+    let thinking_on = v
+        .pointer("/thinking/type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t != "disabled");
+    if thinking_on && !last_signed {
+        v.as_object_mut()?.remove("thinking");
+        changed = true;
     }
     changed.then(|| serde_json::to_vec(&v).expect("json"))
 }

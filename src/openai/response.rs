@@ -83,10 +83,13 @@ pub fn from_chat(answer: &Value, model: &str, names: &ToolNames) -> Value {
             .pointer("/function/arguments")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let id = call
-            .get("id")
-            .and_then(Value::as_str)
-            .map_or_else(|| format!("toolu_{i}"), crate::openai::tool_id);
+        let message_id = answer.get("id").and_then(Value::as_str).unwrap_or("chat");
+        let id = crate::openai::tool_id(
+            call.get("id")
+                .and_then(Value::as_str)
+                .filter(|i| !i.is_empty()),
+            &format!("{message_id}_{i}"),
+        );
         content.push(json!({
             "type": "tool_use",
             "id": id,

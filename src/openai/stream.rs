@@ -52,7 +52,14 @@ pub struct Translator {
     ended: bool,
     /// The stream failed (an error chunk, or the end came too early).
     failed: bool,
+    /// The stream's id (from its first chunk), for the message and generated tool ids.
+    id: String,
+    /// What the upstream's error chunk said, if one came: its HTTP-like status.
+    error_status: Option<u16>,
 }
+
+/// Longest line read from an upstream stream; past it the stream is broken.
+pub const MAX_LINE: usize = 8 * 1024 * 1024;
 
 fn event(kind: &str, data: &Value) -> Vec<u8> {
     format!("event: {kind}\ndata: {data}\n\n").into_bytes()
@@ -64,6 +71,32 @@ pub fn error_event(kind: &str, message: &str) -> Vec<u8> {
         "error",
         &json!({"type": "error", "error": {"type": kind, "message": message}}),
     )
+}
+
+/// The HTTP-like status of an error chunk's `error` object: a numeric `code` (or `status`)
+/// when it has one, else its kind read from `code` / `type` (500 when nothing says).
+fn error_chunk_status(e: &Value) -> u16 {
+    let numeric = ["code", "status"].iter().find_map(|k| match e.get(*k)? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    });
+    if let Some(n) = numeric.filter(|n| (400..600).contains(n)) {
+        return n as u16;
+    }
+    let words = [e.get("code"), e.get("type")]
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>()
+        .join(" ");
+    match words.as_str() {
+        w if w.contains("rate_limit") || w.contains("requests") => 429,
+        w if w.contains("quota") || w.contains("billing") => 402,
+        w if w.contains("api_key") || w.contains("auth") => 401,
+        w if w.contains("overloaded") => 529,
+        _ => 500,
+    }
 }
 
 impl Translator {
@@ -82,6 +115,8 @@ impl Translator {
             usage: None,
             ended: false,
             failed: false,
+            id: String::new(),
+            error_status: None,
         }
     }
 
@@ -95,12 +130,35 @@ impl Translator {
         self.failed
     }
 
+    /// Whether the answer is complete but for its closing (a finish came): an end now would
+    /// be clean.
+    pub fn has_finish(&self) -> bool {
+        self.finish.is_some()
+    }
+
+    /// The status an upstream error chunk meant (its numeric `code`, or its kind: rate
+    /// limit 429, quota 402, key 401, overload 529), if one came.
+    pub fn error_status(&self) -> Option<u16> {
+        self.error_status
+    }
+
     /// Translate the next bytes of the upstream stream; returns the events to send.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         for &b in bytes {
             if b != b'\n' {
-                self.line.push(b);
+                if self.line.len() >= MAX_LINE && !self.ended {
+                    self.line.clear();
+                    self.ended = true;
+                    self.failed = true;
+                    out.extend(error_event(
+                        "api_error",
+                        "the upstream stream sent a line longer than 8 MiB",
+                    ));
+                }
+                if !self.ended {
+                    self.line.push(b);
+                }
                 continue;
             }
             let line = std::mem::take(&mut self.line);
@@ -155,14 +213,16 @@ impl Translator {
     }
 
     fn chunk(&mut self, chunk: &Value, out: &mut Vec<u8>) {
-        if let Some(e) = chunk.get("error") {
+        if let Some(e) = chunk.get("error").filter(|e| !e.is_null()) {
             let message = e
                 .get("message")
                 .and_then(Value::as_str)
                 .unwrap_or("the upstream sent an error");
             self.ended = true;
             self.failed = true;
-            out.extend(error_event("api_error", message));
+            self.error_status = Some(error_chunk_status(e));
+            let kind = crate::openai::error::error_type(self.error_status.unwrap_or(500));
+            out.extend(error_event(kind, message));
             return;
         }
         self.ensure_started(chunk.get("id").and_then(Value::as_str), out);
@@ -232,7 +292,13 @@ impl Translator {
             return;
         }
         self.started = true;
-        let id = format!("msg_{}", id.unwrap_or("stream"));
+        self.id = match id.map(|i| crate::openai::tool_id(Some(i), "")) {
+            Some(i) => i
+                .trim_start_matches(crate::openai::request::TRANSLATED_ID)
+                .to_owned(),
+            None => format!("{:08x}", rand::random::<u32>()),
+        };
+        let id = format!("msg_{}", self.id);
         out.extend(event(
             "message_start",
             &json!({"type": "message_start", "message": {
@@ -307,10 +373,10 @@ impl Translator {
             .names
             .original(call.name.as_deref().unwrap_or_default())
             .to_owned();
-        let id = call
-            .id
-            .as_deref()
-            .map_or_else(|| format!("toolu_{key}"), crate::openai::tool_id);
+        let id = crate::openai::tool_id(
+            call.id.as_deref().filter(|i| !i.is_empty()),
+            &format!("{}_{key}", self.id),
+        );
         out.extend(event(
             "content_block_start",
             &json!({"type": "content_block_start", "index": index,
@@ -357,5 +423,41 @@ impl Translator {
         ));
         out.extend(event("message_stop", &json!({"type": "message_stop"})));
         self.ended = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_chunks_say_what_they_are() {
+        let status = |v: Value| error_chunk_status(&v);
+        assert_eq!(status(json!({"code": 429, "message": "slow down"})), 429);
+        assert_eq!(status(json!({"code": "402"})), 402);
+        assert_eq!(
+            status(json!({"type": "requests", "code": "rate_limit_exceeded"})),
+            429
+        );
+        assert_eq!(status(json!({"type": "insufficient_quota"})), 402);
+        assert_eq!(status(json!({"code": "invalid_api_key"})), 401);
+        assert_eq!(status(json!({"message": "?"})), 500);
+        // `"error": null` in a chunk is no error.
+        let mut t = Translator::new("m", ToolNames::default());
+        let out = t.feed(b"data: {\"id\":\"a\",\"error\":null,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n");
+        assert!(!t.is_failed());
+        assert!(String::from_utf8(out).unwrap().contains("text_delta"));
+    }
+
+    #[test]
+    fn a_line_without_end_is_cut_at_the_limit() {
+        let mut t = Translator::new("m", ToolNames::default());
+        let out = t.feed(&vec![b'x'; MAX_LINE + 10]);
+        assert!(t.is_failed() && t.is_ended());
+        assert!(String::from_utf8(out).unwrap().contains("event: error"));
+        assert!(
+            t.feed(b"data: [DONE]\n").is_empty(),
+            "nothing after the error"
+        );
     }
 }

@@ -382,10 +382,10 @@ mod stream {
         assert_eq!(starts[0]["type"], "text");
         assert_eq!(
             starts[1],
-            &json!({"type": "tool_use", "id": "call_a", "name": "Bash", "input": {}})
+            &json!({"type": "tool_use", "id": "toolu_qcc_call_a", "name": "Bash", "input": {}})
         );
-        assert_eq!(starts[2]["id"], "call_b");
-        assert_eq!(starts[3]["id"], "call_c");
+        assert_eq!(starts[2]["id"], "toolu_qcc_call_b");
+        assert_eq!(starts[3]["id"], "toolu_qcc_call_c");
         let args: Vec<String> = (1..=3)
             .map(|i| {
                 events
@@ -425,17 +425,94 @@ mod stream {
 }
 
 #[test]
-fn tool_ids_become_ones_anthropic_accepts() {
+fn tool_ids_become_ones_anthropic_accepts_marked_and_unique() {
+    use crate::openai::tool_id;
     assert_eq!(
-        crate::openai::tool_id("functions.get_weather:0"),
-        "functions_get_weather_0"
+        tool_id(Some("functions.get_weather:0"), "x"),
+        "toolu_qcc_functions_get_weather_0"
     );
-    assert_eq!(crate::openai::tool_id("call_Ab-9"), "call_Ab-9");
-    let answer = serde_json::json!({"choices": [{"message": {"tool_calls": [
-        {"id": "functions.ls:1", "type": "function", "function": {"name": "ls", "arguments": "{}"}}
+    assert_eq!(tool_id(Some("call_Ab-9"), "x"), "toolu_qcc_call_Ab-9");
+    assert_eq!(
+        tool_id(Some("toolu_qcc_call_1"), "x"),
+        "toolu_qcc_call_1",
+        "not marked twice"
+    );
+    assert_eq!(tool_id(None, "chat7_0"), "toolu_qcc_chat7_0");
+    let answer = serde_json::json!({"id": "c9", "choices": [{"message": {"tool_calls": [
+        {"id": "functions.ls:1", "type": "function", "function": {"name": "ls", "arguments": "{}"}},
+        {"id": "", "type": "function", "function": {"name": "ls", "arguments": "{}"}},
+        {"type": "function", "function": {"name": "ls", "arguments": "{}"}}
     ]}, "finish_reason": "tool_calls"}]});
     let m = crate::openai::response::from_chat(&answer, "m", &Default::default());
-    assert_eq!(m["content"][0]["id"], "functions_ls_1");
+    let ids: Vec<&str> = m["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "toolu_qcc_functions_ls_1",
+            "toolu_qcc_c9_1",
+            "toolu_qcc_c9_2"
+        ]
+    );
+}
+
+#[test]
+fn translated_conversations_are_recognised_by_their_marks_only() {
+    use crate::openai::request::may_hold_translated;
+    assert!(may_hold_translated(
+        br#"{"type":"thinking","thinking":"x","signature":""}"#
+    ));
+    assert!(may_hold_translated(
+        br#"{"type": "thinking", "signature": ""}"#
+    ));
+    assert!(may_hold_translated(
+        br#"{"type":"tool_use","id":"toolu_qcc_call_1"}"#
+    ));
+    // Thinking switched on, signed blocks, Anthropic's own ids: not translated.
+    assert!(!may_hold_translated(
+        br#"{"thinking":{"type":"enabled","budget_tokens":8000},"messages":[{"content":[{"type":"thinking","signature":"EqQB"},{"type":"tool_use","id":"toolu_01AbC"}]}]}"#
+    ));
+}
+
+#[test]
+fn a_tool_loop_without_a_signed_first_block_loses_the_thinking_parameter() {
+    let turn = |first: serde_json::Value| {
+        serde_json::json!({"model": "m", "thinking": {"type": "enabled", "budget_tokens": 4000},
+        "messages": [
+            {"role": "user", "content": "ls"},
+            {"role": "assistant", "content": [first,
+                {"type": "tool_use", "id": "toolu_qcc_call_1", "name": "Bash", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_qcc_call_1", "content": "a"}]}
+        ]})
+    };
+    let strip = |v: serde_json::Value| {
+        crate::openai::request::strip_unsigned_thinking(v.to_string().as_bytes())
+            .map(|b| serde_json::from_slice::<serde_json::Value>(&b).unwrap())
+    };
+    // The translated turn's unsigned thinking goes, and so does `thinking` for this request.
+    let out = strip(turn(
+        serde_json::json!({"type": "thinking", "thinking": "t", "signature": ""}),
+    ))
+    .unwrap();
+    assert!(out.get("thinking").is_none());
+    assert_eq!(out["messages"][1]["content"][0]["type"], "tool_use");
+    // A translated turn with no reasoning at all: the same.
+    let out = strip(turn(
+        serde_json::json!({"type": "text", "text": "Let me look."}),
+    ))
+    .unwrap();
+    assert!(out.get("thinking").is_none());
+    // A signed first block: nothing changes.
+    assert!(
+        strip(turn(
+            serde_json::json!({"type": "thinking", "thinking": "t", "signature": "EqQB"})
+        ))
+        .is_none()
+    );
 }
 
 #[test]

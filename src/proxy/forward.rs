@@ -261,14 +261,42 @@ async fn forward(
         tracing::debug!("retry buffer full: one attempt only");
         1
     };
-    let mut candidates: std::collections::VecDeque<Candidate> = router
-        .plan(
-            table,
-            meta.session.as_deref(),
-            meta.model.as_deref(),
-            max_attempts,
-        )
-        .into();
+    // An `openai` endpoint takes only the Messages paths: for any other it is no candidate
+    // (not an attempt, not a failure).
+    let openai_serves = openai::serves(&parts.method, parts.uri.path());
+    let can_serve = |c: &Candidate| openai_serves || c.upstream.kind != EndpointKind::Openai;
+    let plan_max = if openai_serves || !table.has_openai {
+        max_attempts
+    } else {
+        table.all.len().max(max_attempts)
+    };
+    let mut planned = router.plan(
+        table,
+        meta.session.as_deref(),
+        meta.model.as_deref(),
+        plan_max,
+    );
+    planned.retain(can_serve);
+    planned.truncate(max_attempts);
+    if !openai_serves
+        && table
+            .all
+            .iter()
+            .all(|u| !u.enabled || u.kind == EndpointKind::Openai)
+    {
+        return error_response(
+            StatusCode::NOT_FOUND,
+            "not_found_error",
+            &format!(
+                "qcc: no endpoint serves {}: openai endpoints take only /v1/messages (and count_tokens)",
+                parts.uri.path()
+            ),
+        );
+    }
+    let mut candidates: std::collections::VecDeque<Candidate> = planned.into();
+    // What an Anthropic attempt is sent: the body without what translated turns left
+    // behind, decided once per request (`None` until the first Anthropic attempt).
+    let mut fitted: Option<Option<RequestBody>> = None;
     let mut body = Some(body);
     let mut tried: Vec<Tried> = Vec::new();
     let mut last_response: Option<Buffered> = None;
@@ -282,18 +310,15 @@ async fn forward(
             }
             resorted = true;
             let ids: Vec<&str> = tried.iter().filter_map(Tried::endpoint).collect();
-            candidates.extend(router.last_resorts(table, &ids, Instant::now()));
+            let resorts = router.last_resorts(table, &ids, Instant::now());
+            candidates.extend(resorts.into_iter().filter(can_serve));
             continue;
         };
         if candidate.upstream.kind == EndpointKind::Openai
-            && !openai::serves(&parts.method, parts.uri.path())
+            && parts.uri.path().ends_with("/count_tokens")
         {
-            // Not an attempt: that endpoint cannot take this request at all.
-            tried.push(Tried::Attempt {
-                endpoint: candidate.upstream.id.clone(),
-                reason: format!("an openai endpoint does not serve {}", parts.uri.path()),
-            });
-            continue;
+            // Answered here, at once: nothing is sent, so nothing waits or spends budget.
+            return openai::count_tokens(body.as_ref(), &candidate.upstream.id, i + 1);
         }
         // A `retry-after` that ends past the deadline is not waited for: the others first.
         if candidate.not_before.is_some_and(|at| at > deadline) {
@@ -319,9 +344,15 @@ async fn forward(
             tokio::time::sleep_until(at.into()).await;
         }
         let u = candidate.upstream.clone();
-        let this_body = match &hold {
-            Some(_) => body.clone().unwrap_or_default(),
-            None => body.take().unwrap_or_default(),
+        if u.kind == EndpointKind::Anthropic && fitted.is_none() {
+            fitted = Some(body.as_ref().and_then(openai::fit_for_anthropic));
+        }
+        let this_body = match (&fitted, u.kind) {
+            (Some(Some(fit)), EndpointKind::Anthropic) => fit.clone(),
+            _ => match &hold {
+                Some(_) => body.clone().unwrap_or_default(),
+                None => body.take().unwrap_or_default(),
+            },
         };
         // The key this attempt sends: its failure is that key's, even if the slot is read
         // again meanwhile (a 401 of an old key must not reject the new one).
@@ -532,19 +563,6 @@ async fn attempt(
         )
         .await;
     }
-    // A conversation answered by an `openai` endpoint carries thinking blocks no Anthropic
-    // endpoint signed: they go before it is sent to one (only looked for when the config
-    // has `openai` endpoints).
-    let body = match table.has_openai {
-        true => match crate::openai::request::strip_unsigned_thinking(&body.contiguous()) {
-            Some(stripped) => {
-                tracing::debug!(endpoint = %u.id, "unsigned thinking blocks removed");
-                RequestBody::from(Bytes::from(stripped))
-            }
-            None => body,
-        },
-        false => body,
-    };
     // A model map renames the model for this endpoint; the answer names the asked one.
     let (body, renamed) = match crate::proxy::model_map::rewrite(&body, &u.models) {
         Some((body, asked, sent)) => {
@@ -611,7 +629,15 @@ async fn attempt(
         }
     }
     // The commit point.
-    commit_point(proxy, candidate, meta, latency, started.elapsed(), number);
+    commit_point(
+        proxy,
+        candidate,
+        meta,
+        latency,
+        started.elapsed(),
+        number,
+        status,
+    );
     // A whole answer's first bytes came with its headers, but hyper's client hands them
     // over a turn or two later: take them if they are there by then, so that the head and
     // the body leave in one write (two otherwise). Never waits for data that has not come.
@@ -707,6 +733,7 @@ fn commit_point(
     latency: Duration,
     first_byte: Duration,
     number: usize,
+    status: StatusCode,
 ) {
     let u = &candidate.upstream;
     u.stats.record_latency(latency);
@@ -718,7 +745,7 @@ fn commit_point(
     if let Some(session) = &meta.session {
         proxy.router.sticky.pin(session, &u.id);
     }
-    tracing::debug!(endpoint = %u.id, attempt = number, "committed");
+    tracing::debug!(endpoint = %u.id, attempt = number, %status, "committed");
 }
 
 /// A body that grew (or shrank) by `by` bytes keeps a true `content-length`.

@@ -112,6 +112,23 @@ impl<B> Translated<B> {
         drop(in_flight);
     }
 
+    /// The upstream went away (or silent) before the end. An answer that had its finish
+    /// is complete but for its closing and ends cleanly; any other fails.
+    fn cut(&mut self, message: String) {
+        if self.translator.has_finish() {
+            match self.translator.end() {
+                Ok(events) => {
+                    tracing::debug!(endpoint = %self.upstream.id, "stream cut after its finish ({message}); closed cleanly");
+                    self.push(events);
+                    self.finish(None);
+                }
+                Err(event) => self.fail(message, Some(event)),
+            }
+        } else {
+            self.fail(message, None);
+        }
+    }
+
     /// End with an error event (the translator's own, or one for `message`).
     fn fail(&mut self, message: String, event: Option<Vec<u8>>) {
         let event = event.map_or_else(
@@ -147,8 +164,12 @@ where
                 Poll::Ready(Some(Ok(chunk))) => {
                     let now = Instant::now();
                     this.idle_timer.as_mut().reset(now + this.idle);
-                    this.ping_timer.as_mut().reset(now + this.ping);
                     let events = this.translator.feed(&chunk);
+                    // Only what reaches the client counts as not silent: comments and
+                    // empty deltas give it nothing.
+                    if !events.is_empty() {
+                        this.ping_timer.as_mut().reset(now + this.ping);
+                    }
                     this.push(events);
                     if this.translator.is_failed() {
                         this.finish(Some("the upstream sent an error chunk".into()));
@@ -156,7 +177,7 @@ where
                         this.finish(None);
                     }
                 }
-                Poll::Ready(Some(Err(e))) => this.fail(describe(&e), None),
+                Poll::Ready(Some(Err(e))) => this.cut(describe(&e)),
                 Poll::Ready(None) => match this.translator.end() {
                     Ok(events) => {
                         this.push(events);
@@ -170,10 +191,7 @@ where
                 Poll::Pending => {
                     if this.idle_timer.as_mut().poll(cx).is_ready() {
                         let idle = this.idle.as_secs();
-                        this.fail(
-                            format!("no data from upstream for {idle} s (idle timeout)"),
-                            None,
-                        );
+                        this.cut(format!("no data from upstream for {idle} s (idle timeout)"));
                         continue;
                     }
                     if this.ping_timer.as_mut().poll(cx).is_ready() {

@@ -40,11 +40,16 @@ fn push_capped<T>(q: &mut VecDeque<T>, v: T, cap: usize) {
     q.push_back(v);
 }
 
+/// Distinct (asked, sent) model pairs an endpoint remembers.
+const MAX_MODEL_PAIRS: usize = 32;
+
 #[derive(Default)]
 struct Notes {
     last_error: Option<(String, DateTime<Utc>)>,
-    /// The model last asked for and the one sent for it (when they differ, or translated).
-    last_model: Option<(String, String)>,
+    /// (asked, sent) model pairs seen (when they differ, or translated), at most
+    /// [`MAX_MODEL_PAIRS`], and which came last.
+    model_pairs: Vec<(String, String)>,
+    last_pair: usize,
     last_success_at: Option<DateTime<Utc>>,
     probes: VecDeque<ProbeRecord>,
     /// The state last observed (none before the first look).
@@ -150,24 +155,30 @@ impl EndpointStats {
         self.notes().last_error = Some((message.into(), Utc::now()));
     }
 
-    /// A request asked for model `asked` and was sent as `sent`; whether that differs from
-    /// the last one noted (the caller logs changes, not every request).
+    /// A request asked for model `asked` and was sent as `sent`; whether the pair is new
+    /// (the caller logs new pairs, not every request). No allocation for a known pair.
     pub fn note_model(&self, asked: &str, sent: &str) -> bool {
         let mut notes = self.notes();
-        if notes
-            .last_model
-            .as_ref()
-            .is_some_and(|(a, s)| a == asked && s == sent)
+        if let Some(i) = notes
+            .model_pairs
+            .iter()
+            .position(|(a, s)| a == asked && s == sent)
         {
+            notes.last_pair = i;
             return false;
         }
-        notes.last_model = Some((asked.to_owned(), sent.to_owned()));
+        if notes.model_pairs.len() >= MAX_MODEL_PAIRS {
+            notes.model_pairs.remove(0);
+        }
+        notes.model_pairs.push((asked.to_owned(), sent.to_owned()));
+        notes.last_pair = notes.model_pairs.len() - 1;
         true
     }
 
     /// The model last asked for and the one sent for it.
     pub fn last_model(&self) -> Option<(String, String)> {
-        self.notes().last_model.clone()
+        let notes = self.notes();
+        notes.model_pairs.get(notes.last_pair).cloned()
     }
 
     pub fn add_usage(&self, input: u64, output: u64) {

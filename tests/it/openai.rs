@@ -208,7 +208,10 @@ fn a_whole_answer_with_tool_calls_then_the_tool_result_round_trip() {
     assert_eq!(call["name"], "read_file");
     assert_eq!(call["input"], json!({"path": "src/main.rs"}));
     let call_id = call["id"].as_str().unwrap().to_owned();
-    assert_eq!(call_id, "functions_read_file_0", "an id Anthropic accepts");
+    assert_eq!(
+        call_id, "toolu_qcc_functions_read_file_0",
+        "an id Anthropic accepts, marked as translated"
+    );
     assert_eq!(up.requests()[0].path, "/v1/chat/completions");
 
     // The client runs the tool and sends its result: a `tool` message upstream, after the
@@ -359,6 +362,47 @@ fn errors_keep_their_status_and_failures_fail_over_to_anthropic() {
 }
 
 #[test]
+fn paths_an_openai_endpoint_does_not_serve_go_to_an_anthropic_one() {
+    let (env, oa, an, _, an_id) = mixed(true);
+    // More openai endpoints than attempts, all before the Anthropic one: no slot is theirs.
+    let more: Vec<FakeUpstream> = (0..3)
+        .map(|i| FakeUpstream::spawn_openai(&format!("more{i}")).unwrap())
+        .collect();
+    for m in &more {
+        openai_endpoint(&env, "work", &m.url(), &[]);
+    }
+    env.edit_config(|c| {
+        let p = c.profiles.iter_mut().find(|p| p.name == "work").unwrap();
+        let anthropic = p.endpoints.remove(1);
+        p.endpoints.push(anthropic);
+    });
+    let proxy = env.start_proxy();
+    let (status, headers, body) = post(
+        &proxy.base_url,
+        "/v1/messages/batches",
+        &json!({"requests": []}),
+        &[],
+    );
+    // The Anthropic fake has no batches API: its own 404 comes back, from it.
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("req_an_1"), "{body}");
+    assert_eq!(headers["x-qcc-endpoint"], an_id.as_str());
+    assert_eq!(headers["x-qcc-attempts"], "1", "skips are not attempts");
+    assert_eq!(oa.request_count(), 0);
+    assert_eq!(an.requests()[0].path, "/v1/messages/batches");
+    // count_tokens with an openai endpoint first: answered at once, locally.
+    let (status, headers, _) = post(
+        &proxy.base_url,
+        "/v1/messages/count_tokens",
+        &json!({"model": "m", "messages": [{"role": "user", "content": "hello"}]}),
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(headers["x-qcc-estimate"], "chars/4");
+    assert_eq!(an.request_count(), 1);
+}
+
+#[test]
 fn anthropic_fails_over_to_openai_inside_one_request() {
     let (env, oa, an, oa_id, _) = mixed(false);
     an.push_fault(Fault::status(529));
@@ -393,7 +437,10 @@ fn openai_fails_over_to_anthropic_without_the_unsigned_thinking() {
     let proxy = env.start_proxy();
     // The conversation so far: a signed thinking block from an Anthropic endpoint, and an
     // unsigned one translated from the chat model's reasoning.
+    // The last turn is a tool loop with thinking on: once the unsigned block goes, the turn
+    // no longer starts with a thinking block, so `thinking` goes for this request too.
     let turn = json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": true,
+    "thinking": {"type": "enabled", "budget_tokens": 2048},
     "messages": [
         {"role": "user", "content": "one"},
         {"role": "assistant", "content": [
@@ -402,8 +449,10 @@ fn openai_fails_over_to_anthropic_without_the_unsigned_thinking() {
         {"role": "user", "content": "two"},
         {"role": "assistant", "content": [
             {"type": "thinking", "thinking": "from the chat model", "signature": ""},
-            {"type": "text", "text": "second"}]},
-        {"role": "user", "content": "three"}
+            {"type": "text", "text": "second"},
+            {"type": "tool_use", "id": "toolu_qcc_call_1", "name": "Bash", "input": {"command": "ls"}}]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_qcc_call_1", "content": "a.txt"}]}
     ]});
     let (status, headers, body) = post(&proxy.base_url, "/v1/messages", &turn, &[]);
     assert_eq!(status, 200, "{body}");
@@ -420,6 +469,12 @@ fn openai_fails_over_to_anthropic_without_the_unsigned_thinking() {
         .collect();
     assert_eq!(thinking, ["signed"]);
     assert_eq!(got["messages"][3]["content"][0]["text"], "second");
+    assert!(got.get("thinking").is_none(), "{got}");
+    // A conversation with no translated turn goes byte for byte.
+    let plain = ask("claude-sonnet-4-5", true);
+    let (status, _, _) = post(&proxy.base_url, "/v1/messages", &plain, &[]);
+    assert_eq!(status, 200);
+    assert_eq!(an.requests()[1].body, plain.to_string().as_bytes());
 }
 
 #[test]
@@ -503,9 +558,9 @@ fn count_tokens_is_estimated_locally_and_models_come_from_the_maps() {
     assert_eq!(v["has_more"], false);
     // Other paths skip an openai endpoint: nothing else can take it here.
     let (status, _, body) = post(&proxy.base_url, "/v1/messages/batches", &json!({}), &[]);
-    assert_eq!(status, 503, "{body}");
+    assert_eq!(status, 404, "{body}");
     assert!(
-        body.contains("does not serve /v1/messages/batches"),
+        body.contains("no endpoint serves /v1/messages/batches"),
         "{body}"
     );
     assert_eq!(up.request_count(), 0);

@@ -180,9 +180,9 @@ fn the_python_sdk_uses_an_openai_endpoint_with_a_tool_round_trip() {
     let second: serde_json::Value = serde_json::from_slice(&reqs[1].body).unwrap();
     let msgs = second["messages"].as_array().unwrap();
     assert_eq!(msgs[1]["role"], "assistant");
-    assert_eq!(msgs[1]["tool_calls"][0]["id"], "call_7");
+    assert_eq!(msgs[1]["tool_calls"][0]["id"], "toolu_qcc_call_7");
     assert_eq!(msgs[2]["role"], "tool");
-    assert_eq!(msgs[2]["tool_call_id"], "call_7");
+    assert_eq!(msgs[2]["tool_call_id"], "toolu_qcc_call_7");
     assert_eq!(msgs[2]["content"], "fn main() {}");
     for r in &reqs {
         assert_eq!(

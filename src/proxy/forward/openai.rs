@@ -4,8 +4,9 @@
 //! `anthropic-*` headers, and the answer read back in Anthropic's shape. Error answers are
 //! translated keeping their status (so failover classifies them as Anthropic's); a stream
 //! commits at its first translated event, and an error chunk before it is a failure like an
-//! Anthropic stream's first `error` event. `count_tokens` is answered here, locally
-//! ([`crate::proxy::local`]): an estimate, never a billed call.
+//! Anthropic stream's first `error` event. `count_tokens` is answered locally
+//! ([`crate::proxy::local`]): an estimate, never a billed call. Also here: fitting a
+//! conversation with translated turns for an Anthropic attempt.
 //!
 //! The request pipeline around it (candidates, breakers, retries) is `forward`'s.
 
@@ -71,12 +72,10 @@ pub(super) async fn attempt(
         Err(e) => return refuse(u, number, &format!("the request body is not JSON: {e}")),
     };
     drop(body);
-    if parts.uri.path().ends_with("/count_tokens") {
-        let mut out = crate::proxy::local::count_tokens(&request);
-        mark(out.headers_mut(), &u.id, number);
-        return Attempt::Commit(out);
-    }
-    let chat = match chat_request(u, &request) {
+    let chat = chat_request(u, &request);
+    // The parsed tree is several times the body: not kept while the answer is awaited.
+    drop(request);
+    let chat = match chat {
         Ok(c) => c,
         Err(e) => return refuse(u, number, &e),
     };
@@ -125,13 +124,30 @@ pub(super) async fn attempt(
             started.elapsed(),
             started.elapsed(),
             number,
+            status,
         );
+        // Answered (the request was wrong for it, not the endpoint): as a pass-through
+        // error answer, a success for its figures.
+        u.stats.record_success();
+        drop(in_flight);
         return Attempt::Commit(respond(status, headers, full(body), &u.id, number));
     }
     let latency = started.elapsed();
     if meta.stream {
         if !is_sse(&head.headers) {
-            return failed("asked for a stream, the endpoint answered whole".into());
+            // Usually an error object in a 200: kept (translated) in case it is the last word.
+            let raw = read_bounded(upstream_body, 1 << 20, Duration::from_secs(10)).await;
+            return Attempt::Failed {
+                failure: Failure::Transient(
+                    "asked for a stream, the endpoint answered whole".into(),
+                ),
+                response: Some(Buffered {
+                    endpoint: u.id.clone(),
+                    status: StatusCode::BAD_GATEWAY,
+                    headers: answer_headers(&head.headers, "application/json"),
+                    body: Bytes::from(crate::openai::error::to_anthropic(502, &raw)),
+                }),
+            };
         }
         let mut translator = Translator::new(&chat.reported, chat.names);
         let left = header_timeout.saturating_sub(started.elapsed());
@@ -141,8 +157,17 @@ pub(super) async fn attempt(
         };
         if translator.is_failed() {
             let headers = answer_headers(&head.headers, "text/event-stream");
+            // An error chunk says what it is (a rate limit, a quota, a key): the breaker
+            // hears that, as it would hear the same status.
+            let said = translator
+                .error_status()
+                .and_then(|s| StatusCode::from_u16(s).ok());
+            let failure = match said {
+                Some(s) if s.as_u16() != 500 => failure_for(s, &head.headers, &first),
+                _ => Failure::Transient("the stream's first event was an error".into()),
+            };
             return Attempt::Failed {
-                failure: Failure::Transient("the stream's first event was an error".into()),
+                failure,
                 response: Some(Buffered {
                     endpoint: u.id.clone(),
                     status,
@@ -151,7 +176,15 @@ pub(super) async fn attempt(
                 }),
             };
         }
-        commit_point(proxy, candidate, meta, latency, started.elapsed(), number);
+        commit_point(
+            proxy,
+            candidate,
+            meta,
+            latency,
+            started.elapsed(),
+            number,
+            status,
+        );
         let settings = &table.settings;
         let body = Translated::new(
             upstream_body,
@@ -194,7 +227,7 @@ pub(super) async fn attempt(
         };
     }
     let message = crate::openai::response::from_chat(&answer, &chat.reported, &chat.names);
-    commit_point(proxy, candidate, meta, latency, latency, number);
+    commit_point(proxy, candidate, meta, latency, latency, number, status);
     let usage = &message["usage"];
     let tokens = |k: &str| usage[k].as_u64().unwrap_or(0);
     u.stats.add_usage(
@@ -206,6 +239,47 @@ pub(super) async fn attempt(
     let bytes = Bytes::from(serde_json::to_vec(&message).expect("json"));
     let headers = answer_headers(&head.headers, "application/json");
     Attempt::Commit(respond(status, headers, full(bytes), &u.id, number))
+}
+
+/// `count_tokens` for an `openai` endpoint, answered by qcc (an estimate; nothing sent).
+pub(super) fn count_tokens(
+    body: Option<&RequestBody>,
+    endpoint: &str,
+    number: usize,
+) -> Response<ProxyBody> {
+    let parsed = body.and_then(|b| serde_json::from_slice::<Value>(&b.contiguous()).ok());
+    let mut out = match parsed {
+        Some(request) => crate::proxy::local::count_tokens(&request),
+        None => error_response(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "the request body is not JSON",
+        ),
+    };
+    mark(out.headers_mut(), endpoint, number);
+    out
+}
+
+/// The body an Anthropic endpoint is sent when the conversation holds what only translated
+/// turns leave behind (unsigned thinking, qcc's tool ids): see
+/// [`crate::openai::request::strip_unsigned_thinking`]. `None`: the body goes as it is.
+/// Cheap for every other body: its chunks are searched, never copied.
+pub(super) fn fit_for_anthropic(body: &RequestBody) -> Option<RequestBody> {
+    use crate::openai::request::{may_hold_translated, strip_unsigned_thinking};
+    let chunks = body.chunks();
+    // A marker cut between two chunks is found in the seam (the markers are short).
+    let seams = chunks.windows(2).any(|w| {
+        let (a, b) = (&w[0], &w[1]);
+        let mut seam = a[a.len().saturating_sub(16)..].to_vec();
+        seam.extend_from_slice(&b[..b.len().min(16)]);
+        may_hold_translated(&seam)
+    });
+    if !seams && !chunks.iter().any(|c| may_hold_translated(c)) {
+        return None;
+    }
+    let fitted = strip_unsigned_thinking(&body.contiguous())?;
+    tracing::debug!("translated turns fitted for an Anthropic endpoint");
+    Some(RequestBody::from(Bytes::from(fitted)))
 }
 
 /// A request this endpoint cannot take (not JSON, not a Messages request): answered with a
