@@ -16,6 +16,7 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Value, ImportError> {
         line: e.line(),
         column: e.column(),
         message: e.to_string(),
+        json5: false,
     })
 }
 

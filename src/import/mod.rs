@@ -1,16 +1,19 @@
 //! Importing other tools' configurations: turning a file another tool wrote into a
-//! [`Plan`] of profiles (one endpoint each), and applying a plan to a [`Config`].
+//! [`Plan`] of profiles (one endpoint each) and model routes, and applying a plan to a
+//! [`Config`].
 //!
 //! Pure: no IO, no clock, no randomness (the caller reads the file, passes `now` and the id
 //! generator), so every rule is unit-tested here. One file per source format:
-//! [`claude_settings`] (Claude Code's `settings.json`) and [`cc_switch`] (cc-switch's
-//! provider list). What they share lives here: reading Claude Code's `ANTHROPIC_*`
-//! environment into an endpoint, profile names, the loop check against qcc's own proxy,
-//! and applying. Reading files, printing and the locked write are the CLI's
-//! (`cli::import`).
+//! [`claude_settings`] (Claude Code's `settings.json`), [`cc_switch`] (cc-switch's
+//! provider list) and [`ccr`] (claude-code-router's `config.json`). What they share lives
+//! here: reading Claude Code's `ANTHROPIC_*` environment into an endpoint, profile names,
+//! the loop check against qcc's own proxy, and applying. Reading files, printing and the
+//! locked write are the CLI's (`cli::import`).
 
 pub mod cc_switch;
+pub mod ccr;
 pub mod claude_settings;
+mod json5;
 mod jsonc;
 
 use chrono::{DateTime, Utc};
@@ -19,7 +22,8 @@ use serde_json::{Map, Value};
 
 use crate::state::keyref::KeyRef;
 use crate::state::model::{
-    AuthStyle, Config, Credential, ModelError, NewEndpoint, Strategy, WEIGHT_DEFAULT, normalize_url,
+    AuthStyle, Config, Credential, EndpointKind, ModelError, NewEndpoint, Strategy, WEIGHT_DEFAULT,
+    normalize_url,
 };
 use crate::state::models::ModelRule;
 use crate::state::secret::Secret;
@@ -38,6 +42,8 @@ pub enum ImportError {
         line: usize,
         column: usize,
         message: String,
+        /// Read as JSON5 (claude-code-router's files), not JSON with comments.
+        json5: bool,
     },
     #[error("{file}: {what}")]
     Shape { file: String, what: String },
@@ -45,6 +51,10 @@ pub enum ImportError {
     Sqlite { file: String },
     #[error("{file} is not a cc-switch config (no Claude provider list in it)")]
     UnknownFormat { file: String },
+    #[error("{file} is not a claude-code-router config (no \"Providers\" list in it)")]
+    NotCcr { file: String },
+    #[error("route '{pattern}' already goes to profile '{profile}'")]
+    RouteExists { pattern: String, profile: String },
     #[error("nothing to import from {file}: {}", .reasons.join("; "))]
     Nothing {
         file: String,
@@ -83,9 +93,14 @@ impl ImportError {
     /// A one-line suggestion for the user.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
-            ImportError::Json { .. } => {
+            ImportError::Json { json5: false, .. } => {
                 "fix the file: it is read as JSON (// and /* */ comments and trailing commas \
                  are allowed)"
+                    .into()
+            }
+            ImportError::Json { json5: true, .. } => {
+                "fix the file: it is read as JSON5, as claude-code-router reads it (comments, \
+                 trailing commas, unquoted keys and 'single quotes' are allowed)"
                     .into()
             }
             ImportError::Shape { .. } => "fix the file, or pass the right one as PATH".into(),
@@ -96,6 +111,15 @@ impl ImportError {
             ImportError::UnknownFormat { .. } => format!(
                 "pass cc-switch's ~/.cc-switch/config.json (providers under \"claude\"), or \
                  rows from its database: `{SQLITE_EXPORT}`"
+            ),
+            ImportError::NotCcr { .. } => {
+                "pass claude-code-router's ~/.claude-code-router/config.json, which lists its \
+                 providers under \"Providers\""
+                    .into()
+            }
+            ImportError::RouteExists { pattern, .. } => format!(
+                "pass --force to point it at the imported profile, or remove it first: \
+                 `qcc route remove '{pattern}'`"
             ),
             ImportError::Nothing { hint, .. } => hint.clone(),
             ImportError::ProfileExists(_) => {
@@ -140,6 +164,17 @@ pub struct Planned {
     pub current: bool,
 }
 
+/// A model route to add (or, with `--force`, to point at its profile).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedRoute {
+    /// The model glob (`claude-*haiku*`).
+    pub pattern: String,
+    /// The planned profile it goes to (a [`Planned::profile`]).
+    pub profile: String,
+    /// What it came from, for output (`Router.background`).
+    pub origin: String,
+}
+
 /// Something the source has that is not imported, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Skipped {
@@ -156,6 +191,8 @@ pub struct Plan {
     /// The file, as shown to the user.
     pub source: String,
     pub profiles: Vec<Planned>,
+    /// Routes to the planned profiles, in order (appended after the config's own).
+    pub routes: Vec<PlannedRoute>,
     pub skipped: Vec<Skipped>,
     /// Things worth saying that do not stop the import (a variable that was ignored).
     pub notes: Vec<String>,
@@ -169,6 +206,7 @@ impl Plan {
         Self {
             source: source.to_owned(),
             profiles: Vec::new(),
+            routes: Vec::new(),
             skipped: Vec::new(),
             notes: Vec::new(),
             nothing_hint: nothing_hint.to_owned(),
@@ -209,6 +247,8 @@ impl Plan {
         self.profiles.retain(|p| only.iter().any(|q| matches(p, q)));
         self.skipped
             .retain(|s| only.iter().any(|q| skipped_is(s, q)));
+        let kept: Vec<&str> = self.profiles.iter().map(|p| p.profile.as_str()).collect();
+        self.routes.retain(|r| kept.contains(&r.profile.as_str()));
         Ok(())
     }
 
@@ -217,6 +257,11 @@ impl Plan {
         crate::state::model::validate_profile_name(name)?;
         match self.profiles.as_mut_slice() {
             [one] => {
+                for r in &mut self.routes {
+                    if r.profile == one.profile {
+                        name.clone_into(&mut r.profile);
+                    }
+                }
                 one.profile = name.to_owned();
                 Ok(())
             }
@@ -240,6 +285,10 @@ pub struct EndpointReport {
     /// Set once written (a dry run has none).
     pub id: Option<String>,
     pub url: String,
+    pub kind: EndpointKind,
+    /// An `openai` endpoint's chat path when it is not the default one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_path: Option<String>,
     pub auth: AuthStyle,
     /// The masked key, or the key reference (`cmd:…`).
     pub key: String,
@@ -258,26 +307,54 @@ pub struct ProfileReport {
     pub endpoint: EndpointReport,
 }
 
+/// What happens to a planned route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouteAction {
+    /// Appended to the routes.
+    Create,
+    /// The config had the pattern for another profile; `--force` points it at this one (in
+    /// its place).
+    Replace,
+    /// The config already routes the pattern to this profile.
+    Keep,
+}
+
+/// One route of the result.
+#[derive(Clone, Debug, Serialize)]
+pub struct RouteReport {
+    pub pattern: String,
+    pub profile: String,
+    pub action: RouteAction,
+    pub origin: String,
+}
+
 /// What an import did (or, on a copy of the config, would do). Holds no secret.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     pub source: String,
     pub dry_run: bool,
     pub profiles: Vec<ProfileReport>,
+    pub routes: Vec<RouteReport>,
     pub skipped: Vec<Skipped>,
     pub notes: Vec<String>,
     /// The profile made active by this import, if any.
     pub activated: Option<String>,
 }
 
-/// Apply `plan` to `config`: one profile per planned entry, with its endpoint.
+/// Apply `plan` to `config`: one profile per planned entry, with its endpoint, then the
+/// planned routes.
 ///
-/// - An endpoint pointing at qcc's own proxy (`proxy.listen`) is skipped: it would loop.
+/// - An endpoint pointing at qcc's own proxy (`proxy.listen`) is skipped: it would loop
+///   (and so are the routes to its profile).
 /// - Nothing left to import is [`ImportError::Nothing`].
 /// - A profile of the same name is refused ([`ImportError::ProfileExists`], all of them
 ///   named, nothing changed) unless `force`; with `force` it is replaced wholesale —
 ///   description, strategy, endpoints — keeping its place in the list, its tier and
 ///   whether it is active.
+/// - A planned route whose pattern the config routes elsewhere is refused
+///   ([`ImportError::RouteExists`]) unless `force`, which points it at the imported profile
+///   in its place; one already routed there is kept; the others are appended.
 /// - When qcc had no profile before, the source's current provider becomes active (else
 ///   the first profile created, as always).
 ///
@@ -323,6 +400,32 @@ pub fn apply(
     if !existing.is_empty() && !force {
         return Err(ImportError::ProfileExists(existing));
     }
+    let mut routes = Vec::new();
+    for r in &plan.routes {
+        if !keep.iter().any(|p| p.profile == r.profile) {
+            skipped.push(Skipped {
+                origin: r.origin.clone(),
+                name: None,
+                reason: format!(
+                    "route '{}': its profile '{}' is not imported",
+                    r.pattern, r.profile
+                ),
+            });
+            continue;
+        }
+        let action = match config.routes.iter().find(|c| c.model == r.pattern) {
+            None => RouteAction::Create,
+            Some(c) if c.profile == r.profile => RouteAction::Keep,
+            Some(_) if force => RouteAction::Replace,
+            Some(c) => {
+                return Err(ImportError::RouteExists {
+                    pattern: r.pattern.clone(),
+                    profile: c.profile.clone(),
+                });
+            }
+        };
+        routes.push((r, action));
+    }
     let was_empty = config.profiles.is_empty();
     let mut profiles = Vec::new();
     for p in keep {
@@ -354,11 +457,33 @@ pub fn apply(
             endpoint: EndpointReport {
                 id: Some(e.id.clone()),
                 url: e.url.clone(),
+                kind: e.kind,
+                chat_path: e.chat_path.clone(),
                 auth: e.auth,
                 key: e.key_shown(),
                 key_kind: if e.key_ref.is_some() { "ref" } else { "value" },
                 models: e.models.iter().map(ToString::to_string).collect(),
             },
+        });
+    }
+    let mut route_reports = Vec::new();
+    for (r, action) in routes {
+        match action {
+            RouteAction::Create => {
+                config.add_route(&r.pattern, &r.profile, None)?;
+            }
+            RouteAction::Replace => {
+                if let Some(c) = config.routes.iter_mut().find(|c| c.model == r.pattern) {
+                    c.profile.clone_from(&r.profile);
+                }
+            }
+            RouteAction::Keep => {}
+        }
+        route_reports.push(RouteReport {
+            pattern: r.pattern.clone(),
+            profile: r.profile.clone(),
+            action,
+            origin: r.origin.clone(),
         });
     }
     let mut activated = None;
@@ -375,6 +500,7 @@ pub fn apply(
         source: plan.source.clone(),
         dry_run: false,
         profiles,
+        routes: route_reports,
         skipped,
         notes: plan.notes.clone(),
         activated,

@@ -1,6 +1,7 @@
-//! `qcc import claude-settings` and `qcc import cc-switch` on the fixtures in
-//! tests/fixtures/import: dry runs write nothing and mask keys, real imports create the
-//! profiles, existing profiles need --force, bad input is one line and a hint.
+//! `qcc import claude-settings`, `qcc import cc-switch` and `qcc import ccr` on the fixtures
+//! in tests/fixtures/import: dry runs write nothing and mask keys, real imports create the
+//! profiles (and ccr's route), existing profiles need --force, bad input is one line and a
+//! hint; and a ccr config imported and served end to end by the daemon.
 
 use std::path::PathBuf;
 
@@ -476,4 +477,324 @@ fn cc_switch_v1_rows_on_stdin_and_the_database() {
         "{err}"
     );
     assert_eq!(env.snapshot(), before);
+}
+
+fn profile_names(v: &Value) -> Vec<String> {
+    v["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn ccr_dry_run_prints_the_plan_and_writes_nothing() {
+    let env = TestEnv::new();
+    env.profile_with("work", 1);
+    let before = env.snapshot();
+    let path = fixture("ccr/config.json");
+    let text = ok_masked(&env, &["import", "ccr", &path, "--dry-run"]);
+    for says in [
+        "would create profile 'deepseek' from ccr provider 'deepseek'",
+        "https://api.deepseek.com  openai (chat path /chat/completions)  bearer  key env:DEEPSEEK_API_KEY",
+        "http://localhost:11434/v1  openai  bearer  key ollama…",
+        "models *=deepseek-chat",
+        "would add route 'claude-*haiku*' → 'ollama' (from Router.background)",
+        "skipped Router.think: 'deepseek,deepseek-reasoner': qcc routes by the model asked for",
+        "skipped ccr provider 'gemini': api_base_url",
+        "skipped ccr provider 'siliconflow': transformer maxtoken (max_tokens) not imported",
+        "nothing was written",
+    ] {
+        assert!(text.contains(says), "{says}:\n{text}");
+    }
+    let v = json_masked(&env, &["import", "ccr", &path, "--dry-run"]);
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(
+        profile_names(&v),
+        [
+            "openrouter",
+            "deepseek",
+            "ollama",
+            "siliconflow",
+            "GLM-Anthropic"
+        ]
+    );
+    assert_eq!(
+        v["routes"],
+        serde_json::json!([{"pattern": "claude-*haiku*", "profile": "ollama",
+                            "action": "create", "origin": "Router.background"}])
+    );
+    assert_eq!(v["profiles"][1]["endpoint"]["kind"], "openai");
+    assert_eq!(v["profiles"][1]["endpoint"]["key_kind"], "ref");
+    assert_eq!(v["profiles"][4]["endpoint"]["kind"], "anthropic");
+    assert_eq!(v["activated"], Value::Null, "qcc has an active profile");
+    assert_eq!(env.snapshot(), before, "a dry run changed the config dir");
+
+    let fresh = TestEnv::new();
+    ok_masked(&fresh, &["import", "ccr", &path, "--dry-run"]);
+    assert!(!fresh.config_file().exists());
+}
+
+#[test]
+fn ccr_import_creates_openai_endpoints_key_refs_the_route_and_model_maps() {
+    let env = TestEnv::new();
+    let dir = env.home().join(".claude-code-router");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture("ccr/config.json"), dir.join("config.json")).unwrap();
+    let v = json_masked(&env, &["import", "ccr"]);
+    assert_eq!(v["dry_run"], false);
+    assert_eq!(v["activated"], "deepseek", "Router.default's provider");
+    assert_eq!(v["routes"][0]["action"], "create");
+
+    let config = env.config();
+    assert_eq!(config["active"], "deepseek");
+    let ds = endpoint_of(&config, "deepseek");
+    assert_eq!(ds["kind"], "openai");
+    assert_eq!(ds["url"], "https://api.deepseek.com");
+    assert_eq!(ds["chat_path"], "/chat/completions");
+    assert_eq!(ds["auth"], "bearer");
+    assert_eq!(ds["key_ref"], "env:DEEPSEEK_API_KEY");
+    assert!(ds.get("key").is_none(), "a reference, not a value");
+    assert_eq!(ds["models"], serde_json::json!(["*=deepseek-chat"]));
+    let ollama = endpoint_of(&config, "ollama");
+    assert_eq!(ollama["url"], "http://localhost:11434/v1");
+    assert!(ollama.get("chat_path").is_none());
+    assert_eq!(
+        ollama["models"],
+        serde_json::json!(["*=qwen2.5-coder:latest"])
+    );
+    let or = endpoint_of(&config, "openrouter");
+    assert_eq!(or["key"], "sk-or-v1-FIXTURE-0002", "the key is copied");
+    let glm = endpoint_of(&config, "GLM-Anthropic");
+    assert_eq!(glm["kind"], "anthropic");
+    assert_eq!(glm["auth"], "bearer");
+    assert_eq!(
+        config["routes"],
+        serde_json::json!([{"model": "claude-*haiku*", "profile": "ollama"}])
+    );
+    assert!(
+        config["tiers"].to_string().matches("deepseek").count() == 0,
+        "imported profiles are not tiered"
+    );
+
+    // What the other commands show of it, keys masked.
+    let routes = env.json(&["route", "list"]);
+    assert_eq!(
+        routes.to_string().matches("claude-*haiku*").count(),
+        1,
+        "{routes}"
+    );
+    let list = ok_masked(&env, &["endpoint", "list", "openrouter"]);
+    assert!(list.contains("openrouter.ai"), "{list}");
+    ok_masked(&env, &["endpoint", "list", "--json"]);
+}
+
+#[test]
+fn ccr_existing_profiles_and_routes_need_force() {
+    let env = TestEnv::new();
+    let path = fixture("ccr/config.json");
+    env.profile_with("mine", 1);
+    env.ok(&["route", "add", "claude-*haiku*", "mine"]);
+    let before = env.snapshot();
+    let err = env.fail_with_hint(1, &["import", "ccr", &path]);
+    one_line_error(&err);
+    assert!(
+        err.contains("route 'claude-*haiku*' already goes to profile 'mine'")
+            && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(
+        env.snapshot(),
+        before,
+        "a refused import changed the config"
+    );
+
+    let v = json_masked(&env, &["import", "ccr", &path, "--force", "--dry-run"]);
+    assert_eq!(v["routes"][0]["action"], "replace");
+    assert!(
+        ok_masked(&env, &["import", "ccr", &path, "--force", "--dry-run"])
+            .contains("would repoint route 'claude-*haiku*' → 'ollama'")
+    );
+    assert_eq!(env.snapshot(), before);
+    let v = json_masked(&env, &["import", "ccr", &path, "--force"]);
+    assert_eq!(v["routes"][0]["action"], "replace");
+    assert_eq!(env.config()["routes"][0]["profile"], "ollama");
+    assert_eq!(env.config()["active"], "mine");
+
+    // Again: the profiles exist; with --force replaced, the route kept.
+    let err = env.fail_with_hint(1, &["import", "ccr", &path]);
+    assert!(
+        err.contains("profiles 'openrouter', 'deepseek', 'ollama', 'siliconflow', 'GLM-Anthropic' already exist"),
+        "{err}"
+    );
+    env.ok(&["priority", "set", "deepseek", "secondary"]);
+    let v = json_masked(&env, &["import", "ccr", &path, "--force"]);
+    assert!(
+        v["profiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["action"] == "replace")
+    );
+    assert_eq!(v["routes"][0]["action"], "keep");
+    let config = env.config();
+    assert_eq!(config["routes"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        config["tiers"]["secondary"],
+        serde_json::json!(["deepseek"])
+    );
+
+    // --only and --profile: one provider under another name, its route following it.
+    let fresh = TestEnv::new();
+    let v = json_masked(
+        &fresh,
+        &[
+            "import",
+            "ccr",
+            &path,
+            "--only",
+            "ollama",
+            "--profile",
+            "local",
+        ],
+    );
+    assert_eq!(profile_names(&v), ["local"]);
+    assert_eq!(fresh.config()["routes"][0]["profile"], "local");
+    let err = fresh.fail_with_hint(2, &["import", "ccr", &path, "--only", "nope"]);
+    assert!(err.contains("no provider named 'nope'"), "{err}");
+    let err = fresh.fail_with_hint(2, &["import", "ccr", &path, "--profile", "one"]);
+    assert!(err.contains("--profile names one profile"), "{err}");
+}
+
+#[test]
+fn ccr_bad_files_are_one_line_and_a_hint() {
+    let env = TestEnv::new();
+    env.profile_with("work", 1);
+    let before = env.snapshot();
+    let err = env.fail_with_hint(1, &["import", "ccr"]);
+    one_line_error(&err);
+    assert!(
+        err.contains("no file at") && err.contains(".claude-code-router/config.json"),
+        "{err}"
+    );
+    for (file, says) in [
+        ("ccr/broken.json", &["not valid JSON (line 4", "JSON5"][..]),
+        (
+            "ccr/no-providers.json",
+            &["not a claude-code-router config", "Providers"],
+        ),
+        (
+            "ccr/unusable.json",
+            &[
+                "nothing to import",
+                "no api_base_url",
+                "api_key is empty",
+                "mixes text",
+                "names provider 'missing'",
+            ],
+        ),
+        (
+            "cc-switch/config-v2.json",
+            &["not a claude-code-router config"],
+        ),
+    ] {
+        let err = env.fail_with_hint(1, &["import", "ccr", &fixture(file)]);
+        one_line_error(&err);
+        for s in says {
+            assert!(err.contains(s), "{file}: {err}");
+        }
+        assert!(!err.contains(RAW), "{err}");
+    }
+    assert_eq!(env.snapshot(), before);
+}
+
+/// A ccr config naming two OpenAI-mode fakes, imported into a fresh qcc and served by the
+/// daemon: Claude Code's haiku request goes to `Router.background`'s provider, the sonnet
+/// request to `Router.default`'s, each with its model and key.
+#[test]
+fn ccr_import_end_to_end_routes_background_and_default() {
+    use qcc::fake::FakeUpstream;
+    use std::time::Duration;
+
+    let main = FakeUpstream::spawn_openai("main").unwrap();
+    let bg = FakeUpstream::spawn_openai("bg").unwrap();
+    main.set_reply_text("from main");
+    bg.set_reply_text("from bg");
+    let env = TestEnv::new();
+    let path = env.root().join("ccr.json");
+    std::fs::write(
+        &path,
+        format!(
+            "{{\n  // written by the test\n  Providers: [\n    {{ name: 'main', api_base_url: '{}/v1/chat/completions', api_key: '$CCR_E2E_MAIN_KEY', models: ['main-model'] }},\n    {{ name: 'bg', api_base_url: '{}/api/v3/chat/completions', api_key: 'sk-bg-0000000000001', models: ['bg-model'] }},\n  ],\n  Router: {{ default: 'main,main-model', background: 'bg,bg-model', think: 'main,main-model' }},\n}}\n",
+            main.url(),
+            bg.url()
+        ),
+    )
+    .unwrap();
+    let v = json_masked(&env, &["import", "ccr", path.to_str().unwrap()]);
+    assert_eq!(v["activated"], "main");
+    assert_eq!(
+        v["profiles"][1]["endpoint"]["url"],
+        format!("{}/api/v3", bg.url())
+    );
+    assert_eq!(
+        v["profiles"][1]["endpoint"]["chat_path"],
+        "/chat/completions"
+    );
+
+    let proxy = env.start_proxy_env(
+        &[],
+        &[(
+            "CCR_E2E_MAIN_KEY",
+            std::ffi::OsStr::new("sk-main-from-env-01"),
+        )],
+    );
+    let post = |model: &str| {
+        let rt = crate::harness::daemon::runtime();
+        rt.block_on(async {
+            let r = crate::harness::daemon::client()
+                .post(format!("{}/v1/messages", proxy.base_url))
+                .header("x-api-key", "sk-client")
+                .header("anthropic-version", "2023-06-01")
+                .header("content-type", "application/json")
+                .timeout(Duration::from_secs(30))
+                .body(
+                    serde_json::json!({"model": model, "max_tokens": 64,
+                        "messages": [{"role": "user", "content": "hi"}]})
+                    .to_string(),
+                )
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+            (status, body)
+        })
+    };
+    let (status, body) = post("claude-haiku-4-5");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["content"][0]["text"], "from bg");
+    assert_eq!(body["model"], "claude-haiku-4-5", "the model asked for");
+    let (status, body) = post("claude-sonnet-4-5");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["content"][0]["text"], "from main");
+
+    let (b, m) = (bg.requests(), main.requests());
+    assert_eq!((b.len(), m.len()), (1, 1), "one request each");
+    assert_eq!(b[0].path, "/api/v3/chat/completions");
+    assert_eq!(
+        b[0].header("authorization"),
+        Some("Bearer sk-bg-0000000000001")
+    );
+    let sent: Value = serde_json::from_slice(&b[0].body).unwrap();
+    assert_eq!(sent["model"], "bg-model");
+    assert_eq!(m[0].path, "/v1/chat/completions");
+    assert_eq!(
+        m[0].header("authorization"),
+        Some("Bearer sk-main-from-env-01"),
+        "the key read from the daemon's environment"
+    );
+    let sent: Value = serde_json::from_slice(&m[0].body).unwrap();
+    assert_eq!(sent["model"], "main-model");
 }

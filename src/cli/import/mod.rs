@@ -1,9 +1,10 @@
 //! `qcc import …`: create profiles from other tools' configurations (Claude Code's
-//! `settings.json`, cc-switch). One file per source; what they share lives here: the flags
+//! `settings.json`, cc-switch, claude-code-router). One file per source; what they share lives here: the flags
 //! every importer takes, reading the file, the one locked update (or the dry run on a copy
 //! of the config), and the output. Turning a file into profiles is `crate::import`'s.
 
 pub mod cc_switch;
+pub mod ccr;
 pub mod claude_settings;
 
 use std::io::Read;
@@ -14,7 +15,8 @@ use clap::Subcommand;
 use crate::cli::ctx::Ctx;
 use crate::cli::endpoint::new_id;
 use crate::cli::error::CliError;
-use crate::import::{Action, Plan, Report};
+use crate::import::{Action, Plan, Report, RouteAction};
+use crate::state::model::EndpointKind;
 use crate::ui::{self, style};
 
 #[derive(Debug, Subcommand)]
@@ -23,12 +25,16 @@ pub enum Cmd {
     ClaudeSettings(claude_settings::Args),
     /// Import cc-switch's Claude providers, one profile each
     CcSwitch(cc_switch::Args),
+    /// Import claude-code-router's providers and its Router's default and background
+    #[command(alias = "claude-code-router")]
+    Ccr(ccr::Args),
 }
 
 pub fn run(ctx: &Ctx, cmd: &Cmd) -> Result<(), CliError> {
     match cmd {
         Cmd::ClaudeSettings(a) => claude_settings::run(ctx, a),
         Cmd::CcSwitch(a) => cc_switch::run(ctx, a),
+        Cmd::Ccr(a) => ccr::run(ctx, a),
     }
 }
 
@@ -38,7 +44,8 @@ pub struct Common {
     /// Show what would be created (keys masked) and write nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Replace profiles of the same name (their tier and active state are kept)
+    /// Replace profiles of the same name (their tier and active state are kept) and point
+    /// an imported route at its profile
     #[arg(long)]
     pub force: bool,
     /// Name of the profile to create (only when one provider is imported)
@@ -112,10 +119,28 @@ fn print_human(r: &Report) {
             e.id.as_deref()
                 .map(|i| format!("{i}  "))
                 .unwrap_or_default();
-        println!("    {id}{}  {}  key {}", e.url, e.auth, e.key);
+        let kind = match (e.kind, &e.chat_path) {
+            (EndpointKind::Anthropic, _) => String::new(),
+            (EndpointKind::Openai, None) => "openai  ".into(),
+            (EndpointKind::Openai, Some(path)) => format!("openai (chat path {path})  "),
+        };
+        println!("    {id}{}  {kind}{}  key {}", e.url, e.auth, e.key);
         if !e.models.is_empty() {
             println!("    models {}", e.models.join(", "));
         }
+    }
+    for rt in &r.routes {
+        let verb = match (r.dry_run, rt.action) {
+            (_, RouteAction::Keep) => "kept",
+            (true, RouteAction::Create) => "would add",
+            (true, RouteAction::Replace) => "would repoint",
+            (false, RouteAction::Create) => "added",
+            (false, RouteAction::Replace) => "repointed",
+        };
+        println!(
+            "{verb} route '{}' → '{}' (from {})",
+            rt.pattern, rt.profile, rt.origin
+        );
     }
     for s in &r.skipped {
         style::note(&format!("skipped {}: {}", s.origin, s.reason));
