@@ -121,7 +121,7 @@ impl Day {
         if self.buckets.len() <= MAX_BUCKETS_PER_DAY {
             return;
         }
-        self.buckets.sort_by(|a, b| b.requests.cmp(&a.requests));
+        self.buckets.sort_by_key(|b| std::cmp::Reverse(b.requests));
         let rest = self.buckets.split_off(MAX_BUCKETS_PER_DAY - 100);
         for mut b in rest {
             b.model = "other".into();
