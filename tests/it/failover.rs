@@ -12,9 +12,23 @@ use crate::harness::client::{PLAIN, STREAM, send};
 use crate::harness::daemon::{client, runtime};
 use crate::harness::scenarios::pair;
 
+/// A URL whose port refuses connections and stays ours: a socket bound but never listening
+/// (a port merely closed again could be taken by another test running at the same time).
 fn closed_port_url() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("http://{}", l.local_addr().unwrap())
+    // SAFETY: plain socket(2)/bind(2)/getsockname(2) on a local struct; the fd is leaked on
+    // purpose so that the port stays taken for the test binary's life.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        assert_eq!(libc::bind(fd, (&raw const addr).cast(), len), 0);
+        let mut len = len;
+        assert_eq!(libc::getsockname(fd, (&raw mut addr).cast(), &mut len), 0);
+        format!("http://127.0.0.1:{}", u16::from_be(addr.sin_port))
+    }
 }
 
 #[test]
