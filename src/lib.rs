@@ -34,3 +34,5 @@ pub mod state;
 pub mod ui;
 /// One endpoint at run time: target, credential, figures, breaker, state (under the proxy).
 pub mod upstream;
+/// Usage and cost accounting: the recorder, prices, the running account, `qcc usage`.
+pub mod usage;

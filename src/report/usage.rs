@@ -4,34 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Tokens of one or more answers, by kind.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Tokens {
-    /// Input tokens not read from or written to the cache.
-    pub input: u64,
-    pub output: u64,
-    /// Input tokens written to the cache with the 5-minute lifetime.
-    pub cache_write_5m: u64,
-    /// Input tokens written to the cache with the 1-hour lifetime.
-    pub cache_write_1h: u64,
-    /// Input tokens read from the cache.
-    pub cache_read: u64,
-}
-
-impl Tokens {
-    /// Every input token, whatever the cache did with it.
-    pub fn all_input(&self) -> u64 {
-        self.input + self.cache_write_5m + self.cache_write_1h + self.cache_read
-    }
-
-    pub fn add(&mut self, o: &Tokens) {
-        self.input += o.input;
-        self.output += o.output;
-        self.cache_write_5m += o.cache_write_5m;
-        self.cache_write_1h += o.cache_write_1h;
-        self.cache_read += o.cache_read;
-    }
-}
+pub use crate::state::usage::Tokens;
 
 /// One endpoint's figures over a period.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -64,4 +37,38 @@ pub struct UsageSummary {
     pub today: Vec<EndpointUsage>,
     pub last_hour: Vec<SeriesPoint>,
     pub last_week: Vec<SeriesPoint>,
+}
+
+/// One row of `qcc usage`: the figures of one group (a day, an hour, an endpoint, a
+/// profile or a model) over the period asked for.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageRow {
+    /// The group: `2026-12-02`, `2026-12-02T10:00Z`, an endpoint id, a profile, a model.
+    pub key: String,
+    /// For endpoint rows: the endpoint's name, if it still exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub requests: u64,
+    pub errors: u64,
+    /// errors / requests (0 without requests).
+    pub error_rate: f64,
+    pub attempts: u64,
+    pub tokens: Tokens,
+    /// cache reads / every input token (0 without input).
+    pub cache_hit_rate: f64,
+    pub cost_usd: f64,
+    /// Requests with tokens but no price: `cost_usd` leaves them out.
+    pub unpriced_requests: u64,
+}
+
+/// What `qcc usage --json` prints.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageReport {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub by: String,
+    pub rows: Vec<UsageRow>,
+    pub total: UsageRow,
+    /// Every day of the period (UTC), empty ones included: the chart.
+    pub days: Vec<UsageRow>,
 }

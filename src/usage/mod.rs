@@ -1,0 +1,242 @@
+//! Usage and cost accounting. The proxy reports every answered request — endpoint,
+//! profile, the model asked for and the one sent, status, attempts, tokens by kind — into a
+//! channel ([`UsageSink`]: a non-blocking send, nothing else on the request path). The
+//! daemon's recorder task ([`Usage::run`]) prices each one ([`prices`]), adds it to the
+//! running account ([`ledger`]) and writes today's file every [`FLUSH_EVERY`] when it
+//! changed (on the blocking pool), so a crash loses at most that; at a new UTC day the old
+//! file is finished and files older than `usage.keep_days` deleted. [`query`] reads the
+//! files for `qcc usage` (the daemon need not run).
+//!
+//! Not here: reading tokens off streams (`sse`), the files' shape (`state::usage`), the
+//! user's price rules (`state::prices`).
+
+pub mod ledger;
+pub mod prices;
+pub mod query;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use crate::report::usage::UsageSummary;
+use crate::state::Config;
+use crate::state::usage::{Day, Tokens, prune, read_day, write_day};
+pub use ledger::{Answered, Ledger};
+pub use prices::PriceBook;
+
+/// How often today's file is written when it changed: the most a crash can lose.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
+
+impl From<crate::sse::Usage> for Tokens {
+    fn from(u: crate::sse::Usage) -> Self {
+        Tokens {
+            input: u.input,
+            output: u.output,
+            cache_write_5m: u.cache_write_5m,
+            cache_write_1h: u.cache_write_1h,
+            cache_read: u.cache_read,
+        }
+    }
+}
+
+/// What goes to the recorder.
+#[derive(Debug)]
+enum Msg {
+    Answer(Answered),
+    /// Write everything counted so far, then say so.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Where the proxy reports answered requests. Cloning is cheap; a send never blocks.
+#[derive(Clone, Debug)]
+pub struct UsageSink {
+    tx: mpsc::UnboundedSender<Msg>,
+}
+
+impl UsageSink {
+    pub fn record(&self, a: Answered) {
+        // The recorder is gone only while the daemon stops: nothing to do then.
+        let _ = self.tx.send(Msg::Answer(a));
+    }
+}
+
+/// What an answer's end needs to report it: everything but the endpoint (known where the
+/// answer ends) and the tokens (read from its body).
+#[derive(Clone, Debug)]
+pub struct Tally {
+    pub sink: UsageSink,
+    pub model: String,
+    pub upstream_model: String,
+    pub status: u16,
+    pub attempts: u32,
+}
+
+impl Tally {
+    /// Report the answer of `endpoint` (in `profile`).
+    pub fn close(self, endpoint: &str, profile: &str, tokens: Tokens, failed: bool) {
+        self.sink.record(Answered {
+            endpoint: endpoint.to_owned(),
+            profile: profile.to_owned(),
+            model: self.model,
+            upstream_model: self.upstream_model,
+            status: self.status,
+            attempts: self.attempts,
+            failed: failed || self.status >= 400,
+            tokens,
+        });
+    }
+}
+
+/// The accounting: the sink's other end, the running account and the prices in force.
+pub struct Usage {
+    sink: UsageSink,
+    rx: Mutex<Option<mpsc::UnboundedReceiver<Msg>>>,
+    ledger: Mutex<Ledger>,
+    prices: ArcSwap<PriceBook>,
+    keep_days: std::sync::atomic::AtomicU32,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Usage {
+    /// The accounting of `config`, carried on from the files in `dir` (today's figures and
+    /// the last week's totals); unreadable files are logged and started afresh.
+    pub fn new(config: &Config, dir: Option<&Path>) -> Self {
+        let now = Utc::now();
+        let (today, past) = match dir {
+            Some(dir) => load(dir, now.date_naive()),
+            None => (None, Vec::new()),
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        Self {
+            sink: UsageSink { tx },
+            rx: Mutex::new(Some(rx)),
+            ledger: Mutex::new(Ledger::new(today, past, now)),
+            prices: ArcSwap::from_pointee(PriceBook::new(&config.prices)),
+            keep_days: config.usage.keep_days.into(),
+        }
+    }
+
+    pub fn sink(&self) -> UsageSink {
+        self.sink.clone()
+    }
+
+    /// A reloaded config: its prices (for requests from now on) and retention.
+    pub fn apply(&self, config: &Config) {
+        self.prices.store(Arc::new(PriceBook::new(&config.prices)));
+        self.keep_days
+            .store(config.usage.keep_days, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Today's figures and the chart series.
+    pub fn summary(&self) -> UsageSummary {
+        lock(&self.ledger).summary(Utc::now())
+    }
+
+    /// Price and count one answered request now.
+    pub fn count(&self, a: &Answered) -> Option<f64> {
+        let cost = self
+            .prices
+            .load()
+            .cost(&a.endpoint, &a.upstream_model, &a.tokens);
+        lock(&self.ledger).add(a, cost, Utc::now());
+        cost
+    }
+
+    /// The recorder: counts what the proxy reports, writes `dir` every [`FLUSH_EVERY`]
+    /// when something changed, rolls over at midnight (UTC). `on_count` sees each request
+    /// and its cost (the metrics). Runs until the sink's senders are all gone.
+    pub async fn run(
+        self: Arc<Self>,
+        dir: PathBuf,
+        on_count: impl Fn(&Answered, Option<f64>) + Send + 'static,
+    ) {
+        let Some(mut rx) = lock(&self.rx).take() else {
+            return;
+        };
+        let mut tick = tokio::time::interval(FLUSH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pruned = None;
+        loop {
+            tokio::select! {
+                m = rx.recv() => match m {
+                    Some(Msg::Answer(a)) => {
+                        let cost = self.count(&a);
+                        on_count(&a, cost);
+                    }
+                    Some(Msg::Flush(done)) => {
+                        self.flush(&dir).await;
+                        let _ = done.send(());
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    let today = Utc::now().date_naive();
+                    if pruned != Some(today) {
+                        pruned = Some(today);
+                        let (d, keep) = (dir.clone(), self.keep_days.load(std::sync::atomic::Ordering::Relaxed));
+                        let _ = tokio::task::spawn_blocking(move || {
+                            let gone = prune(&d, today, keep);
+                            if !gone.is_empty() {
+                                tracing::info!("usage: removed the figures of {} day(s) past usage.keep_days", gone.len());
+                            }
+                        }).await;
+                    }
+                    self.flush(&dir).await;
+                }
+            }
+        }
+    }
+
+    /// Write what changed (a finished day first, then today's), on the blocking pool.
+    pub async fn flush(&self, dir: &Path) {
+        let (done, today) = {
+            let mut l = lock(&self.ledger);
+            let done = l.roll(Utc::now());
+            (done, l.take_changes())
+        };
+        for day in [done, today].into_iter().flatten() {
+            let d = dir.to_owned();
+            match tokio::task::spawn_blocking(move || write_day(&d, &day)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!("usage figures not written: {e}"),
+                Err(e) => tracing::warn!("usage writer failed: {e}"),
+            }
+        }
+    }
+
+    /// At shutdown: everything reported so far counted and written (by the recorder, in
+    /// order; directly when no recorder runs), within `limit`.
+    pub async fn save(&self, dir: &Path, limit: Duration) {
+        let running = lock(&self.rx).is_none();
+        if !running {
+            self.flush(dir).await;
+            return;
+        }
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.sink.tx.send(Msg::Flush(done)).is_ok() {
+            let _ = tokio::time::timeout(limit, wait).await;
+        }
+    }
+}
+
+/// Today's file and the files of the 6 days before, as far as they read.
+fn load(dir: &Path, today: chrono::NaiveDate) -> (Option<Day>, Vec<Day>) {
+    let read = |d| match read_day(dir, d) {
+        Ok(day) => day,
+        Err(e) => {
+            tracing::warn!("usage: {e}; that day starts afresh");
+            None
+        }
+    };
+    let past = (1..7)
+        .filter_map(|back| read(today - chrono::Days::new(back)))
+        .collect();
+    (read(today), past)
+}
