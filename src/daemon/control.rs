@@ -64,6 +64,7 @@ pub async fn handle(d: &Daemon, request: Request) -> Response {
     match request {
         Request::Ping => Response::Pong,
         Request::Status => status(d),
+        Request::Usage => Response::Usage(Box::new(d.proxy.usage_summary())),
         Request::Reload => reload(d).await,
         Request::Stop { timeout_secs } => stop(d, timeout_secs),
         Request::Health => health(d),

@@ -286,6 +286,7 @@ async fn serve(
         proxy.router.subscribe(),
         Store::open(paths.clone())?,
     ));
+    tokio::spawn(keep_facts(proxy.clone(), Store::open(paths.clone())?));
     tokio::spawn(signals(daemon.shutdown.clone(), reloader));
     if let Some(log) = opts.log_file.clone() {
         tokio::spawn(rotate_logs(log));
@@ -343,6 +344,59 @@ async fn record_switches(
         if let Ok(Err(e)) = written {
             tracing::error!("cannot record a switch in history.json: {e}");
         }
+    }
+}
+
+/// Keep the status report's parts that live in files fresh: the newest switch records of
+/// `history.json` (manual switches are the CLI's) and the failure queue's counts, each read
+/// again (on the blocking pool) every 2 s when its file changed.
+async fn keep_facts(proxy: Arc<Proxy>, store: Store) {
+    use crate::report::status::RECENT;
+    type Stamp = Option<(Option<std::time::SystemTime>, u64)>;
+    fn stamp(path: &std::path::Path) -> Stamp {
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| (m.modified().ok(), m.len()))
+    }
+    let history = store.paths().document("history.json");
+    let index = store.paths().document("queue/index.json");
+    let mut seen: (Stamp, Stamp) = (None, None);
+    let mut facts = crate::proxy::Facts::default();
+    let mut first = true;
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let (store, queue) = (store.clone(), proxy.queue.clone());
+        let (history, index) = (history.clone(), index.clone());
+        let job = move || {
+            let now = (stamp(&history), stamp(&index));
+            let mut changed = false;
+            if first || now.0 != seen.0 {
+                match store.read::<crate::state::History>() {
+                    Ok(h) => facts.switches = h.latest(RECENT).cloned().collect(),
+                    Err(e) => tracing::debug!("history.json not read for status: {e}"),
+                }
+                changed = true;
+            }
+            if let Some(q) = queue
+                && (first || now.1 != seen.1)
+            {
+                match q.read() {
+                    Ok(i) => facts.queue = Some(crate::report::queue::QueueCounts::of(&i)),
+                    Err(e) => tracing::debug!("queue index not read for status: {e}"),
+                }
+                changed = true;
+            }
+            (now, facts, changed)
+        };
+        let Ok((now, read, changed)) = tokio::task::spawn_blocking(job).await else {
+            return;
+        };
+        if changed {
+            proxy.set_facts(read.clone());
+        }
+        (seen, facts, first) = (now, read, false);
     }
 }
 

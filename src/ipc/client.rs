@@ -118,6 +118,14 @@ impl Client {
             .map_err(|_| IpcError::Protocol(line.chars().take(200).collect()))
     }
 
+    /// Today's usage and the chart series (what `/_qcc/usage` serves).
+    pub fn usage(&mut self) -> Result<crate::report::usage::UsageSummary, IpcError> {
+        match self.call(&Request::Usage)? {
+            Response::Usage(u) => Ok(*u),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// `qcc proxy status`.
     pub fn status(&mut self) -> Result<StatusReport, IpcError> {
         match self.call(&Request::Status)? {

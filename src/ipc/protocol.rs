@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::report::health::{HealthReport, ProbeReport};
 use crate::report::queue::RetrySummary;
 use crate::report::status::StatusReport;
+use crate::report::usage::UsageSummary;
 
 /// Bump on any incompatible change of the messages below.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -53,6 +54,8 @@ pub enum Request {
     ProbeNow { endpoint: Option<String> },
     /// Replay queued requests now: these ids, or every pending item.
     QueueRetry { ids: Option<Vec<String>> },
+    /// Today's usage and the chart series (`proxy status`; what `/_qcc/usage` serves).
+    Usage,
 }
 
 /// What the daemon answers.
@@ -72,6 +75,8 @@ pub enum Response {
         results: Vec<ProbeReport>,
     },
     QueueRetried(RetrySummary),
+    /// Today's usage and the chart series.
+    Usage(Box<UsageSummary>),
     Error {
         message: String,
     },

@@ -3,7 +3,9 @@
 //! 1. [`guard`](crate::proxy::guard): on a loopback listener only loopback `Host` names
 //!    are served (421 otherwise); a request from a web page (`Origin`) only when it is the
 //!    proxy's own or a configured origin (403 otherwise).
-//! 2. `/_qcc/…` is the proxy's own: `/_qcc/health` (liveness) and `/_qcc/status` (JSON).
+//! 2. `/_qcc/…` is the proxy's own: `/_qcc/health` (liveness), `/_qcc/status` and
+//!    `/_qcc/usage` (JSON), the status page `/_qcc/` with its `app.js` and `app.css`
+//!    ([`page`](crate::proxy::page): no data, served without the token).
 //!    With an access token configured, the client must present it (`x-api-key` or
 //!    `Authorization: Bearer`), compared in constant time.
 //!    `GET /v1/models` is answered here when the serving profile's endpoints rename models
@@ -86,8 +88,11 @@ pub async fn handle(
         Decision::Serve { cors } => cors,
         Decision::Answer(r) => return r,
     };
-    let mut response = if req.uri().path().starts_with("/_qcc/") {
+    let path = req.uri().path();
+    let mut response = if path.starts_with("/_qcc/") {
         own_endpoint(proxy, &req)
+    } else if path == "/_qcc" {
+        crate::proxy::page::redirect()
     } else if let Some(denied) = proxy.access.check_token(req.headers()) {
         denied
     } else if let Some(models) = local_models(proxy, &table, &req) {
@@ -904,24 +909,36 @@ fn own_endpoint(proxy: &Proxy, req: &Request<Incoming>) -> Response<ProxyBody> {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        crate::proxy::page::no_store(r.headers_mut());
         r
     };
-    match req.uri().path() {
+    let path = req.uri().path();
+    match path {
         "/_qcc/health" => json(serde_json::json!({
             "status": "ok",
             "version": env!("CARGO_PKG_VERSION"),
         })),
-        "/_qcc/status" => {
+        "/_qcc/status" | "/_qcc/usage" => {
             if let Some(denied) = proxy.access.check_token(req.headers()) {
                 return denied;
             }
-            json(serde_json::to_value(proxy.status_report()).expect("json"))
+            if path == "/_qcc/status" {
+                json(serde_json::to_value(proxy.status_report()).expect("json"))
+            } else {
+                json(serde_json::to_value(proxy.usage_summary()).expect("json"))
+            }
         }
-        _ => error_response(
-            StatusCode::NOT_FOUND,
-            "not_found_error",
-            "qcc: unknown proxy endpoint (try /_qcc/health or /_qcc/status)",
-        ),
+        _ => match crate::proxy::page::asset(path) {
+            Some((content_type, body)) => {
+                crate::proxy::page::serve(req.method(), content_type, body)
+            }
+            None => error_response(
+                StatusCode::NOT_FOUND,
+                "not_found_error",
+                "qcc: unknown proxy endpoint (try /_qcc/ for the status page, /_qcc/health, \
+                 /_qcc/status or /_qcc/usage)",
+            ),
+        },
     }
 }
 

@@ -20,6 +20,7 @@
 //! - [`retry`]: which outcomes may go to the next endpoint.
 //! - [`replay`]: queued requests sent again through the same routing.
 //! - [`error`]: Anthropic-shaped error responses.
+//! - [`page`]: the status page at `/_qcc/` (embedded HTML, CSS and JS).
 //!
 //! Per-endpoint runtime state (figures, breakers, states) lives below, in
 //! [`crate::upstream`]. Nothing here reads files or prints, but the failure queue's writes,
@@ -32,6 +33,7 @@ pub mod forward;
 pub mod guard;
 pub mod local;
 pub mod model_map;
+pub mod page;
 pub mod peek;
 pub mod replay;
 pub mod request_body;
@@ -46,8 +48,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::report::status::{EndpointStatus, RouteStatus, StatusReport};
+use crate::report::queue::QueueCounts;
+use crate::report::status::{
+    EndpointStateChange, EndpointStatus, RECENT, RouteStatus, StatusReport, TierStatus,
+};
 use crate::state::Config;
+use crate::state::model::SwitchRecord;
 use guard::Access;
 use routing::{RouteError, RouteTable, Router};
 
@@ -80,6 +86,17 @@ pub struct Proxy {
     /// Where requests that failed everywhere are kept (none: they are not kept, as for
     /// the CLI's own replays).
     pub queue: Option<crate::queue::QueueStore>,
+    /// What the daemon read from its files for the status report (switch history, queue
+    /// counts): the proxy itself reads no file.
+    facts: std::sync::Mutex<Facts>,
+}
+
+/// The parts of the status report that live in files, kept fresh by the daemon.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    /// The newest switch records, newest first.
+    pub switches: Vec<SwitchRecord>,
+    pub queue: Option<QueueCounts>,
 }
 
 impl Proxy {
@@ -104,6 +121,7 @@ impl Proxy {
             started: Instant::now(),
             config_error: std::sync::Mutex::new(None),
             queue,
+            facts: std::sync::Mutex::new(Facts::default()),
         })
     }
 
@@ -143,17 +161,49 @@ impl Proxy {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = error;
     }
 
-    /// `qcc proxy status` and `/_qcc/status`: one typed report.
+    /// Hand in what the daemon read from `history.json` and the queue's index.
+    pub fn set_facts(&self, facts: Facts) {
+        *self
+            .facts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = facts;
+    }
+
     /// Today's usage per endpoint and the series of the last hour and week (what
     /// `/_qcc/usage` serves). Empty until the usage accounting is wired in.
     pub fn usage_summary(&self) -> crate::report::usage::UsageSummary {
         crate::report::usage::UsageSummary::default()
     }
 
+    /// `qcc proxy status` and `/_qcc/status`: one typed report.
     pub fn status_report(&self) -> StatusReport {
         let tiers = self.router.tier_state();
         let table = self.routes();
         let tier_of = |name: &str| table.profile(name).and_then(|(_, p)| p.tier);
+        let facts = self
+            .facts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let mut changes: Vec<EndpointStateChange> = table
+            .all
+            .iter()
+            .flat_map(|u| {
+                u.stats
+                    .state_changes(RECENT)
+                    .into_iter()
+                    .map(|c| EndpointStateChange {
+                        at: c.at,
+                        endpoint: u.id.clone(),
+                        name: u.name.clone(),
+                        from: c.from,
+                        to: c.to,
+                        reason: c.reason,
+                    })
+            })
+            .collect();
+        changes.sort_by_key(|c| std::cmp::Reverse(c.at));
+        changes.truncate(RECENT);
         StatusReport {
             pid: std::process::id(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -188,6 +238,22 @@ impl Proxy {
                     }
                 })
                 .collect(),
+            tiers: table
+                .order
+                .iter()
+                .map(|&i| {
+                    let p = &table.profiles[i];
+                    TierStatus {
+                        profile: p.name.clone(),
+                        tier: p.tier.map(|t| t.to_string()).unwrap_or_default(),
+                        available: p.available(Instant::now()),
+                        endpoints: p.endpoints.len(),
+                    }
+                })
+                .collect(),
+            recent_switches: facts.switches,
+            recent_state_changes: changes,
+            queue: facts.queue,
         }
     }
 

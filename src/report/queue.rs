@@ -1,4 +1,5 @@
-//! `qcc queue retry | retry-all`: what a batch of replays did. Data only.
+//! `qcc queue retry | retry-all`: what a batch of replays did; the queue's counts by state
+//! (`proxy status`, the status page). Data only.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,4 +23,25 @@ pub struct RetrySummary {
     pub failed: usize,
     pub dead: usize,
     pub items: Vec<ItemResult>,
+}
+
+/// The failure queue's items by state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueCounts {
+    pub pending: usize,
+    pub retrying: usize,
+    pub succeeded: usize,
+    pub dead: usize,
+}
+
+impl QueueCounts {
+    pub fn of(index: &crate::queue::QueueIndex) -> Self {
+        let count = |s: ItemState| index.items.iter().filter(|i| i.state == s).count();
+        Self {
+            pending: count(ItemState::Pending),
+            retrying: count(ItemState::Retrying),
+            succeeded: count(ItemState::Succeeded),
+            dead: count(ItemState::Dead),
+        }
+    }
 }

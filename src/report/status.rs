@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::report::queue::QueueCounts;
 use crate::state::health::EndpointState;
+use crate::state::model::SwitchRecord;
 
 /// What an endpoint's circuit breaker says (docs/behavior.md §6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +59,46 @@ pub struct StatusReport {
     /// The model routes in force, top-down (first match wins).
     #[serde(default)]
     pub routes: Vec<RouteStatus>,
+    /// The tiered profiles in failover order (the order the tiers try them in).
+    #[serde(default)]
+    pub tiers: Vec<TierStatus>,
+    /// The latest switches of the serving profile (manual, failover, recovery; from
+    /// `history.json`), newest first, at most [`RECENT`].
+    #[serde(default)]
+    pub recent_switches: Vec<SwitchRecord>,
+    /// The latest state changes of any endpoint, newest first, at most [`RECENT`].
+    #[serde(default)]
+    pub recent_state_changes: Vec<EndpointStateChange>,
+    /// The failure queue's items by state (none: no queue, or not read yet).
+    #[serde(default)]
+    pub queue: Option<QueueCounts>,
+}
+
+/// One tiered profile as the daemon serves it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierStatus {
+    pub profile: String,
+    /// `primary`, `secondary` or `fallback`.
+    pub tier: String,
+    /// Whether it has an endpoint that could take a request now.
+    pub available: bool,
+    /// How many of its endpoints are enabled.
+    pub endpoints: usize,
+}
+
+/// How many switch records and state changes a status report carries.
+pub const RECENT: usize = 10;
+
+/// One change of an endpoint's state, naming the endpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EndpointStateChange {
+    pub at: DateTime<Utc>,
+    /// The endpoint's id.
+    pub endpoint: String,
+    pub name: String,
+    pub from: EndpointState,
+    pub to: EndpointState,
+    pub reason: String,
 }
 
 /// One model route as the daemon serves it.
@@ -109,6 +151,11 @@ pub struct EndpointStatus {
     pub errors: u64,
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
+    /// Time to the first byte (a stream's first event), p50 and p95 over recent answers.
+    #[serde(default)]
+    pub first_byte_p50_ms: Option<f64>,
+    #[serde(default)]
+    pub first_byte_p95_ms: Option<f64>,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub last_error: Option<String>,

@@ -185,6 +185,7 @@ impl Upstream {
 
     pub fn status(&self, now: Instant, pinned: usize) -> EndpointStatus {
         let (p50, p95) = self.stats.percentiles_ms();
+        let (fb50, fb95) = self.stats.first_byte_percentiles_ms();
         let (input, output) = self.stats.tokens();
         let (model_asked, model_sent) = self.stats.last_model().unzip();
         EndpointStatus {
@@ -195,6 +196,8 @@ impl Upstream {
             errors: self.stats.errors(),
             p50_ms: p50,
             p95_ms: p95,
+            first_byte_p50_ms: fb50,
+            first_byte_p95_ms: fb95,
             input_tokens: input,
             output_tokens: output,
             last_error: self.stats.last_error(),

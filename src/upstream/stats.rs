@@ -282,6 +282,11 @@ impl EndpointStats {
         Some(change)
     }
 
+    /// The newest `n` state changes, newest first.
+    pub fn state_changes(&self, n: usize) -> Vec<StateChange> {
+        self.notes().states.iter().rev().take(n).cloned().collect()
+    }
+
     pub fn last_probe(&self) -> Option<ProbeRecord> {
         self.notes().probes.back().cloned()
     }

@@ -36,5 +36,6 @@ mod routes;
 mod service;
 mod state_fixture;
 mod state_safety;
+mod status_page;
 mod strategies;
 mod survive;
