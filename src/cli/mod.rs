@@ -17,11 +17,13 @@ pub mod error;
 pub mod generate;
 pub mod health;
 pub mod import;
+pub mod price;
 pub mod priority;
 pub mod profile;
 pub mod proxy;
 pub mod queue;
 pub mod route;
+pub mod usage;
 
 use std::path::PathBuf;
 
@@ -114,6 +116,11 @@ pub enum Command {
     /// The config file as a whole: path, export, import, edit
     #[command(subcommand)]
     Config(config::Cmd),
+    /// Requests, tokens and cost over a period (by day, hour, endpoint, profile, model)
+    Usage(usage::Args),
+    /// What requests cost: the built-in list prices and your own
+    #[command(subcommand)]
+    Price(price::Cmd),
     /// Print `export` lines that point a shell at a profile directly
     Env(env::Args),
     /// Print the shell completion script (bash, zsh, fish)
@@ -145,6 +152,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Queue(cmd) => queue::run(&ctx, cmd),
         Command::Import(cmd) => import::run(&ctx, cmd),
         Command::Config(cmd) => config::run(&ctx, cmd),
+        Command::Usage(args) => usage::run(&ctx, args),
+        Command::Price(cmd) => price::run(&ctx, cmd),
         Command::Env(args) => env::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),

@@ -198,6 +198,10 @@ fn run_inner(
                 listen: Some(prepared.local),
             },
             Some(queue),
+            Arc::new(crate::usage::Usage::new(
+                &prepared.config,
+                Some(paths.usage_dir()),
+            )),
         )
         .map_err(|e| DaemonError::Config(e.to_string()))?,
     );
@@ -275,6 +279,12 @@ async fn serve(
         )
     }));
     tokio::spawn(health.run());
+    tokio::spawn(
+        proxy
+            .usage
+            .clone()
+            .run(paths.usage_dir().to_owned(), |_, _| {}),
+    );
     tokio::spawn(crate::health::persist::run(
         proxy.clone(),
         health_store.clone(),
@@ -317,6 +327,11 @@ async fn serve(
         crate::proxy::server::serve(listener, lanes, proxy, async move { shutdown.wait().await })
             .await;
     crate::health::persist::save(&daemon.proxy, &health_store).await;
+    daemon
+        .proxy
+        .usage
+        .save(paths.usage_dir(), Duration::from_secs(5))
+        .await;
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(paths.pid_file());
     tracing::info!(drained, "stopped");

@@ -114,6 +114,7 @@ impl Exchange {
         if let Some(model) = &ticket.reply_model {
             reply.model.clone_from(model);
         }
+        reply.cache = ticket.cache;
         reply
     }
 }

@@ -42,6 +42,14 @@ pub enum Protocol {
     OpenAi,
 }
 
+/// Cache tokens an Anthropic-mode answer reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheUsage {
+    pub write_5m: u64,
+    pub write_1h: u64,
+    pub read: u64,
+}
+
 /// Counters over everything the fake has served.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -176,6 +184,13 @@ impl FakeUpstream {
             .update(|state| state.reply_model = model.map(str::to_owned));
     }
 
+    /// Cache tokens Anthropic-mode answers report besides their input (`usage`'s
+    /// `cache_creation_input_tokens` with its 5-minute / 1-hour breakdown, and
+    /// `cache_read_input_tokens`); none by default.
+    pub fn set_cache_usage(&self, cache: CacheUsage) {
+        self.shared.update(|state| state.cache = cache);
+    }
+
     /// What OpenAI-mode replies carry besides the text (reasoning, tool calls, where the
     /// finish goes, cached tokens); the default is text only. Ignored in Anthropic mode.
     pub fn set_openai_reply(&self, reply: OpenAiReply) {
@@ -275,6 +290,7 @@ pub(crate) struct Ticket {
     pub openai_reply: OpenAiReply,
     pub protocol: Protocol,
     pub request_id: String,
+    pub cache: CacheUsage,
 }
 
 /// State shared by the handle and the server thread; every change wakes `wait_until`.
@@ -294,6 +310,7 @@ struct State {
     echo_nonce: bool,
     reply_model: Option<String>,
     openai_reply: OpenAiReply,
+    cache: CacheUsage,
     requests: Vec<Recorded>,
     stats: Stats,
     idle_close: Option<Duration>,
@@ -318,6 +335,7 @@ impl Shared {
             echo_nonce: true,
             reply_model: None,
             openai_reply: OpenAiReply::default(),
+            cache: CacheUsage::default(),
             requests: Vec::new(),
             stats: Stats::default(),
             idle_close: None,
@@ -358,6 +376,7 @@ impl Shared {
                 openai_reply: state.openai_reply.clone(),
                 protocol: self.protocol,
                 request_id: format!("req_{}_{seq}", self.id_name),
+                cache: state.cache,
             }
         })
     }

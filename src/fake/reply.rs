@@ -12,6 +12,7 @@ pub(crate) struct Reply {
     pub model: String,
     pub text: String,
     pub input_tokens: u64,
+    pub cache: super::CacheUsage,
 }
 
 impl Reply {
@@ -38,7 +39,23 @@ impl Reply {
             model: model.to_owned(),
             text,
             input_tokens: input_tokens(body_len),
+            cache: super::CacheUsage::default(),
         }
+    }
+
+    /// The `usage` object of `message_start` / the whole message (with `output`).
+    pub fn usage(&self, output: u64) -> Value {
+        let mut u = serde_json::json!({"input_tokens": self.input_tokens, "output_tokens": output});
+        let c = self.cache;
+        if c.write_5m + c.write_1h + c.read > 0 {
+            u["cache_creation_input_tokens"] = (c.write_5m + c.write_1h).into();
+            u["cache_creation"] = serde_json::json!({
+                "ephemeral_5m_input_tokens": c.write_5m,
+                "ephemeral_1h_input_tokens": c.write_1h,
+            });
+            u["cache_read_input_tokens"] = c.read.into();
+        }
+        u
     }
 
     /// Output tokens: one per streamed delta.

@@ -111,7 +111,7 @@ pub(crate) fn message(reply: &Reply) -> Value {
         "content": [{"type": "text", "text": reply.text}],
         "stop_reason": "end_turn",
         "stop_sequence": null,
-        "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens()},
+        "usage": reply.usage(reply.output_tokens()),
     })
 }
 
@@ -163,7 +163,7 @@ fn message_start(reply: &Reply) -> Value {
             "content": [],
             "stop_reason": null,
             "stop_sequence": null,
-            "usage": {"input_tokens": reply.input_tokens, "output_tokens": 1},
+            "usage": reply.usage(1),
         },
     })
 }

@@ -42,6 +42,8 @@ struct Completion {
     upstream: Arc<Upstream>,
     policy: BreakerPolicy,
     _in_flight: InFlight,
+    /// The usage accounting hears of the answer, with its tokens.
+    tally: Option<crate::usage::Tally>,
 }
 
 /// An upstream response body (`B`: hyper's `Incoming`; tests use their own) on its way to
@@ -62,6 +64,8 @@ pub struct Passthrough<B> {
     idle: Duration,
     timer: Pin<Box<Sleep>>,
     sse: Option<sse::UsageSniffer>,
+    /// A whole (JSON) answer's `usage`, read when the answer is counted.
+    whole: Option<sse::WholeUsage>,
     /// The body has ended (cleanly, or after its final error frame).
     done: bool,
     completion: Option<Completion>,
@@ -95,13 +99,31 @@ impl<B> Passthrough<B> {
             idle,
             timer: Box::pin(tokio::time::sleep(idle)),
             sse: sniffer,
+            whole: None,
             done: false,
             completion: Some(Completion {
                 upstream,
                 policy,
                 _in_flight: in_flight,
+                tally: None,
             }),
         }
+    }
+
+    /// Report the answer to the usage accounting when it ends (a whole answer's `usage` is
+    /// read from its last bytes as they pass). Called before [`then`](Self::then).
+    pub fn tally(mut self, tally: crate::usage::Tally) -> Self {
+        if self.sse.is_none() {
+            let mut whole = sse::WholeUsage::default();
+            if let Some(first) = &self.prefix {
+                whole.feed(first);
+            }
+            self.whole = Some(whole);
+        }
+        if let Some(c) = &mut self.completion {
+            c.tally = Some(tally);
+        }
+        self
     }
 
     /// The source has already ended (`None`: cleanly; else with this failure): after the
@@ -116,6 +138,9 @@ impl<B> Passthrough<B> {
         if let Some(s) = &mut self.sse {
             s.feed(&chunk);
         }
+        if let Some(w) = &mut self.whole {
+            w.feed(&chunk);
+        }
         self.taken_bytes += chunk.len();
         self.taken.push_back(chunk);
         self.releasing = true;
@@ -125,6 +150,14 @@ impl<B> Passthrough<B> {
     fn finish(&mut self, failure: Option<String>) {
         if let Some(c) = self.completion.take() {
             let u = &c.upstream;
+            if let Some(t) = c.tally {
+                let usage = match (&self.sse, &self.whole) {
+                    (Some(s), _) => s.usage(),
+                    (None, Some(w)) => w.usage(),
+                    (None, None) => sse::Usage::default(),
+                };
+                t.close(&u.id, &u.profile, usage.into(), failure.is_some());
+            }
             if let Some(s) = &self.sse {
                 u.stats.add_usage(s.input(), s.output());
             }
@@ -236,6 +269,9 @@ where
                 this.timer.as_mut().reset(deadline);
                 if let Some(s) = &mut this.sse {
                     s.feed(&chunk);
+                }
+                if let Some(w) = &mut this.whole {
+                    w.feed(&chunk);
                 }
                 this.taken_bytes += chunk.len();
                 this.taken.push_back(chunk);

@@ -150,7 +150,14 @@ async fn serve(
             );
         }
     };
-    let meta = RequestMeta::read(&parts.method, &parts.headers, &body, &table);
+    let meta = RequestMeta::read(
+        &parts.method,
+        parts.uri.path(),
+        &parts.headers,
+        &body,
+        &table,
+        Some(&proxy.usage_sink()),
+    );
     forward(proxy, client, &table, &parts, body, &meta, true).await
 }
 
@@ -172,7 +179,14 @@ pub async fn dispatch(
     parts.headers = headers;
     let body = RequestBody::from(body);
     let table = proxy.router.table();
-    let meta = RequestMeta::read(&parts.method, &parts.headers, &body, &table);
+    let meta = RequestMeta::read(
+        &parts.method,
+        parts.uri.path(),
+        &parts.headers,
+        &body,
+        &table,
+        Some(&proxy.usage_sink()),
+    );
     Ok(forward(proxy, &proxy.client, &table, &parts, body, &meta, false).await)
 }
 
@@ -190,14 +204,23 @@ struct RequestMeta {
     stream: bool,
     /// The conversation's pin key ([`RouteTable::sticky_key`]).
     session: Option<String>,
-    /// The requested `model`: read only when `table` has model routes.
+    /// The requested `model`: read only when `table` has model routes or counts usage.
     model: Option<String>,
+    /// A Messages request the usage accounting counts.
+    counted: Option<crate::usage::UsageSink>,
 }
 
 impl RequestMeta {
     /// Read `stream` and `metadata.user_id` without parsing the body ([`peek`]), and
     /// `model` when there are model routes to match it against.
-    fn read(method: &Method, headers: &HeaderMap, body: &RequestBody, table: &RouteTable) -> Self {
+    fn read(
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        body: &RequestBody,
+        table: &RouteTable,
+        usage: Option<&crate::usage::UsageSink>,
+    ) -> Self {
         let header = headers.get(&SESSION_HEADER).and_then(|v| v.to_str().ok());
         // The header names the conversation; only without it is `metadata.user_id` needed.
         let peeked = if *method == Method::POST {
@@ -205,7 +228,10 @@ impl RequestMeta {
         } else {
             Peeked::default()
         };
-        let model = if table.routes.is_empty() || *method != Method::POST {
+        let counted = (table.count_usage && *method == Method::POST && path == "/v1/messages")
+            .then(|| usage.cloned())
+            .flatten();
+        let model = if (table.routes.is_empty() && counted.is_none()) || *method != Method::POST {
             None
         } else {
             crate::proxy::peek::model(body)
@@ -215,7 +241,27 @@ impl RequestMeta {
             stream: peeked.stream,
             session: table.sticky_key(session, model.as_deref()),
             model,
+            counted,
         }
+    }
+
+    /// What the answer of attempt `number` reports to the usage accounting (its status
+    /// set where it is known), when this request is counted; `sent`: the mapped model.
+    fn tally(
+        &self,
+        _proxy: &Proxy,
+        number: usize,
+        sent: Option<&str>,
+    ) -> Option<crate::usage::Tally> {
+        let sink = self.counted.clone()?;
+        let model = self.model.clone().unwrap_or_default();
+        Some(crate::usage::Tally {
+            sink,
+            upstream_model: sent.map_or_else(|| model.clone(), str::to_owned),
+            model,
+            status: 0,
+            attempts: number as u32,
+        })
     }
 }
 
@@ -404,10 +450,22 @@ async fn forward(
         .iter()
         .filter(|t| matches!(t, Tried::Attempt { .. }))
         .count();
+    // Counted as answered: the error that went back, from whom.
+    let answered_by = last_response.as_ref().map(|r| r.endpoint.clone());
     let mut response = match last_response {
         Some(r) => pass_on(r, attempts),
         None => all_failed(table, &tried, attempts),
     };
+    if let Some(mut t) = meta.tally(proxy, attempts, None) {
+        t.status = response.status().as_u16();
+        let endpoint = answered_by.unwrap_or_else(|| "-".into());
+        let profile = table
+            .all
+            .iter()
+            .find(|u| u.id == endpoint)
+            .map_or_else(|| "-".to_owned(), |u| u.profile.clone());
+        t.close(&endpoint, &profile, Default::default(), true);
+    }
     if let (true, Some(body)) = (enqueue, body) {
         let error = tried
             .last()
@@ -569,15 +627,21 @@ async fn attempt(
         .await;
     }
     // A model map renames the model for this endpoint; the answer names the asked one.
-    let (body, renamed) = match crate::proxy::model_map::rewrite(&body, &u.models) {
+    let (body, mapped) = match crate::proxy::model_map::rewrite(&body, &u.models) {
         Some((body, asked, sent)) => {
             if u.stats.note_model(&asked, &sent) {
                 tracing::info!(endpoint = %u.id, "model {asked} sent as {sent}");
             }
-            (body, (!u.report_upstream_model).then_some((asked, sent)))
+            (body, Some((asked, sent)))
         }
         None => (body, None),
     };
+    let tally = meta.tally(
+        proxy,
+        number,
+        mapped.as_ref().map(|(_, sent)| sent.as_str()),
+    );
+    let renamed = mapped.filter(|_| !u.report_upstream_model);
     let in_flight = u.stats.begin();
     let started = Instant::now();
     let build = || -> Result<Request<crate::proxy::request_body::Outgoing>, String> {
@@ -687,6 +751,10 @@ async fn attempt(
         table.breaker_policy(),
         in_flight,
     );
+    if let Some(mut t) = tally {
+        t.status = status.as_u16();
+        body = body.tally(t);
+    }
     if let Some(chunk) = then {
         body = body.then(chunk);
     }
@@ -954,9 +1022,11 @@ mod tests {
         );
         let m = RequestMeta::read(
             &Method::POST,
+            "/v1/messages",
             &HeaderMap::new(),
             &RequestBody::from(body),
             &table,
+            None,
         );
         assert!(m.stream);
         assert_eq!(m.session.as_deref(), Some("s-9"));
@@ -964,9 +1034,11 @@ mod tests {
         h.insert("x-claude-code-session-id", "hdr".parse().unwrap());
         let m = RequestMeta::read(
             &Method::POST,
+            "/v1/messages",
             &h,
             &RequestBody::from(Bytes::from_static(b"not json")),
             &table,
+            None,
         );
         assert!(!m.stream);
         assert_eq!(m.session.as_deref(), Some("hdr"));
@@ -978,7 +1050,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-claude-code-session-id", "conv".parse().unwrap());
         let plain = crate::proxy::routing::test_table(&["https://a.example"]);
-        let m = RequestMeta::read(&Method::POST, &h, &body(), &plain);
+        let m = RequestMeta::read(&Method::POST, "/v1/messages", &h, &body(), &plain, None);
         assert_eq!((m.model, m.session.as_deref()), (None, Some("conv")));
         let mut config = crate::state::Config::default();
         config
@@ -991,14 +1063,14 @@ mod tests {
             &crate::upstream::keys::KeyRegistry::default(),
         )
         .unwrap();
-        let m = RequestMeta::read(&Method::POST, &h, &body(), &routed);
+        let m = RequestMeta::read(&Method::POST, "/v1/messages", &h, &body(), &routed, None);
         assert_eq!(m.model.as_deref(), Some("claude-haiku-4-5"));
         assert_eq!(
             m.session,
             routed.sticky_key(Some("conv".into()), m.model.as_deref())
         );
         assert_ne!(m.session.as_deref(), Some("conv"), "a pin of its own");
-        let m = RequestMeta::read(&Method::GET, &h, &body(), &routed);
+        let m = RequestMeta::read(&Method::GET, "/v1/messages", &h, &body(), &routed, None);
         assert_eq!((m.model, m.session.as_deref()), (None, Some("conv")));
     }
 }

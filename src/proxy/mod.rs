@@ -89,6 +89,8 @@ pub struct Proxy {
     /// What the daemon read from its files for the status report (switch history, queue
     /// counts): the proxy itself reads no file.
     facts: std::sync::Mutex<Facts>,
+    /// The usage accounting answered requests are reported to.
+    pub usage: Arc<crate::usage::Usage>,
 }
 
 /// The parts of the status report that live in files, kept fresh by the daemon.
@@ -105,6 +107,7 @@ impl Proxy {
         config: &Config,
         access: Access,
         queue: Option<crate::queue::QueueStore>,
+        usage: Arc<crate::usage::Usage>,
     ) -> Result<Self, ProxyError> {
         let router = Router::new(config)?;
         let connect_timeout = Duration::from_secs(config.proxy.connect_timeout_secs);
@@ -122,12 +125,20 @@ impl Proxy {
             config_error: std::sync::Mutex::new(None),
             queue,
             facts: std::sync::Mutex::new(Facts::default()),
+            usage,
         })
     }
 
     /// Swap in a new config. In-flight requests keep the snapshot they started with.
     pub fn apply(&self, config: &Config) -> Result<(), RouteError> {
-        self.router.apply(config)
+        self.router.apply(config)?;
+        self.usage.apply(config);
+        Ok(())
+    }
+
+    /// Where answered requests are reported.
+    pub fn usage_sink(&self) -> crate::usage::UsageSink {
+        self.usage.sink()
     }
 
     /// A new upstream client (its own connection pool), for one serving thread.
@@ -170,12 +181,11 @@ impl Proxy {
     }
 
     /// Today's usage per endpoint and the series of the last hour and week (what
-    /// `/_qcc/usage` serves). Empty until the usage accounting is wired in.
+    /// `/_qcc/usage` serves).
     pub fn usage_summary(&self) -> crate::report::usage::UsageSummary {
-        crate::report::usage::UsageSummary::default()
+        self.usage.summary()
     }
 
-    /// `qcc proxy status` and `/_qcc/status`: one typed report.
     pub fn status_report(&self) -> StatusReport {
         let tiers = self.router.tier_state();
         let table = self.routes();

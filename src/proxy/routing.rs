@@ -91,6 +91,8 @@ pub struct RouteTable {
     /// Some endpoint speaks `openai` (requests to Anthropic endpoints are then checked for
     /// thinking blocks no Anthropic endpoint signed).
     pub has_openai: bool,
+    /// `usage.enabled`: Messages requests are reported to the usage accounting.
+    pub count_usage: bool,
 }
 
 /// Why a config cannot be served from.
@@ -166,6 +168,7 @@ impl RouteTable {
             policy: config.policy.clone(),
             queue: config.queue.clone(),
             health: config.health.clone(),
+            count_usage: config.usage.enabled,
             has_openai: config
                 .endpoints()
                 .any(|(_, e)| e.kind == crate::state::model::EndpointKind::Openai),

@@ -42,6 +42,7 @@ pub struct Translated<B> {
     upstream: Arc<Upstream>,
     policy: BreakerPolicy,
     in_flight: Option<InFlight>,
+    tally: Option<crate::usage::Tally>,
 }
 
 impl<B> Translated<B> {
@@ -70,6 +71,7 @@ impl<B> Translated<B> {
             upstream,
             policy,
             in_flight: Some(in_flight),
+            tally: None,
         };
         body.push(first);
         if body.translator.is_ended() {
@@ -77,6 +79,18 @@ impl<B> Translated<B> {
             body.finish(None);
         }
         body
+    }
+
+    /// Report the answer to the usage accounting when it ends.
+    pub fn tally(mut self, tally: Option<crate::usage::Tally>) -> Self {
+        if self.in_flight.is_some() {
+            self.tally = tally;
+        } else if let Some(t) = tally {
+            // The first chunks held the whole answer: it ended already.
+            let u = &self.upstream;
+            t.close(&u.id, &u.profile, self.sniffer.usage().into(), false);
+        }
+        self
     }
 
     fn push(&mut self, events: Vec<u8>) {
@@ -95,6 +109,14 @@ impl<B> Translated<B> {
         let u = &self.upstream;
         u.stats
             .add_usage(self.sniffer.input(), self.sniffer.output());
+        if let Some(t) = self.tally.take() {
+            t.close(
+                &u.id,
+                &u.profile,
+                self.sniffer.usage().into(),
+                failure.is_some(),
+            );
+        }
         match failure {
             None => u.stats.record_success(),
             Some(msg) => {

@@ -1,5 +1,6 @@
 //! Terminal output: colours ([`style`]), tables ([`table`], one function per view),
-//! prompts ([`prompt`]), progress bars ([`progress`]), and the JSON views with masked keys
+//! prompts ([`prompt`]), progress bars ([`progress`]), `qcc usage`'s table and chart
+//! ([`usage`]), and the JSON views with masked keys
 //! that `--json` prints ([`views`]).
 //!
 //! Nothing outside `cli` calls into here; `ui` never reads or writes state.
@@ -8,6 +9,7 @@ pub mod progress;
 pub mod prompt;
 pub mod style;
 pub mod table;
+pub mod usage;
 pub mod views;
 
 use std::io::Write;

@@ -75,13 +75,16 @@ pub fn replay(
     }
     let config = ctx.config()?;
     let queue = store(ctx)?;
-    let proxy =
-        std::sync::Arc::new(Proxy::new(&config, Default::default(), None).map_err(|e| {
+    // Replays the CLI makes itself are not counted: the daemon owns the usage files.
+    let usage = std::sync::Arc::new(crate::usage::Usage::new(&config, None));
+    let proxy = std::sync::Arc::new(
+        Proxy::new(&config, Default::default(), None, usage).map_err(|e| {
             CliError::failed(
                 e.to_string(),
                 Some("replaying needs a usable profile; see `qcc profile list`".into()),
             )
-        })?);
+        })?,
+    );
     let selection = match ids {
         Some(ids) => Selection::Ids(ids),
         None => Selection::AllPending,

@@ -45,6 +45,8 @@ struct Chat {
     names: ToolNames,
     /// The model the answer names (the one asked for, or the one sent).
     reported: String,
+    /// The model sent.
+    sent: String,
 }
 
 /// The request paths an `openai` endpoint serves.
@@ -130,6 +132,10 @@ pub(super) async fn attempt(
         // error answer, a success for its figures.
         u.stats.record_success();
         drop(in_flight);
+        if let Some(mut t) = meta.tally(proxy, number, Some(&chat.sent)) {
+            t.status = status.as_u16();
+            t.close(&u.id, &u.profile, Default::default(), true);
+        }
         return Attempt::Commit(respond(status, headers, full(body), &u.id, number));
     }
     let latency = started.elapsed();
@@ -186,6 +192,10 @@ pub(super) async fn attempt(
             status,
         );
         let settings = &table.settings;
+        let tally = meta.tally(proxy, number, Some(&chat.sent)).map(|mut t| {
+            t.status = status.as_u16();
+            t
+        });
         let body = Translated::new(
             upstream_body,
             translator,
@@ -195,7 +205,8 @@ pub(super) async fn attempt(
             u.clone(),
             table.breaker_policy(),
             in_flight,
-        );
+        )
+        .tally(tally);
         let mut headers = answer_headers(&head.headers, "text/event-stream");
         headers.insert(
             http::header::CACHE_CONTROL,
@@ -229,13 +240,21 @@ pub(super) async fn attempt(
     let message = crate::openai::response::from_chat(&answer, &chat.reported, &chat.names);
     commit_point(proxy, candidate, meta, latency, latency, number, status);
     let usage = &message["usage"];
-    let tokens = |k: &str| usage[k].as_u64().unwrap_or(0);
-    u.stats.add_usage(
-        tokens("input_tokens") + tokens("cache_read_input_tokens"),
-        tokens("output_tokens"),
-    );
+    let count = |k: &str| usage[k].as_u64().unwrap_or(0);
+    let tokens = crate::state::usage::Tokens {
+        input: count("input_tokens"),
+        output: count("output_tokens"),
+        cache_write_5m: count("cache_creation_input_tokens"),
+        cache_write_1h: 0,
+        cache_read: count("cache_read_input_tokens"),
+    };
+    u.stats.add_usage(tokens.all_input(), tokens.output);
     u.stats.record_success();
     drop(in_flight);
+    if let Some(mut t) = meta.tally(proxy, number, Some(&chat.sent)) {
+        t.status = status.as_u16();
+        t.close(&u.id, &u.profile, tokens, false);
+    }
     let bytes = Bytes::from(serde_json::to_vec(&message).expect("json"));
     let headers = answer_headers(&head.headers, "application/json");
     Attempt::Commit(respond(status, headers, full(bytes), &u.id, number))
@@ -307,6 +326,7 @@ fn chat_request(u: &crate::upstream::Upstream, request: &Value) -> Result<Chat, 
         body: Bytes::from(serde_json::to_vec(&chat).expect("json")),
         names,
         reported: reported.to_owned(),
+        sent: sent.to_owned(),
     })
 }
 
