@@ -21,7 +21,10 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
+use crate::metrics::Outcome;
 use crate::proxy::error::sse_error_event;
+use crate::proxy::forward::{AnswerNote, answered};
+use crate::report::usage::Tokens;
 use crate::sse;
 use crate::upstream::Upstream;
 use crate::upstream::breaker::{BreakerPolicy, Failure};
@@ -42,6 +45,8 @@ struct Completion {
     upstream: Arc<Upstream>,
     policy: BreakerPolicy,
     _in_flight: InFlight,
+    /// Reported to the metrics at the end ([`crate::proxy::forward::answered`]).
+    answer: Option<AnswerNote>,
 }
 
 /// An upstream response body (`B`: hyper's `Incoming`; tests use their own) on its way to
@@ -100,6 +105,7 @@ impl<B> Passthrough<B> {
                 upstream,
                 policy,
                 _in_flight: in_flight,
+                answer: None,
             }),
         }
     }
@@ -108,6 +114,14 @@ impl<B> Passthrough<B> {
     /// prefix (and what [`then`](Self::then) added), the body ends so.
     pub fn ended(mut self, end: Option<String>) -> Self {
         self.ended = Some(end);
+        self
+    }
+
+    /// Report the answer to the metrics when the body ends.
+    pub fn answering(mut self, note: AnswerNote) -> Self {
+        if let Some(c) = &mut self.completion {
+            c.answer = Some(note);
+        }
         self
     }
 
@@ -127,6 +141,15 @@ impl<B> Passthrough<B> {
             let u = &c.upstream;
             if let Some(s) = &self.sse {
                 u.stats.add_usage(s.input(), s.output());
+            }
+            if let Some(note) = &c.answer {
+                let tokens = self.sse.as_ref().map_or_else(Tokens::default, |s| Tokens {
+                    input: s.input(),
+                    output: s.output(),
+                    ..Tokens::default()
+                });
+                let outcome = Outcome::of_status(note.status.as_u16(), failure.is_some());
+                answered(&u.metrics.answers, &u.profile, note, outcome, &tokens);
             }
             if failure.is_none() {
                 // Ended cleanly (or the client left: not the endpoint's fault).

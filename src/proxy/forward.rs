@@ -3,7 +3,8 @@
 //! 1. [`guard`](crate::proxy::guard): on a loopback listener only loopback `Host` names
 //!    are served (421 otherwise); a request from a web page (`Origin`) only when it is the
 //!    proxy's own or a configured origin (403 otherwise).
-//! 2. `/_qcc/…` is the proxy's own: `/_qcc/health` (liveness) and `/_qcc/status` (JSON).
+//! 2. `/_qcc/…` is the proxy's own: `/_qcc/health` (liveness), `/_qcc/status` (JSON) and
+//!    `/_qcc/metrics` (Prometheus text; [`crate::metrics`]).
 //!    With an access token configured, the client must present it (`x-api-key` or
 //!    `Authorization: Bearer`), compared in constant time.
 //!    `GET /v1/models` is answered here when the serving profile's endpoints rename models
@@ -36,11 +37,13 @@
 
 mod openai;
 
+use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::balance::sticky::session_key;
+use crate::metrics::{Answers, AttemptResult, Outcome};
 use crate::proxy::Proxy;
 use crate::proxy::body::{Passthrough, ProxyBody, describe, poll_chunk};
 use crate::proxy::client::{UpstreamClient, was_stale};
@@ -51,7 +54,8 @@ use crate::proxy::request_body::{ReadError, RequestBody};
 use crate::proxy::retry::{Verdict, classify_status, failure_for};
 use crate::proxy::routing::{Candidate, RouteTable};
 use crate::proxy::upstream::{request_headers, response_headers, storable_headers};
-use crate::queue::model::NewItem;
+use crate::queue::model::{ItemState, NewItem};
+use crate::report::usage::Tokens;
 use crate::sse;
 use crate::state::model::{EndpointKind, QueueMode};
 use crate::upstream::breaker::Failure;
@@ -86,7 +90,9 @@ pub async fn handle(
         Decision::Serve { cors } => cors,
         Decision::Answer(r) => return r,
     };
-    let mut response = if req.uri().path().starts_with("/_qcc/") {
+    let mut response = if req.uri().path() == "/_qcc/metrics" {
+        metrics_endpoint(proxy, &req).await
+    } else if req.uri().path().starts_with("/_qcc/") {
         own_endpoint(proxy, &req)
     } else if let Some(denied) = proxy.access.check_token(req.headers()) {
         denied
@@ -123,6 +129,7 @@ async fn serve(
     table: std::sync::Arc<RouteTable>,
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
+    let arrived = Instant::now();
     proxy.requests.fetch_add(1, Ordering::Relaxed);
     proxy.in_flight.fetch_add(1, Ordering::Relaxed);
     let _guard = InFlightGuard(proxy);
@@ -145,8 +152,16 @@ async fn serve(
             );
         }
     };
-    let meta = RequestMeta::read(&parts.method, &parts.headers, &body, &table);
-    forward(proxy, client, &table, &parts, body, &meta, true).await
+    let meta = RequestMeta::read(&parts.method, &parts.headers, &body, &table, arrived);
+    let response = forward(proxy, client, &table, &parts, body, &meta, true).await;
+    // qcc's own time: arrival to the first attempt sent, plus commit to the answer handed
+    // over (attempts' upstream time and waits between them left out).
+    if let (Some(sent), Some(committed)) = (meta.first_sent.get(), meta.committed.get()) {
+        proxy
+            .metrics()
+            .overhead(sent.saturating_duration_since(meta.arrived) + committed.elapsed());
+    }
+    response
 }
 
 /// Send a request through the normal routing (tiers, breakers, budget) without going
@@ -167,7 +182,7 @@ pub async fn dispatch(
     parts.headers = headers;
     let body = RequestBody::from(body);
     let table = proxy.router.table();
-    let meta = RequestMeta::read(&parts.method, &parts.headers, &body, &table);
+    let meta = RequestMeta::read(&parts.method, &parts.headers, &body, &table, Instant::now());
     Ok(forward(proxy, &proxy.client, &table, &parts, body, &meta, false).await)
 }
 
@@ -187,12 +202,24 @@ struct RequestMeta {
     session: Option<String>,
     /// The requested `model`: read only when `table` has model routes.
     model: Option<String>,
+    /// The requested `model` as the body spells it (a slice of it), for the metrics.
+    model_label: Option<Bytes>,
+    /// When the request arrived, its first attempt was sent and an attempt committed.
+    arrived: Instant,
+    first_sent: OnceLock<Instant>,
+    committed: OnceLock<Instant>,
 }
 
 impl RequestMeta {
     /// Read `stream` and `metadata.user_id` without parsing the body ([`peek`]), and
     /// `model` when there are model routes to match it against.
-    fn read(method: &Method, headers: &HeaderMap, body: &RequestBody, table: &RouteTable) -> Self {
+    fn read(
+        method: &Method,
+        headers: &HeaderMap,
+        body: &RequestBody,
+        table: &RouteTable,
+        arrived: Instant,
+    ) -> Self {
         let header = headers.get(&SESSION_HEADER).and_then(|v| v.to_str().ok());
         // The header names the conversation; only without it is `metadata.user_id` needed.
         let peeked = if *method == Method::POST {
@@ -206,10 +233,27 @@ impl RequestMeta {
             crate::proxy::peek::model(body)
         };
         let session = session_key(header, peeked.user_id.as_deref());
+        let model_label = if *method == Method::POST {
+            crate::proxy::peek::model_bytes(body)
+        } else {
+            None
+        };
         Self {
             stream: peeked.stream,
             session: table.sticky_key(session, model.as_deref()),
             model,
+            model_label,
+            arrived,
+            first_sent: OnceLock::new(),
+            committed: OnceLock::new(),
+        }
+    }
+
+    /// What the answer's body needs to report it ([`answered`]).
+    fn note(&self, status: StatusCode) -> AnswerNote {
+        AnswerNote {
+            status,
+            model: self.model_label.clone(),
         }
     }
 }
@@ -272,6 +316,8 @@ async fn forward(
     let mut body = Some(body);
     let mut tried: Vec<Tried> = Vec::new();
     let mut last_response: Option<Buffered> = None;
+    // Who gave it (for the metrics).
+    let mut last_answered: Option<std::sync::Arc<crate::upstream::Upstream>> = None;
     let mut resorted = false;
     let mut i = 0;
     while i < max_attempts {
@@ -309,9 +355,11 @@ async fn forward(
                 break;
             }
             if !router.budget.try_retry() {
+                proxy.metrics().retry_refused();
                 tried.push(Tried::Skipped(Skip::Budget));
                 break;
             }
+            proxy.metrics().failover();
         }
         i += 1;
         // A last resort whose `retry-after` ends soon: wait for it (within the deadline).
@@ -333,6 +381,11 @@ async fn forward(
         {
             Attempt::Commit(response) => return response,
             Attempt::Failed { failure, response } => {
+                u.metrics.attempt(match &response {
+                    Some(r) if r.status.is_success() => AttemptResult::ErrorEvent,
+                    Some(_) => AttemptResult::ErrorStatus,
+                    None => AttemptResult::NoResponse,
+                });
                 let reason = failure.reason().to_owned();
                 let resort = if candidate.last_resort {
                     " (last resort)"
@@ -360,6 +413,7 @@ async fn forward(
                 });
                 if response.is_some() {
                     last_response = response;
+                    last_answered = Some(u.clone());
                 }
             }
         }
@@ -369,8 +423,30 @@ async fn forward(
         .filter(|t| matches!(t, Tried::Attempt { .. }))
         .count();
     let mut response = match last_response {
-        Some(r) => pass_on(r, attempts),
-        None => all_failed(table, &tried, attempts),
+        Some(r) => {
+            if let Some(u) = &last_answered {
+                let note = meta.note(r.status);
+                answered(
+                    &u.metrics.answers,
+                    &u.profile,
+                    &note,
+                    Outcome::UpstreamError,
+                    &Tokens::default(),
+                );
+            }
+            pass_on(r, attempts)
+        }
+        None => {
+            let serving = router.tier_state();
+            answered(
+                &proxy.metrics().answers(crate::metrics::NO_ENDPOINT),
+                &serving.serving,
+                &meta.note(StatusCode::SERVICE_UNAVAILABLE),
+                Outcome::Unavailable,
+                &Tokens::default(),
+            );
+            all_failed(table, &tried, attempts)
+        }
     };
     if let (true, Some(body)) = (enqueue, body) {
         let error = tried
@@ -557,6 +633,7 @@ async fn attempt(
     };
     let in_flight = u.stats.begin();
     let started = Instant::now();
+    let _ = meta.first_sent.set(started);
     let build = || -> Result<Request<crate::proxy::request_body::Outgoing>, String> {
         let uri = u
             .base
@@ -656,6 +733,7 @@ async fn attempt(
         table.breaker_policy(),
         in_flight,
     );
+    body = body.answering(meta.note(status));
     if let Some(chunk) = then {
         body = body.then(chunk);
     }
@@ -709,6 +787,10 @@ fn commit_point(
     number: usize,
 ) {
     let u = &candidate.upstream;
+    let _ = meta.committed.set(Instant::now());
+    u.metrics.attempt(AttemptResult::Committed);
+    u.metrics.latency(latency);
+    u.metrics.first_token(first_byte);
     u.stats.record_latency(latency);
     u.stats.record_first_byte(first_byte);
     if u.breaker.success() {
@@ -719,6 +801,92 @@ fn commit_point(
         proxy.router.sticky.pin(session, &u.id);
     }
     tracing::debug!(endpoint = %u.id, attempt = number, "committed");
+}
+
+/// What an answer's end reports to the metrics: its status and the model asked for.
+#[derive(Clone, Debug, Default)]
+pub struct AnswerNote {
+    pub status: StatusCode,
+    pub model: Option<Bytes>,
+}
+
+/// ── USAGE HOOK ── the one function through which the proxy reports an answered request
+/// to the metrics (`qcc_requests_total`, `qcc_tokens_total`, `qcc_cost_dollars_total`):
+/// at the end of a committed body (pass-through, translated stream), for a whole answer
+/// at its commit, and for an error passed on or qcc's own 503 at the end of [`forward`].
+/// The tokens are what the proxy reads from a stream today (input and output), the cost
+/// unknown. When the usage accounting lands, its task calls
+/// [`crate::metrics::Metrics::record_answer`] with the full figures and this body goes.
+pub fn answered(
+    answers: &Answers,
+    profile: &str,
+    note: &AnswerNote,
+    outcome: Outcome,
+    tokens: &Tokens,
+) {
+    let model = note
+        .model
+        .as_deref()
+        .and_then(|m| std::str::from_utf8(m).ok())
+        .unwrap_or(crate::metrics::answers::UNKNOWN);
+    answers.record(profile, model, outcome, tokens, None);
+}
+
+/// `GET /_qcc/metrics`: the Prometheus text, behind the access token like `/_qcc/status`.
+async fn metrics_endpoint(proxy: &Proxy, req: &Request<Incoming>) -> Response<ProxyBody> {
+    if let Some(denied) = proxy.access.check_token(req.headers()) {
+        return denied;
+    }
+    let mut scrape = crate::metrics::Scrape {
+        in_flight: proxy.in_flight(),
+        ..Default::default()
+    };
+    let table = proxy.router.table();
+    let now = Instant::now();
+    scrape.endpoints = table
+        .all
+        .iter()
+        .map(|u| (u.id.clone(), u.profile.clone(), u.state(now).0))
+        .collect();
+    if let Some(queue) = proxy.queue.clone() {
+        // The index is a file: read on the blocking pool, not on a serving lane.
+        match tokio::task::spawn_blocking(move || queue.read()).await {
+            Ok(Ok(index)) => {
+                let states = [
+                    ItemState::Pending,
+                    ItemState::Retrying,
+                    ItemState::Succeeded,
+                    ItemState::Dead,
+                ];
+                scrape.queue = Some(
+                    states
+                        .iter()
+                        .map(|&st| {
+                            let n = index.items.iter().filter(|i| i.state == st).count();
+                            (queue_state(st), n as u64)
+                        })
+                        .collect(),
+                );
+            }
+            Ok(Err(e)) => tracing::warn!("metrics: cannot read the failure queue: {e}"),
+            Err(e) => tracing::warn!("metrics: queue read failed: {e}"),
+        }
+    }
+    let mut r = Response::new(full(proxy.metrics().encode(&scrape)));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+    );
+    r
+}
+
+fn queue_state(s: ItemState) -> &'static str {
+    match s {
+        ItemState::Pending => "pending",
+        ItemState::Retrying => "retrying",
+        ItemState::Succeeded => "succeeded",
+        ItemState::Dead => "dead",
+    }
 }
 
 /// A body that grew (or shrank) by `by` bytes keeps a true `content-length`.
@@ -893,7 +1061,7 @@ fn own_endpoint(proxy: &Proxy, req: &Request<Incoming>) -> Response<ProxyBody> {
         _ => error_response(
             StatusCode::NOT_FOUND,
             "not_found_error",
-            "qcc: unknown proxy endpoint (try /_qcc/health or /_qcc/status)",
+            "qcc: unknown proxy endpoint (try /_qcc/health, /_qcc/status or /_qcc/metrics)",
         ),
     }
 }
@@ -913,6 +1081,7 @@ mod tests {
             &HeaderMap::new(),
             &RequestBody::from(body),
             &table,
+            Instant::now(),
         );
         assert!(m.stream);
         assert_eq!(m.session.as_deref(), Some("s-9"));
@@ -923,6 +1092,7 @@ mod tests {
             &h,
             &RequestBody::from(Bytes::from_static(b"not json")),
             &table,
+            Instant::now(),
         );
         assert!(!m.stream);
         assert_eq!(m.session.as_deref(), Some("hdr"));
@@ -934,7 +1104,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-claude-code-session-id", "conv".parse().unwrap());
         let plain = crate::proxy::routing::test_table(&["https://a.example"]);
-        let m = RequestMeta::read(&Method::POST, &h, &body(), &plain);
+        let m = RequestMeta::read(&Method::POST, &h, &body(), &plain, Instant::now());
         assert_eq!((m.model, m.session.as_deref()), (None, Some("conv")));
         let mut config = crate::state::Config::default();
         config
@@ -947,14 +1117,14 @@ mod tests {
             &crate::upstream::keys::KeyRegistry::default(),
         )
         .unwrap();
-        let m = RequestMeta::read(&Method::POST, &h, &body(), &routed);
+        let m = RequestMeta::read(&Method::POST, &h, &body(), &routed, Instant::now());
         assert_eq!(m.model.as_deref(), Some("claude-haiku-4-5"));
         assert_eq!(
             m.session,
             routed.sticky_key(Some("conv".into()), m.model.as_deref())
         );
         assert_ne!(m.session.as_deref(), Some("conv"), "a pin of its own");
-        let m = RequestMeta::read(&Method::GET, &h, &body(), &routed);
+        let m = RequestMeta::read(&Method::GET, &h, &body(), &routed, Instant::now());
         assert_eq!((m.model, m.session.as_deref()), (None, Some("conv")));
     }
 }

@@ -18,9 +18,12 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
+use crate::metrics::Outcome;
 use crate::openai::stream::{PING, Translator};
 use crate::proxy::body::{BoxError, describe, poll_chunk};
 use crate::proxy::error::sse_error_event;
+use crate::proxy::forward::{AnswerNote, answered};
+use crate::report::usage::Tokens;
 use crate::sse;
 use crate::upstream::Upstream;
 use crate::upstream::breaker::{BreakerPolicy, Failure};
@@ -42,6 +45,8 @@ pub struct Translated<B> {
     upstream: Arc<Upstream>,
     policy: BreakerPolicy,
     in_flight: Option<InFlight>,
+    /// Reported to the metrics at the end ([`crate::proxy::forward::answered`]).
+    answer: AnswerNote,
 }
 
 impl<B> Translated<B> {
@@ -56,6 +61,7 @@ impl<B> Translated<B> {
         upstream: Arc<Upstream>,
         policy: BreakerPolicy,
         in_flight: InFlight,
+        answer: AnswerNote,
     ) -> Self {
         let mut body = Self {
             source,
@@ -70,6 +76,7 @@ impl<B> Translated<B> {
             upstream,
             policy,
             in_flight: Some(in_flight),
+            answer,
         };
         body.push(first);
         if body.translator.is_ended() {
@@ -95,6 +102,19 @@ impl<B> Translated<B> {
         let u = &self.upstream;
         u.stats
             .add_usage(self.sniffer.input(), self.sniffer.output());
+        let tokens = Tokens {
+            input: self.sniffer.input(),
+            output: self.sniffer.output(),
+            ..Tokens::default()
+        };
+        let outcome = Outcome::of_status(self.answer.status.as_u16(), failure.is_some());
+        answered(
+            &u.metrics.answers,
+            &u.profile,
+            &self.answer,
+            outcome,
+            &tokens,
+        );
         match failure {
             None => u.stats.record_success(),
             Some(msg) => {
@@ -239,6 +259,7 @@ mod tests {
             u,
             policy,
             in_flight,
+            AnswerNote::default(),
         )
     }
 

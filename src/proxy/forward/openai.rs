@@ -18,9 +18,10 @@ use hyper::body::Incoming;
 use serde_json::Value;
 
 use super::{
-    Attempt, Buffered, RequestMeta, commit_point, failed, is_sse, mark, next_chunk, read_bounded,
-    send,
+    Attempt, Buffered, RequestMeta, answered, commit_point, failed, is_sse, mark, next_chunk,
+    read_bounded, send,
 };
+use crate::metrics::Outcome;
 use crate::openai::ToolNames;
 use crate::openai::stream::Translator;
 use crate::proxy::Proxy;
@@ -31,6 +32,7 @@ use crate::proxy::request_body::RequestBody;
 use crate::proxy::retry::{Verdict, classify_status, failure_for};
 use crate::proxy::routing::{Candidate, RouteTable};
 use crate::proxy::translated::Translated;
+use crate::report::usage::Tokens;
 use crate::upstream::breaker::Failure;
 
 /// Largest whole answer (or error answer) read from an `openai` endpoint.
@@ -85,6 +87,7 @@ pub(super) async fn attempt(
     };
     let in_flight = u.stats.begin();
     let started = Instant::now();
+    let _ = meta.first_sent.set(started);
     let build = || -> Result<Request<crate::proxy::request_body::Outgoing>, String> {
         let mut request = Request::new(RequestBody::from(chat.body.clone()).outgoing());
         *request.method_mut() = Method::POST;
@@ -126,6 +129,15 @@ pub(super) async fn attempt(
             started.elapsed(),
             number,
         );
+        let outcome = Outcome::of_status(status.as_u16(), false);
+        let note = meta.note(status);
+        answered(
+            &u.metrics.answers,
+            &u.profile,
+            &note,
+            outcome,
+            &Tokens::default(),
+        );
         return Attempt::Commit(respond(status, headers, full(body), &u.id, number));
     }
     let latency = started.elapsed();
@@ -162,6 +174,7 @@ pub(super) async fn attempt(
             u.clone(),
             table.breaker_policy(),
             in_flight,
+            meta.note(status),
         );
         let mut headers = answer_headers(&head.headers, "text/event-stream");
         headers.insert(
@@ -202,6 +215,20 @@ pub(super) async fn attempt(
         tokens("output_tokens"),
     );
     u.stats.record_success();
+    let tokens = Tokens {
+        input: tokens("input_tokens"),
+        output: tokens("output_tokens"),
+        cache_read: tokens("cache_read_input_tokens"),
+        cache_write_5m: tokens("cache_creation_input_tokens"),
+        ..Tokens::default()
+    };
+    answered(
+        &u.metrics.answers,
+        &u.profile,
+        &meta.note(status),
+        Outcome::of_status(status.as_u16(), false),
+        &tokens,
+    );
     drop(in_flight);
     let bytes = Bytes::from(serde_json::to_vec(&message).expect("json"));
     let headers = answer_headers(&head.headers, "application/json");
