@@ -18,6 +18,8 @@ pub mod health;
 pub mod import;
 /// The CLI ↔ daemon control protocol over a Unix socket.
 pub mod ipc;
+/// Prometheus metrics (`/_qcc/metrics`): the registry, per-endpoint handles, the encoding.
+pub mod metrics;
 /// Anthropic Messages ⇄ OpenAI Chat Completions, as pure functions on JSON (issue 14).
 pub mod openai;
 /// The data plane: the forwarding server, routing, tiers, queue replays.

@@ -279,12 +279,24 @@ async fn serve(
         )
     }));
     tokio::spawn(health.run());
-    tokio::spawn(
-        proxy
-            .usage
-            .clone()
-            .run(paths.usage_dir().to_owned(), |_, _| {}),
-    );
+    // Each answered request, priced, also goes to the metrics (tokens, cost, requests by
+    // model and outcome): off the request path, like the accounting.
+    let metrics = proxy.clone();
+    tokio::spawn(proxy.usage.clone().run(
+        paths.usage_dir().to_owned(),
+        move |a: &crate::usage::Answered, cost| {
+            let (endpoint, outcome) = match a.endpoint.as_str() {
+                "-" => (
+                    crate::metrics::NO_ENDPOINT,
+                    crate::metrics::Outcome::Unavailable,
+                ),
+                e => (e, crate::metrics::Outcome::of_status(a.status, a.cut)),
+            };
+            metrics
+                .metrics()
+                .record_answer(endpoint, &a.profile, &a.model, outcome, &a.tokens, cost);
+        },
+    ));
     tokio::spawn(crate::health::persist::run(
         proxy.clone(),
         health_store.clone(),

@@ -4,8 +4,9 @@
 //!    are served (421 otherwise); a request from a web page (`Origin`) only when it is the
 //!    proxy's own or a configured origin (403 otherwise).
 //! 2. `/_qcc/…` is the proxy's own: `/_qcc/health` (liveness), `/_qcc/status` and
-//!    `/_qcc/usage` (JSON), the status page `/_qcc/` with its `app.js` and `app.css`
-//!    ([`page`](crate::proxy::page): no data, served without the token).
+//!    `/_qcc/usage` (JSON), `/_qcc/metrics` (Prometheus text; [`crate::metrics`]), the
+//!    status page `/_qcc/` with its `app.js` and `app.css` ([`page`](crate::proxy::page):
+//!    no data, served without the token).
 //!    With an access token configured, the client must present it (`x-api-key` or
 //!    `Authorization: Bearer`), compared in constant time.
 //!    `GET /v1/models` is answered here when the serving profile's endpoints rename models
@@ -38,11 +39,13 @@
 
 mod openai;
 
+use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::balance::sticky::session_key;
+use crate::metrics::AttemptResult;
 use crate::proxy::Proxy;
 use crate::proxy::body::{Passthrough, ProxyBody, describe, poll_chunk};
 use crate::proxy::client::{UpstreamClient, was_stale};
@@ -53,7 +56,7 @@ use crate::proxy::request_body::{ReadError, RequestBody};
 use crate::proxy::retry::{Verdict, classify_status, failure_for};
 use crate::proxy::routing::{Candidate, RouteTable};
 use crate::proxy::upstream::{request_headers, response_headers, storable_headers};
-use crate::queue::model::NewItem;
+use crate::queue::model::{ItemState, NewItem};
 use crate::sse;
 use crate::state::model::{EndpointKind, QueueMode};
 use crate::upstream::breaker::Failure;
@@ -89,7 +92,9 @@ pub async fn handle(
         Decision::Answer(r) => return r,
     };
     let path = req.uri().path();
-    let mut response = if path.starts_with("/_qcc/") {
+    let mut response = if path == "/_qcc/metrics" {
+        metrics_endpoint(proxy, &req).await
+    } else if path.starts_with("/_qcc/") {
         own_endpoint(proxy, &req)
     } else if path == "/_qcc" {
         crate::proxy::page::redirect()
@@ -128,6 +133,7 @@ async fn serve(
     table: std::sync::Arc<RouteTable>,
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
+    let arrived = Instant::now();
     proxy.requests.fetch_add(1, Ordering::Relaxed);
     proxy.in_flight.fetch_add(1, Ordering::Relaxed);
     let _guard = InFlightGuard(proxy);
@@ -157,8 +163,17 @@ async fn serve(
         &body,
         &table,
         Some(&proxy.usage_sink()),
+        arrived,
     );
-    forward(proxy, client, &table, &parts, body, &meta, true).await
+    let response = forward(proxy, client, &table, &parts, body, &meta, true).await;
+    // qcc's own time: arrival to the first attempt sent, plus commit to the answer handed
+    // over (attempts' upstream time and waits between them left out).
+    if let (Some(sent), Some(committed)) = (meta.first_sent.get(), meta.committed.get()) {
+        proxy
+            .metrics()
+            .overhead(sent.saturating_duration_since(meta.arrived) + committed.elapsed());
+    }
+    response
 }
 
 /// Send a request through the normal routing (tiers, breakers, budget) without going
@@ -186,6 +201,7 @@ pub async fn dispatch(
         &body,
         &table,
         Some(&proxy.usage_sink()),
+        Instant::now(),
     );
     Ok(forward(proxy, &proxy.client, &table, &parts, body, &meta, false).await)
 }
@@ -208,6 +224,10 @@ struct RequestMeta {
     model: Option<String>,
     /// A Messages request the usage accounting counts.
     counted: Option<crate::usage::UsageSink>,
+    /// When the request arrived, its first attempt was sent and an attempt committed.
+    arrived: Instant,
+    first_sent: OnceLock<Instant>,
+    committed: OnceLock<Instant>,
 }
 
 impl RequestMeta {
@@ -220,6 +240,7 @@ impl RequestMeta {
         body: &RequestBody,
         table: &RouteTable,
         usage: Option<&crate::usage::UsageSink>,
+        arrived: Instant,
     ) -> Self {
         let header = headers.get(&SESSION_HEADER).and_then(|v| v.to_str().ok());
         // The header names the conversation; only without it is `metadata.user_id` needed.
@@ -242,6 +263,9 @@ impl RequestMeta {
             session: table.sticky_key(session, model.as_deref()),
             model,
             counted,
+            arrived,
+            first_sent: OnceLock::new(),
+            committed: OnceLock::new(),
         }
     }
 
@@ -385,9 +409,11 @@ async fn forward(
                 break;
             }
             if !router.budget.try_retry() {
+                proxy.metrics().retry_refused();
                 tried.push(Tried::Skipped(Skip::Budget));
                 break;
             }
+            proxy.metrics().failover();
         }
         i += 1;
         // A last resort whose `retry-after` ends soon: wait for it (within the deadline).
@@ -415,6 +441,11 @@ async fn forward(
         {
             Attempt::Commit(response) => return response,
             Attempt::Failed { failure, response } => {
+                u.metrics.attempt(match &response {
+                    Some(r) if r.status.is_success() => AttemptResult::ErrorEvent,
+                    Some(_) => AttemptResult::ErrorStatus,
+                    None => AttemptResult::NoResponse,
+                });
                 let reason = failure.reason().to_owned();
                 let resort = if candidate.last_resort {
                     " (last resort)"
@@ -644,6 +675,7 @@ async fn attempt(
     let renamed = mapped.filter(|_| !u.report_upstream_model);
     let in_flight = u.stats.begin();
     let started = Instant::now();
+    let _ = meta.first_sent.set(started);
     let build = || -> Result<Request<crate::proxy::request_body::Outgoing>, String> {
         let uri = u
             .base
@@ -809,6 +841,10 @@ fn commit_point(
     status: StatusCode,
 ) {
     let u = &candidate.upstream;
+    let _ = meta.committed.set(Instant::now());
+    u.metrics.attempt(AttemptResult::Committed);
+    u.metrics.latency(latency);
+    u.metrics.first_token(first_byte);
     u.stats.record_latency(latency);
     u.stats.record_first_byte(first_byte);
     if u.breaker.success() {
@@ -819,6 +855,63 @@ fn commit_point(
         proxy.router.sticky.pin(session, &u.id);
     }
     tracing::debug!(endpoint = %u.id, attempt = number, %status, "committed");
+}
+
+/// `GET /_qcc/metrics`: the Prometheus text, behind the access token like `/_qcc/status`.
+async fn metrics_endpoint(proxy: &Proxy, req: &Request<Incoming>) -> Response<ProxyBody> {
+    if let Some(denied) = proxy.access.check_token(req.headers()) {
+        return denied;
+    }
+    let mut scrape = crate::metrics::Scrape {
+        in_flight: proxy.in_flight(),
+        ..Default::default()
+    };
+    let table = proxy.router.table();
+    let now = Instant::now();
+    scrape.endpoints = table
+        .all
+        .iter()
+        .map(|u| (u.id.clone(), u.profile.clone(), u.state(now).0))
+        .collect();
+    if let Some(queue) = proxy.queue.clone() {
+        // The index is a file: read on the blocking pool, not on a serving lane.
+        match tokio::task::spawn_blocking(move || queue.read()).await {
+            Ok(Ok(index)) => {
+                let states = [
+                    ItemState::Pending,
+                    ItemState::Retrying,
+                    ItemState::Succeeded,
+                    ItemState::Dead,
+                ];
+                scrape.queue = Some(
+                    states
+                        .iter()
+                        .map(|&st| {
+                            let n = index.items.iter().filter(|i| i.state == st).count();
+                            (queue_state(st), n as u64)
+                        })
+                        .collect(),
+                );
+            }
+            Ok(Err(e)) => tracing::warn!("metrics: cannot read the failure queue: {e}"),
+            Err(e) => tracing::warn!("metrics: queue read failed: {e}"),
+        }
+    }
+    let mut r = Response::new(full(proxy.metrics().encode(&scrape)));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+    );
+    r
+}
+
+fn queue_state(s: ItemState) -> &'static str {
+    match s {
+        ItemState::Pending => "pending",
+        ItemState::Retrying => "retrying",
+        ItemState::Succeeded => "succeeded",
+        ItemState::Dead => "dead",
+    }
 }
 
 /// A body that grew (or shrank) by `by` bytes keeps a true `content-length`.
@@ -1004,7 +1097,7 @@ fn own_endpoint(proxy: &Proxy, req: &Request<Incoming>) -> Response<ProxyBody> {
                 StatusCode::NOT_FOUND,
                 "not_found_error",
                 "qcc: unknown proxy endpoint (try /_qcc/ for the status page, /_qcc/health, \
-                 /_qcc/status or /_qcc/usage)",
+                 /_qcc/status, /_qcc/usage or /_qcc/metrics)",
             ),
         },
     }
@@ -1027,6 +1120,7 @@ mod tests {
             &RequestBody::from(body),
             &table,
             None,
+            Instant::now(),
         );
         assert!(m.stream);
         assert_eq!(m.session.as_deref(), Some("s-9"));
@@ -1039,6 +1133,7 @@ mod tests {
             &RequestBody::from(Bytes::from_static(b"not json")),
             &table,
             None,
+            Instant::now(),
         );
         assert!(!m.stream);
         assert_eq!(m.session.as_deref(), Some("hdr"));
@@ -1050,7 +1145,15 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-claude-code-session-id", "conv".parse().unwrap());
         let plain = crate::proxy::routing::test_table(&["https://a.example"]);
-        let m = RequestMeta::read(&Method::POST, "/v1/messages", &h, &body(), &plain, None);
+        let m = RequestMeta::read(
+            &Method::POST,
+            "/v1/messages",
+            &h,
+            &body(),
+            &plain,
+            None,
+            Instant::now(),
+        );
         assert_eq!((m.model, m.session.as_deref()), (None, Some("conv")));
         let mut config = crate::state::Config::default();
         config
@@ -1063,14 +1166,30 @@ mod tests {
             &crate::upstream::keys::KeyRegistry::default(),
         )
         .unwrap();
-        let m = RequestMeta::read(&Method::POST, "/v1/messages", &h, &body(), &routed, None);
+        let m = RequestMeta::read(
+            &Method::POST,
+            "/v1/messages",
+            &h,
+            &body(),
+            &routed,
+            None,
+            Instant::now(),
+        );
         assert_eq!(m.model.as_deref(), Some("claude-haiku-4-5"));
         assert_eq!(
             m.session,
             routed.sticky_key(Some("conv".into()), m.model.as_deref())
         );
         assert_ne!(m.session.as_deref(), Some("conv"), "a pin of its own");
-        let m = RequestMeta::read(&Method::GET, "/v1/messages", &h, &body(), &routed, None);
+        let m = RequestMeta::read(
+            &Method::GET,
+            "/v1/messages",
+            &h,
+            &body(),
+            &routed,
+            None,
+            Instant::now(),
+        );
         assert_eq!((m.model, m.session.as_deref()), (None, Some("conv")));
     }
 }

@@ -155,6 +155,11 @@ impl Proxy {
         self.requests.load(Ordering::Relaxed)
     }
 
+    /// The daemon's Prometheus metrics (`/_qcc/metrics`).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        self.router.registry().metrics()
+    }
+
     pub fn in_flight(&self) -> u64 {
         self.in_flight.load(Ordering::Relaxed)
     }

@@ -14,6 +14,7 @@
 //! one counts, in both directions.
 
 use crate::proxy::request_body::RequestBody;
+use bytes::Bytes;
 
 /// What the proxy wants to know of a body.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -145,6 +146,16 @@ pub fn model(body: &RequestBody) -> Option<String> {
     let whole = body.contiguous();
     let span = model_span(&whole)?;
     serde_json::from_slice(&whole[span]).ok()
+}
+
+/// The request's top-level `model` as the body spells it, when that is in the first chunk
+/// and needs no unescaping: a slice of that chunk (no copy), for the metrics' `model`
+/// label. `None` otherwise (the label is then `unknown`).
+pub fn model_bytes(body: &RequestBody) -> Option<Bytes> {
+    let first = body.chunks().first()?;
+    let span = model_span(first)?;
+    let raw = first.slice(span.start + 1..span.end - 1);
+    (!raw.contains(&b'\\') && std::str::from_utf8(&raw).is_ok()).then_some(raw)
 }
 
 /// Read `stream` and, when `want_user_id`, `metadata.user_id` from a request body.

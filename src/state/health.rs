@@ -42,6 +42,18 @@ pub enum EndpointState {
 }
 
 impl EndpointState {
+    /// Every state, in the order above.
+    pub const ALL: [EndpointState; 8] = [
+        EndpointState::Healthy,
+        EndpointState::Degraded,
+        EndpointState::Open,
+        EndpointState::HalfOpen,
+        EndpointState::Recovering,
+        EndpointState::Disabled,
+        EndpointState::Rejected,
+        EndpointState::Billing,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EndpointState::Healthy => "healthy",

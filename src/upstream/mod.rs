@@ -1,7 +1,7 @@
 //! The layer under the proxy: one endpoint at run time, and everything that is per
 //! endpoint and outlives a request — its parsed target and credential, its figures, its
 //! circuit breaker, its state word and share, and the pure metric maths. Depends on
-//! `state` and `report` only, so that `balance`, `proxy` and `health` all sit above it.
+//! `state`, `report` and `metrics` only, so that `balance`, `proxy` and `health` all sit above it.
 //!
 //! - [`target`]: the base URL (parsed once).
 //! - [`keys`]: the credential header and its key, stored or read through a reference.
@@ -47,6 +47,8 @@ pub struct Upstream {
     pub weight: u32,
     pub stats: Arc<EndpointStats>,
     pub breaker: Arc<Breaker>,
+    /// Its Prometheus handles, resolved once here (kept across reloads).
+    pub metrics: Arc<crate::metrics::EndpointMetrics>,
     /// What it speaks: `openai` endpoints get translated requests at [`Upstream::chat`].
     pub kind: EndpointKind,
     /// An `openai` endpoint's chat completions URL (base URL + chat path).
@@ -113,6 +115,7 @@ impl Upstream {
             weight: u32::from(e.weight),
             stats,
             breaker,
+            metrics: registry.metrics().endpoint(&e.id),
             models: e.models.clone(),
             report_upstream_model: e.report_upstream_model,
             probe_model: e.probe_model.clone(),

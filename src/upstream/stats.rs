@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::metrics::Metrics;
 use crate::state::health::{
     EndpointSnapshot, EndpointState, PROBE_HISTORY_CAP, ProbeRecord, STATE_HISTORY_CAP, StateChange,
 };
@@ -421,13 +422,20 @@ pub fn percentiles_ms(mut v: Vec<u64>) -> (Option<f64>, Option<f64>) {
 /// An endpoint's runtime state: figures and breaker.
 pub type EndpointRuntime = (Arc<EndpointStats>, Arc<Breaker>);
 
-/// Stats and breakers by endpoint id, kept across reloads.
+/// Stats and breakers by endpoint id, kept across reloads, and the metrics registry the
+/// endpoints' Prometheus handles come from (kept across reloads the same way).
 #[derive(Default)]
 pub struct StatsRegistry {
     map: Mutex<HashMap<String, EndpointRuntime>>,
+    metrics: Arc<Metrics>,
 }
 
 impl StatsRegistry {
+    /// The daemon's metrics (`/_qcc/metrics`).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     pub fn get(&self, id: &str) -> EndpointRuntime {
         self.map
             .lock()

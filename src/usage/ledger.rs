@@ -24,6 +24,8 @@ pub struct Answered {
     pub attempts: u32,
     /// An error status, or a stream that failed after it started.
     pub failed: bool,
+    /// The answer started (status and headers, or a stream's first event) and then failed.
+    pub cut: bool,
     pub tokens: Tokens,
 }
 
@@ -267,6 +269,7 @@ mod tests {
             status: if failed { 529 } else { 200 },
             attempts: 1,
             failed,
+            cut: false,
             tokens: Tokens {
                 input: 10,
                 output,

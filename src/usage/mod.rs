@@ -76,8 +76,8 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Report the answer of `endpoint` (in `profile`).
-    pub fn close(self, endpoint: &str, profile: &str, tokens: Tokens, failed: bool) {
+    /// Report the answer of `endpoint` (in `profile`); `cut`: it failed after it started.
+    pub fn close(self, endpoint: &str, profile: &str, tokens: Tokens, cut: bool) {
         self.sink.record(Answered {
             endpoint: endpoint.to_owned(),
             profile: profile.to_owned(),
@@ -85,7 +85,8 @@ impl Tally {
             upstream_model: self.upstream_model,
             status: self.status,
             attempts: self.attempts,
-            failed: failed || self.status >= 400,
+            failed: cut || self.status >= 400,
+            cut,
             tokens,
         });
     }

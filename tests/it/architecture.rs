@@ -10,6 +10,7 @@ const LAYERS: &[&[&str]] = &[
     &["state", "sse", "fake"],
     &["queue", "import", "openai"],
     &["report"],
+    &["metrics"],
     &["upstream", "ipc", "usage"],
     &["balance"],
     &["proxy"],

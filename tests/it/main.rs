@@ -23,6 +23,7 @@ mod import;
 mod interactive;
 mod key_refs;
 mod logs_location;
+mod metrics;
 mod openai;
 mod priority;
 mod profile;

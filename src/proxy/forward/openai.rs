@@ -86,6 +86,7 @@ pub(super) async fn attempt(
     };
     let in_flight = u.stats.begin();
     let started = Instant::now();
+    let _ = meta.first_sent.set(started);
     let build = || -> Result<Request<crate::proxy::request_body::Outgoing>, String> {
         let mut request = Request::new(RequestBody::from(chat.body.clone()).outgoing());
         *request.method_mut() = Method::POST;
