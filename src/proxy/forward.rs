@@ -490,12 +490,11 @@ async fn forward(
     if let Some(mut t) = meta.tally(proxy, attempts, None) {
         t.status = response.status().as_u16();
         let endpoint = answered_by.unwrap_or_else(|| "-".into());
-        let profile = table
-            .all
-            .iter()
-            .find(|u| u.id == endpoint)
-            .map_or_else(|| "-".to_owned(), |u| u.profile.clone());
-        t.close(&endpoint, &profile, Default::default(), true);
+        let profile = table.all.iter().find(|u| u.id == endpoint).map_or_else(
+            || proxy.router.tier_state().serving.clone(),
+            |u| u.profile.clone(),
+        );
+        t.close(&endpoint, &profile, Default::default(), false);
     }
     if let (true, Some(body)) = (enqueue, body) {
         let error = tried

@@ -170,6 +170,8 @@ fn bash_offers_profiles_and_route_patterns_for_routes() {
 fn bash_still_completes_commands_and_flags() {
     let (env, _, _) = seeded();
     let got = bash_complete(&env, &["qcc", "pri"]);
+    assert_eq!(got, ["priority", "price"]);
+    let got = bash_complete(&env, &["qcc", "prio"]);
     assert_eq!(got, ["priority"]);
     let got = bash_complete(&env, &["qcc", "endpoint", "add", "work", "--ke"]);
     assert!(

@@ -40,3 +40,4 @@ mod state_safety;
 mod status_page;
 mod strategies;
 mod survive;
+mod usage;

@@ -80,7 +80,20 @@ fn traffic_then_scrape() -> (String, String, String) {
         (529, Some(&*p.a_id)),
         "{r:?}"
     );
-    let (status, ct, text) = scrape(&proxy.base_url, None);
+    // Answers reach the metrics through the usage recorder, off the request path: scrape
+    // until the four are counted (within a deadline).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (status, ct, text) = loop {
+        let (status, ct, text) = scrape(&proxy.base_url, None);
+        let counted: f64 = text
+            .lines()
+            .filter(|l| l.starts_with("qcc_requests_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        if counted >= 4.0 || std::time::Instant::now() > deadline {
+            break (status, ct, text);
+        }
+    };
     assert_eq!(status, 200, "{text}");
     assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
     drop(proxy);
@@ -101,7 +114,15 @@ fn the_scrape_counts_requests_attempts_failovers_and_states() {
     assert_eq!(req(&a, "success"), 1.0);
     assert_eq!(req(&b, "success"), 1.0);
     assert_eq!(req(&b, "client_error"), 1.0);
-    assert_eq!(req(&a, "upstream_error"), 1.0);
+    assert_eq!(
+        req(&a, "upstream_error"),
+        1.0,
+        "{}",
+        text.lines()
+            .filter(|l| l.starts_with("qcc_requests_total{"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     assert_eq!(req(&a, "unavailable") + req(&b, "failed_stream"), 0.0);
     let att = |e: &str, result: &str| {
         value(

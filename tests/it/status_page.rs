@@ -415,7 +415,11 @@ fn proxy_status_watch_prints_every_refresh_when_not_a_terminal() {
         "rate: {out}"
     );
     assert!(out.contains("1ST TOKEN P50/P95"), "{out}");
-    assert!(out.contains("today:     no usage recorded yet"), "{out}");
+    // The usage accounting counted the traffic (its model has no price).
+    assert!(
+        out.contains("today:     tokens in") && out.contains("requests without a price"),
+        "{out}"
+    );
     assert!(out.contains("queue:     0 pending"), "{out}");
     assert!(
         out.contains("state changes (newest first):") && out.contains("→ open"),

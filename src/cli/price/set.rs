@@ -29,7 +29,8 @@ pub struct Args {
         long,
         value_name = "USD",
         required_unless_present = "multiplier",
-        conflicts_with = "multiplier"
+        conflicts_with = "multiplier",
+        allow_negative_numbers = true
     )]
     pub input: Option<f64>,
     /// Output tokens, $ per million
@@ -37,7 +38,8 @@ pub struct Args {
         long,
         value_name = "USD",
         required_unless_present = "multiplier",
-        conflicts_with = "multiplier"
+        conflicts_with = "multiplier",
+        allow_negative_numbers = true
     )]
     pub output: Option<f64>,
     /// Cache writes with the 5-minute lifetime, $ per million (default 1.25 × input)
@@ -72,7 +74,8 @@ pub struct Args {
         long,
         value_name = "FACTOR",
         requires = "endpoint",
-        conflicts_with = "model"
+        conflicts_with = "model",
+        allow_negative_numbers = true
     )]
     pub multiplier: Option<f64>,
 }

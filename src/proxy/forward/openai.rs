@@ -135,7 +135,7 @@ pub(super) async fn attempt(
         drop(in_flight);
         if let Some(mut t) = meta.tally(proxy, number, Some(&chat.sent)) {
             t.status = status.as_u16();
-            t.close(&u.id, &u.profile, Default::default(), true);
+            t.close(&u.id, &u.profile, Default::default(), false);
         }
         return Attempt::Commit(respond(status, headers, full(body), &u.id, number));
     }
