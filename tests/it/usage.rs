@@ -294,7 +294,7 @@ fn usage_groups_by_day_hour_endpoint_profile_and_model() {
             .collect()
     };
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    assert_eq!(keys("day"), [today.clone()]);
+    assert_eq!(keys("day"), std::slice::from_ref(&today));
     assert_eq!(keys("hour").len(), 1, "one hour (or two, at its turn)");
     assert!(keys("hour")[0].starts_with(&today));
     let mut endpoints = keys("endpoint");
