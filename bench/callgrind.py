@@ -3,7 +3,7 @@
 else the machine does, unlike wall-clock figures).
 
     bench/callgrind.py [--qcc target/release/qcc] [--requests 300] [--mode stream|whole]
-                       [--out callgrind.out] [--annotate] [--with-openai]
+                       [--out callgrind.out] [--annotate] [--with-openai] [--usage-off]
 
 Starts a canned upstream (this script, on 127.0.0.1: a 3.2 KB SSE stream of 20 deltas or a
 0.44 KB JSON message per request, one write, keep-alive), a temporary config dir with one
@@ -12,7 +12,8 @@ zeroes the counters, sends the measured requests one after another over one keep
 connection, dumps the counters and prints instructions per request (user space, the whole
 daemon: every thread). `--annotate` also prints the top functions (callgrind_annotate).
 `--with-openai` adds an `openai` endpoint in a second profile (never used by the measured
-requests): what Anthropic pass-through costs once the config has one.
+requests): what Anthropic pass-through costs once the config has one. `--usage-off` turns
+the usage accounting off (`usage.enabled: false`), to measure what it costs.
 """
 
 import argparse
@@ -125,6 +126,8 @@ def main():
     ap.add_argument("--mode", choices=["stream", "whole"], default="stream")
     ap.add_argument("--out", default=None)
     ap.add_argument("--annotate", action="store_true")
+    ap.add_argument("--usage-off", action="store_true",
+                    help="usage.enabled false: no usage accounting (to compare on and off)")
     ap.add_argument("--with-openai", action="store_true",
                     help="also configure an openai endpoint (in another profile): what an "
                          "Anthropic request costs once the config has one")
@@ -145,6 +148,13 @@ def main():
                                     stdout=subprocess.DEVNULL)
     run("profile", "add", "bench")
     run("endpoint", "add", "bench", "--url", up, "--key", "sk-ant-api03-bench-000000000000")
+    if args.usage_off:
+        path = os.path.join(env["QCC_CONFIG_DIR"], "config.json")
+        with open(path) as f:
+            config = json.load(f)
+        config.setdefault("usage", {})["enabled"] = False
+        with open(path, "w") as f:
+            json.dump(config, f)
     if args.with_openai:
         run("profile", "add", "chat")
         run("endpoint", "add", "chat", "--kind", "openai", "--url", up, "--key", "sk-chat-0000000000")
