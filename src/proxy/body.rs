@@ -345,18 +345,17 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A test upstream body: the chunks given, then the end or nothing more for a while.
-    type TestBody = http_body_util::StreamBody<
+    /// An upstream body for tests: given chunks, then the end or nothing more for a while.
+    pub(crate) type TestBody = http_body_util::StreamBody<
         Pin<Box<dyn futures_util::Stream<Item = Result<Frame<Bytes>, std::io::Error>> + Send>>,
     >;
 
-    /// A pass-through body over `chunks` (then the end, or nothing more for a while).
-    fn passthrough(chunks: &[&'static str], then_end: bool) -> Passthrough<TestBody> {
-        let table = crate::proxy::routing::test_table(&["http://127.0.0.1:9"]);
-        let u = table.all[0].clone();
+    /// `chunks`, then the end (`then_end`) or nothing more for a while.
+    pub(crate) fn test_stream(chunks: &[&'static str], then_end: bool) -> TestBody {
         let items: Vec<Result<Frame<Bytes>, std::io::Error>> = chunks
             .iter()
             .map(|c| Ok(Frame::data(Bytes::from_static(c.as_bytes()))))
@@ -370,10 +369,18 @@ mod tests {
                 futures_util::stream::pending(),
             ))
         };
+        http_body_util::StreamBody::new(stream)
+    }
+
+    /// A pass-through body over `chunks` (then the end, or nothing more for a while).
+    fn passthrough(chunks: &[&'static str], then_end: bool) -> Passthrough<TestBody> {
+        let table = crate::proxy::routing::test_table(&["http://127.0.0.1:9"]);
+        let u = table.all[0].clone();
+        let stream = test_stream(chunks, then_end);
         let in_flight = u.stats.begin();
         let policy = table.breaker_policy();
         Passthrough::new(
-            http_body_util::StreamBody::new(stream),
+            stream,
             None,
             Duration::from_secs(60),
             true,

@@ -248,30 +248,16 @@ mod tests {
     use super::*;
     use crate::openai::ToolNames;
 
-    type TestBody = http_body_util::StreamBody<
-        Pin<Box<dyn futures_util::Stream<Item = Result<Frame<Bytes>, std::io::Error>> + Send>>,
-    >;
+    use crate::proxy::body::tests::{TestBody, test_stream};
 
     fn body(chunks: &[&'static str], then_end: bool, ping: Duration) -> Translated<TestBody> {
         let table = crate::proxy::routing::test_table(&["http://127.0.0.1:9"]);
         let u = table.all[0].clone();
-        let items: Vec<Result<Frame<Bytes>, std::io::Error>> = chunks
-            .iter()
-            .map(|c| Ok(Frame::data(Bytes::from_static(c.as_bytes()))))
-            .collect();
-        let head = futures_util::stream::iter(items);
-        let stream: Pin<Box<dyn futures_util::Stream<Item = _> + Send>> = if then_end {
-            Box::pin(head)
-        } else {
-            Box::pin(futures_util::StreamExt::chain(
-                head,
-                futures_util::stream::pending(),
-            ))
-        };
+        let stream = test_stream(chunks, then_end);
         let in_flight = u.stats.begin();
         let policy = table.breaker_policy();
         Translated::new(
-            http_body_util::StreamBody::new(stream),
+            stream,
             Translator::new("claude-x", ToolNames::default()),
             Vec::new(),
             Duration::from_secs(300),

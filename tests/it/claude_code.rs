@@ -21,6 +21,19 @@ fn claude_bin() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Claude Code, or `None` (with a message) to skip the test — never on CI.
+fn claude_or_skip() -> Option<PathBuf> {
+    let found = claude_bin();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have Claude Code: see .ci/run (QCC_CLAUDE_BIN)"
+        );
+        eprintln!("skipped: Claude Code is not installed (set QCC_CLAUDE_BIN)");
+    }
+    found
+}
+
 /// `claude -p PROMPT --output-format json` against the proxy; (success, parsed result).
 fn ask(env: &TestEnv, claude: &PathBuf, base_url: &str, prompt: &str) -> (bool, Value) {
     let out = env
@@ -49,12 +62,7 @@ fn ask(env: &TestEnv, claude: &PathBuf, base_url: &str, prompt: &str) -> (bool, 
 
 #[test]
 fn claude_code_runs_through_the_proxy_across_failures_and_an_outage() {
-    let Some(claude) = claude_bin() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have Claude Code: see .ci/run (QCC_CLAUDE_BIN)"
-        );
-        eprintln!("skipped: Claude Code is not installed (set QCC_CLAUDE_BIN)");
+    let Some(claude) = claude_or_skip() else {
         return;
     };
     let env = TestEnv::new();
@@ -104,12 +112,7 @@ fn claude_code_runs_through_the_proxy_across_failures_and_an_outage() {
 
 #[test]
 fn claude_code_runs_against_an_openai_endpoint() {
-    let Some(claude) = claude_bin() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have Claude Code: see .ci/run (QCC_CLAUDE_BIN)"
-        );
-        eprintln!("skipped: Claude Code is not installed (set QCC_CLAUDE_BIN)");
+    let Some(claude) = claude_or_skip() else {
         return;
     };
     let env = TestEnv::new();

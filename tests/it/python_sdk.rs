@@ -15,14 +15,50 @@ fn sdk_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Whether the SDK is there; without it the test is skipped (with a message), except on CI.
+fn sdk_or_skip() -> bool {
+    if sdk_available() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must have the anthropic SDK: pip install anthropic"
+    );
+    eprintln!("skipped: the anthropic Python SDK is not installed (pip install anthropic)");
+    false
+}
+
+/// The line of `stdout` starting with `tag`.
+fn tagged(stdout: &str, tag: &str) -> String {
+    stdout
+        .lines()
+        .find(|l| l.starts_with(tag))
+        .unwrap_or_else(|| panic!("no {tag} line in:\n{stdout}"))
+        .to_owned()
+}
+
+/// Run `script` (under tests/it/python/) against the proxy at `base_url`: its stdout.
+fn run_script(env: &TestEnv, script: &str, base_url: &str) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/python").join(script);
+    let out = env
+        .shell_cmd("python3")
+        .arg(script)
+        .env("ANTHROPIC_BASE_URL", base_url)
+        .env("ANTHROPIC_API_KEY", "sk-client-sdk-key")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn the_official_python_sdk_works_through_the_proxy() {
-    if !sdk_available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have the anthropic SDK: pip install anthropic"
-        );
-        eprintln!("skipped: the anthropic Python SDK is not installed (pip install anthropic)");
+    if !sdk_or_skip() {
         return;
     }
     let env = TestEnv::new();
@@ -36,27 +72,8 @@ fn the_official_python_sdk_works_through_the_proxy() {
     up.push_fault(Fault::None);
     up.push_fault(Fault::None);
     up.push_fault(Fault::rate_limited(7));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/python/sdk_roundtrip.py");
-    let out = env
-        .shell_cmd("python3")
-        .arg(script)
-        .env("ANTHROPIC_BASE_URL", &proxy.base_url)
-        .env("ANTHROPIC_API_KEY", "sk-client-sdk-key")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = |tag: &str| {
-        stdout
-            .lines()
-            .find(|l| l.starts_with(tag))
-            .unwrap_or_else(|| panic!("no {tag} line in:\n{stdout}"))
-            .to_owned()
-    };
+    let stdout = run_script(&env, "sdk_roundtrip.py", &proxy.base_url);
+    let line = |tag: &str| tagged(&stdout, tag);
     assert!(
         line("NONSTREAM").contains("Hello from the SDK test. end_turn"),
         "{stdout}"
@@ -93,12 +110,7 @@ fn the_official_python_sdk_works_through_the_proxy() {
 
 #[test]
 fn the_python_sdk_uses_an_openai_endpoint_with_a_tool_round_trip() {
-    if !sdk_available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have the anthropic SDK: pip install anthropic"
-        );
-        eprintln!("skipped: the anthropic Python SDK is not installed (pip install anthropic)");
+    if !sdk_or_skip() {
         return;
     }
     let env = TestEnv::new();
@@ -129,27 +141,8 @@ fn the_python_sdk_uses_an_openai_endpoint_with_a_tool_round_trip() {
         "*=deepseek-chat",
     ]);
     let proxy = env.start_proxy();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/python/sdk_openai.py");
-    let out = env
-        .shell_cmd("python3")
-        .arg(script)
-        .env("ANTHROPIC_BASE_URL", &proxy.base_url)
-        .env("ANTHROPIC_API_KEY", "sk-client-sdk-key")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = |tag: &str| {
-        stdout
-            .lines()
-            .find(|l| l.starts_with(tag))
-            .unwrap_or_else(|| panic!("no {tag} line in:\n{stdout}"))
-            .to_owned()
-    };
+    let stdout = run_script(&env, "sdk_openai.py", &proxy.base_url);
+    let line = |tag: &str| tagged(&stdout, tag);
     assert_eq!(
         line("WHOLE"),
         r#"WHOLE claude-sonnet-4-5 tool_use thinking,text,tool_use read_file {"path": "src/main.rs"}"#

@@ -28,6 +28,17 @@ fn usage_until(env: &TestEnv, args: &[&str], done: impl Fn(&Value) -> bool) -> V
     }
 }
 
+/// The row of `key` in a `qcc usage --json` report.
+fn row(v: &Value, key: &str) -> Value {
+    v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == key)
+        .unwrap_or_else(|| panic!("no row {key} in {v}"))
+        .clone()
+}
+
 fn requests(v: &Value) -> u64 {
     v["total"]["requests"].as_u64().unwrap()
 }
@@ -77,13 +88,7 @@ fn tokens_by_kind_and_cost_match_the_upstreams_usage() {
     assert_eq!(r.status, 200);
 
     let v = usage_until(&env, &["--by", "model"], |v| requests(v) == 3);
-    let sonnet = v["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["key"] == "claude-sonnet-4-5")
-        .unwrap()
-        .clone();
+    let sonnet = row(&v, "claude-sonnet-4-5");
     assert_eq!(sonnet["requests"], 2);
     let t = &sonnet["tokens"];
     assert_eq!(t["input"], input, "{t}");
@@ -99,12 +104,7 @@ fn tokens_by_kind_and_cost_match_the_upstreams_usage() {
     assert!((cost - expected).abs() < 1e-9, "{cost} vs {expected}");
     let hit = sonnet["cache_hit_rate"].as_f64().unwrap();
     assert!((hit - 40_000.0 / (input + 43_000) as f64).abs() < 1e-9);
-    let mystery = v["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["key"] == "mystery-model")
-        .unwrap();
+    let mystery = &row(&v, "mystery-model");
     assert_eq!(mystery["unpriced_requests"], 1);
     assert_eq!(mystery["cost_usd"], 0.0);
     let table = env.ok(&["usage", "--by", "model"]);
@@ -133,13 +133,7 @@ fn tokens_by_kind_and_cost_match_the_upstreams_usage() {
             .unwrap();
         assert_eq!(r.status, 200);
         let v = usage_until(&env, &["--by", "model"], |v| requests(v) >= 4);
-        let m = v["rows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["key"] == "mystery-model")
-            .unwrap()
-            .clone();
+        let m = row(&v, "mystery-model");
         if m["cost_usd"].as_f64().unwrap() > 0.0 || Instant::now() > deadline {
             break m;
         }
