@@ -34,13 +34,13 @@ const MINUTES: usize = 60;
 /// Days the last-week series shows (today included).
 const WEEK: usize = 7;
 
-type Key = (DateTime<Utc>, String, String, String, String);
-
 /// The running account.
 #[derive(Debug)]
 pub struct Ledger {
     today: Day,
-    index: HashMap<Key, usize>,
+    /// The index of each hour's first bucket (buckets are added in time order, or come
+    /// from today's file).
+    hours: HashMap<DateTime<Utc>, usize>,
     minutes: VecDeque<SeriesPoint>,
     /// Totals of the days before today (oldest first), from their files.
     past: Vec<SeriesPoint>,
@@ -81,36 +81,46 @@ impl Ledger {
         let today = today
             .filter(|d| d.day == day)
             .unwrap_or_else(|| Day::new(day));
-        let index = today
-            .buckets
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (key_of(b), i))
-            .collect();
+        let mut hours = HashMap::new();
+        for (i, b) in today.buckets.iter().enumerate() {
+            hours.entry(b.hour).or_insert(i);
+        }
         let mut past: Vec<SeriesPoint> =
             past.iter().filter(|d| d.day < day).map(day_point).collect();
         past.sort_by_key(|p| p.at);
         Self {
             today,
-            index,
+            hours,
             minutes: VecDeque::new(),
             past,
             dirty: false,
         }
     }
 
+    /// Where the buckets of `hour` begin (the end when it has none yet). A file read back
+    /// may hold an hour's buckets apart: then from the earliest one.
+    fn hour_start(&self, hour: DateTime<Utc>) -> usize {
+        self.hours
+            .get(&hour)
+            .copied()
+            .unwrap_or(self.today.buckets.len())
+    }
+
     /// Count one answered request at `now`, costing `cost` (`None`: no price).
     pub fn add(&mut self, a: &Answered, cost: Option<f64>, now: DateTime<Utc>) {
         let hour = hour_of(now);
-        let key: Key = (
-            hour,
-            a.endpoint.clone(),
-            a.profile.clone(),
-            a.model.clone(),
-            a.upstream_model.clone(),
-        );
-        let i = match self.index.get(&key) {
-            Some(&i) => i,
+        // The hour's buckets are few (endpoints × models): a scan from the hour's first,
+        // comparing in place, allocates nothing for a known key.
+        let from = self.hour_start(hour);
+        let found = self.today.buckets[from..].iter().position(|b| {
+            b.hour == hour
+                && b.endpoint == a.endpoint
+                && b.model == a.model
+                && b.upstream_model == a.upstream_model
+                && b.profile == a.profile
+        });
+        let i = match found.map(|i| i + from) {
+            Some(i) => i,
             None => {
                 self.today.buckets.push(Bucket {
                     hour,
@@ -121,7 +131,7 @@ impl Ledger {
                     ..Bucket::default()
                 });
                 let i = self.today.buckets.len() - 1;
-                self.index.insert(key, i);
+                self.hours.entry(hour).or_insert(i);
                 i
             }
         };
@@ -161,7 +171,7 @@ impl Ledger {
             return None;
         }
         let done = std::mem::replace(&mut self.today, Day::new(day));
-        self.index.clear();
+        self.hours.clear();
         self.past.push(day_point(&done));
         let keep = self.past.len().saturating_sub(WEEK - 1);
         self.past.drain(..keep);
@@ -240,16 +250,6 @@ impl Ledger {
             last_week,
         }
     }
-}
-
-fn key_of(b: &Bucket) -> Key {
-    (
-        b.hour,
-        b.endpoint.clone(),
-        b.profile.clone(),
-        b.model.clone(),
-        b.upstream_model.clone(),
-    )
 }
 
 #[cfg(test)]

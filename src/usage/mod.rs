@@ -1,9 +1,10 @@
 //! Usage and cost accounting. The proxy reports every answered request — endpoint,
 //! profile, the model asked for and the one sent, status, attempts, tokens by kind — into a
-//! channel ([`UsageSink`]: a non-blocking send, nothing else on the request path). The
-//! daemon's recorder task ([`Usage::run`]) prices each one ([`prices`]), adds it to the
-//! running account ([`ledger`]) and writes today's file every [`FLUSH_EVERY`] when it
-//! changed (on the blocking pool), so a crash loses at most that; at a new UTC day the old
+//! channel ([`UsageSink`]: a non-blocking send that wakes nobody, nothing else on the
+//! request path). The daemon's recorder task ([`Usage::run`]) takes what arrived every
+//! [`DRAIN_EVERY`], prices each one ([`prices`]), adds it to the running account
+//! ([`ledger`]) and writes today's file every [`FLUSH_EVERY`] when it changed (on the
+//! blocking pool), so a crash loses at most that; at a new UTC day the old
 //! file is finished and files older than `usage.keep_days` deleted. [`query`] reads the
 //! files for `qcc usage` (the daemon need not run).
 //!
@@ -20,7 +21,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use chrono::Utc;
-use tokio::sync::mpsc;
+use std::sync::mpsc;
 
 use crate::report::usage::UsageSummary;
 use crate::state::Config;
@@ -30,6 +31,9 @@ pub use prices::PriceBook;
 
 /// How often today's file is written when it changed: the most a crash can lose.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
+/// How often the recorder takes what the proxy reported. The proxy's send wakes no task
+/// (a wake per request would cost a thread switch per request); figures lag by this much.
+pub const DRAIN_EVERY: Duration = Duration::from_millis(200);
 
 impl From<crate::sse::Usage> for Tokens {
     fn from(u: crate::sse::Usage) -> Self {
@@ -51,10 +55,11 @@ enum Msg {
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
-/// Where the proxy reports answered requests. Cloning is cheap; a send never blocks.
+/// Where the proxy reports answered requests. Cloning is cheap; a send never blocks and
+/// wakes no one.
 #[derive(Clone, Debug)]
 pub struct UsageSink {
-    tx: mpsc::UnboundedSender<Msg>,
+    tx: mpsc::Sender<Msg>,
 }
 
 impl UsageSink {
@@ -95,7 +100,7 @@ impl Tally {
 /// The accounting: the sink's other end, the running account and the prices in force.
 pub struct Usage {
     sink: UsageSink,
-    rx: Mutex<Option<mpsc::UnboundedReceiver<Msg>>>,
+    rx: Mutex<Option<mpsc::Receiver<Msg>>>,
     ledger: Mutex<Ledger>,
     prices: ArcSwap<PriceBook>,
     keep_days: std::sync::atomic::AtomicU32,
@@ -114,7 +119,7 @@ impl Usage {
             Some(dir) => load(dir, now.date_naive()),
             None => (None, Vec::new()),
         };
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel();
         Self {
             sink: UsageSink { tx },
             rx: Mutex::new(Some(rx)),
@@ -158,40 +163,50 @@ impl Usage {
         dir: PathBuf,
         on_count: impl Fn(&Answered, Option<f64>) + Send + 'static,
     ) {
-        let Some(mut rx) = lock(&self.rx).take() else {
+        let Some(rx) = lock(&self.rx).take() else {
             return;
         };
-        let mut tick = tokio::time::interval(FLUSH_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut drain = tokio::time::interval(DRAIN_EVERY);
+        drain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_flush = tokio::time::Instant::now();
         let mut pruned = None;
         loop {
-            tokio::select! {
-                m = rx.recv() => match m {
-                    Some(Msg::Answer(a)) => {
+            drain.tick().await;
+            loop {
+                match rx.try_recv() {
+                    Ok(Msg::Answer(a)) => {
                         let cost = self.count(&a);
                         on_count(&a, cost);
                     }
-                    Some(Msg::Flush(done)) => {
+                    Ok(Msg::Flush(done)) => {
                         self.flush(&dir).await;
                         let _ = done.send(());
                     }
-                    None => break,
-                },
-                _ = tick.tick() => {
-                    let today = Utc::now().date_naive();
-                    if pruned != Some(today) {
-                        pruned = Some(today);
-                        let (d, keep) = (dir.clone(), self.keep_days.load(std::sync::atomic::Ordering::Relaxed));
-                        let _ = tokio::task::spawn_blocking(move || {
-                            let gone = prune(&d, today, keep);
-                            if !gone.is_empty() {
-                                tracing::info!("usage: removed the figures of {} day(s) past usage.keep_days", gone.len());
-                            }
-                        }).await;
-                    }
-                    self.flush(&dir).await;
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => return,
                 }
             }
+            if last_flush.elapsed() < FLUSH_EVERY {
+                continue;
+            }
+            last_flush = tokio::time::Instant::now();
+            let today = Utc::now().date_naive();
+            if pruned != Some(today) {
+                pruned = Some(today);
+                let keep = self.keep_days.load(std::sync::atomic::Ordering::Relaxed);
+                let d = dir.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    let gone = prune(&d, today, keep);
+                    if !gone.is_empty() {
+                        tracing::info!(
+                            "usage: removed the figures of {} day(s) past usage.keep_days",
+                            gone.len()
+                        );
+                    }
+                })
+                .await;
+            }
+            self.flush(&dir).await;
         }
     }
 
