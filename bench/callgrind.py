@@ -126,6 +126,8 @@ def main():
     ap.add_argument("--mode", choices=["stream", "whole"], default="stream")
     ap.add_argument("--out", default=None)
     ap.add_argument("--annotate", action="store_true")
+    ap.add_argument("--threads", action="store_true",
+                    help="also print each thread's share (serving lanes vs the main runtime)")
     ap.add_argument("--usage-off", action="store_true",
                     help="usage.enabled false: no usage accounting (to compare on and off)")
     ap.add_argument("--with-openai", action="store_true",
@@ -164,8 +166,9 @@ def main():
     probe.close()
     out = args.out or os.path.join(tmp, "callgrind.out")
     daemon = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-         args.qcc, "proxy", "run", "--listen", "127.0.0.1:%d" % port],
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out]
+        + (["--separate-threads=yes"] if args.threads else [])
+        + [args.qcc, "proxy", "run", "--listen", "127.0.0.1:%d" % port],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     body = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 64,
                        "stream": args.mode == "stream",
@@ -201,6 +204,7 @@ def main():
     daemon.wait(timeout=60)
     # The dump `callgrind_control -d` asked for is "<out>.<n>", its trigger "dump".
     total = None
+    per_thread = []
     for name in sorted(os.listdir(os.path.dirname(out))):
         path = os.path.join(os.path.dirname(out), name)
         if not name.startswith(os.path.basename(out)):
@@ -210,12 +214,18 @@ def main():
         if "desc: Trigger: dump" in text:
             for line in text.splitlines():
                 if line.startswith("summary:") or line.startswith("totals:"):
-                    total = int(line.split()[1])
+                    n = int(line.split()[1])
+                    per_thread.append((name, n))
+                    total = (total or 0) + n if args.threads else n
                     dump = path
+                    break
     if total is None:
         raise SystemExit("no callgrind dump found next to %s" % out)
     print("%s %s: %d instructions per request (%d requests, %s)"
           % (args.qcc, args.mode, total // args.requests, args.requests, dump))
+    if args.threads:
+        for name, n in per_thread:
+            print("  %s: %d per request" % (name, n // args.requests))
     if args.annotate:
         subprocess.run(["callgrind_annotate", "--inclusive=no", dump], check=False)
 
