@@ -4,10 +4,14 @@
 //! what is available); stickiness after (a pinned conversation's endpoint moves to the
 //! front). One small file per strategy.
 //!
-//! Strategies see an endpoint only through [`Load`] (its weight, requests in flight and
-//! latency estimate, as tower's `Load` does) and take their randomness as an argument, so
-//! each has seeded unit tests without a proxy.
+//! Strategies see an endpoint only through [`Load`] (its weight, requests in flight,
+//! latency estimate, success rate, quota headroom, state share and — for `cost` and
+//! `adaptive`, wrapped in [`cost::Priced`] by the router — the price of the request's model
+//! there) and take their randomness as an argument, so each has seeded unit tests without
+//! a proxy.
 
+pub mod adaptive;
+pub mod cost;
 pub mod fastest;
 pub mod least_connections;
 pub mod ordered;
@@ -17,11 +21,13 @@ pub mod sticky;
 pub mod weighted;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::state::model::Strategy;
+use crate::state::score::ScoreWeights;
 use crate::upstream::Upstream;
 
-/// What a strategy may know of an endpoint.
+/// What a strategy may know of an endpoint. Every method is cheap and lock-free.
 pub trait Load {
     /// The weight `weighted` uses (configured, or scaled by health).
     fn weight(&self) -> u32;
@@ -29,6 +35,16 @@ pub trait Load {
     fn in_flight(&self) -> u64;
     /// Peak-EWMA time to response headers in µs (0 before any sample).
     fn latency_estimate_us(&self) -> u64;
+    /// Recent success rate, 0..1 (`None` before any outcome).
+    fn success_rate(&self) -> Option<f64>;
+    /// Remaining quota, 0..1 (`Upstream::quota_headroom`).
+    fn headroom(&self) -> f64;
+    /// The share its state gives it: 1 healthy, less while recovering or degraded.
+    fn state_share(&self) -> f64;
+    /// The blended price ($ per million tokens) of the request's model sent there (`None`:
+    /// no price, or no request known — an endpoint alone is never priced; see
+    /// [`cost::Priced`]).
+    fn price(&self) -> Option<f64>;
 }
 
 impl Load for Upstream {
@@ -42,6 +58,22 @@ impl Load for Upstream {
 
     fn latency_estimate_us(&self) -> u64 {
         self.stats.latency_estimate_us()
+    }
+
+    fn success_rate(&self) -> Option<f64> {
+        self.stats.success_rate()
+    }
+
+    fn headroom(&self) -> f64 {
+        self.quota_headroom()
+    }
+
+    fn state_share(&self) -> f64 {
+        self.share(Instant::now())
+    }
+
+    fn price(&self) -> Option<f64> {
+        None
     }
 }
 
@@ -57,6 +89,22 @@ impl<T: Load + ?Sized> Load for Arc<T> {
     fn latency_estimate_us(&self) -> u64 {
         (**self).latency_estimate_us()
     }
+
+    fn success_rate(&self) -> Option<f64> {
+        (**self).success_rate()
+    }
+
+    fn headroom(&self) -> f64 {
+        (**self).headroom()
+    }
+
+    fn state_share(&self) -> f64 {
+        (**self).state_share()
+    }
+
+    fn price(&self) -> Option<f64> {
+        (**self).price()
+    }
 }
 
 /// Per-profile balancing state for one routing snapshot.
@@ -67,10 +115,13 @@ pub enum Balancer {
     Fastest(fastest::Fastest),
     Ordered,
     Random,
+    Cost,
+    Adaptive(adaptive::Adaptive),
 }
 
 impl Balancer {
-    pub fn new(strategy: Strategy, endpoints: usize) -> Self {
+    /// `score`: the factor weights, used by `adaptive` only.
+    pub fn new(strategy: Strategy, endpoints: usize, score: ScoreWeights) -> Self {
         match strategy {
             Strategy::Weighted => Balancer::Weighted(weighted::SmoothWeighted::new(endpoints)),
             Strategy::RoundRobin => Balancer::RoundRobin(round_robin::RoundRobin::default()),
@@ -80,7 +131,15 @@ impl Balancer {
             Strategy::Fastest => Balancer::Fastest(fastest::Fastest),
             Strategy::Ordered => Balancer::Ordered,
             Strategy::Random => Balancer::Random,
+            Strategy::Cost => Balancer::Cost,
+            Strategy::Adaptive => Balancer::Adaptive(adaptive::Adaptive::new(score)),
         }
+    }
+
+    /// Whether it orders by the request's model's price: the router then hands it the
+    /// endpoints [`cost::Priced`] (the others never pay for a price lookup).
+    pub fn needs_prices(&self) -> bool {
+        matches!(self, Balancer::Cost | Balancer::Adaptive(_))
     }
 
     /// Order `available` (indexes into `endpoints`, ascending) best first.
@@ -105,6 +164,8 @@ impl Balancer {
             Balancer::Fastest(f) => f.order(endpoints, available, rng),
             Balancer::Ordered => ordered::order(available),
             Balancer::Random => random::order(available, rng),
+            Balancer::Cost => cost::order(endpoints, available),
+            Balancer::Adaptive(a) => a.order(endpoints, available),
         }
     }
 }
@@ -157,6 +218,10 @@ pub(crate) mod tests {
         pub weight: u32,
         pub in_flight: u64,
         pub latency_us: u64,
+        pub success: Option<f64>,
+        pub headroom: f64,
+        pub share: f64,
+        pub price: Option<f64>,
     }
 
     impl Fake {
@@ -165,6 +230,17 @@ pub(crate) mod tests {
                 weight,
                 in_flight: 0,
                 latency_us: 0,
+                success: None,
+                headroom: 1.0,
+                share: 1.0,
+                price: None,
+            }
+        }
+
+        pub fn priced(price: Option<f64>, weight: u32) -> Self {
+            Self {
+                price,
+                ..Self::weighted(weight)
             }
         }
 
@@ -196,6 +272,22 @@ pub(crate) mod tests {
         fn latency_estimate_us(&self) -> u64 {
             self.latency_us
         }
+
+        fn success_rate(&self) -> Option<f64> {
+            self.success
+        }
+
+        fn headroom(&self) -> f64 {
+            self.headroom
+        }
+
+        fn state_share(&self) -> f64 {
+            self.share
+        }
+
+        fn price(&self) -> Option<f64> {
+            self.price
+        }
     }
 
     /// The same random numbers every run.
@@ -205,8 +297,8 @@ pub(crate) mod tests {
 
     #[test]
     fn one_available_endpoint_needs_no_strategy() {
-        for s in [Strategy::Weighted, Strategy::Fastest, Strategy::Random] {
-            let b = Balancer::new(s, 3);
+        for s in Strategy::ALL {
+            let b = Balancer::new(s, 3, ScoreWeights::default());
             let eps = [Fake::weighted(1), Fake::weighted(1), Fake::weighted(1)];
             assert_eq!(b.order_with(&eps, &[2], &mut seeded()), [2]);
             assert_eq!(b.order_with(&eps, &[], &mut seeded()), Vec::<usize>::new());

@@ -220,7 +220,8 @@ struct RequestMeta {
     stream: bool,
     /// The conversation's pin key ([`RouteTable::sticky_key`]).
     session: Option<String>,
-    /// The requested `model`: read only when `table` has model routes or counts usage.
+    /// The requested `model`: read only when `table` has model routes, a profile ordering
+    /// by price (`cost`, `adaptive`), or counts usage.
     model: Option<String>,
     /// A Messages request the usage accounting counts.
     counted: Option<crate::usage::UsageSink>,
@@ -232,7 +233,8 @@ struct RequestMeta {
 
 impl RequestMeta {
     /// Read `stream` and `metadata.user_id` without parsing the body ([`peek`]), and
-    /// `model` when there are model routes to match it against.
+    /// `model` when there are model routes to match it against, a strategy to price it for,
+    /// or usage to count.
     fn read(
         method: &Method,
         path: &str,
@@ -252,7 +254,7 @@ impl RequestMeta {
         let counted = (table.count_usage && *method == Method::POST && path == "/v1/messages")
             .then(|| usage.cloned())
             .flatten();
-        let model = if (table.routes.is_empty() && counted.is_none()) || *method != Method::POST {
+        let model = if (!table.needs_model && counted.is_none()) || *method != Method::POST {
             None
         } else {
             crate::proxy::peek::model(body)

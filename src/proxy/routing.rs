@@ -28,6 +28,7 @@ use arc_swap::ArcSwap;
 use serde_json::Map;
 use tokio::sync::mpsc;
 
+use crate::balance::cost::{Priced, price_for};
 use crate::balance::sticky::StickyMap;
 use crate::balance::{Balancer, apply_shares};
 use crate::proxy::retry::RetryBudget;
@@ -41,6 +42,7 @@ use crate::upstream::Upstream;
 use crate::upstream::breaker::{Admit, BreakerPolicy, TrialPermit};
 use crate::upstream::keys::KeyRegistry;
 use crate::upstream::stats::StatsRegistry;
+use crate::usage::PriceBook;
 
 /// One profile in a snapshot.
 pub struct ProfileRoute {
@@ -93,6 +95,12 @@ pub struct RouteTable {
     pub has_openai: bool,
     /// `usage.enabled`: Messages requests are reported to the usage accounting.
     pub count_usage: bool,
+    /// The request's `model` is needed: model routes, or a profile whose strategy orders
+    /// by its price (`cost`, `adaptive`).
+    pub needs_model: bool,
+    /// The prices in force (`config.prices` over the list), for `cost` and `adaptive`:
+    /// built with the snapshot, so the request path takes no lock for them.
+    pub prices: Arc<PriceBook>,
 }
 
 /// Why a config cannot be served from.
@@ -132,7 +140,7 @@ impl RouteTable {
             profiles.push(ProfileRoute {
                 name: p.name.clone(),
                 tier: config.tiers.tier_of(&p.name),
-                balancer: Balancer::new(p.strategy, endpoints.len()),
+                balancer: Balancer::new(p.strategy, endpoints.len(), p.score_weights()),
                 endpoints,
             });
         }
@@ -141,7 +149,7 @@ impl RouteTable {
             .ordered()
             .filter_map(|(_, name)| profiles.iter().position(|p| p.name == name))
             .collect();
-        let routes = config
+        let routes: Vec<ModelRoute> = config
             .routes
             .iter()
             .map(|r| {
@@ -158,9 +166,13 @@ impl RouteTable {
                 })
             })
             .collect::<Result<_, RouteError>>()?;
+        let needs_model =
+            !routes.is_empty() || config.profiles.iter().any(|p| p.strategy.needs_model());
         Ok(Self {
             profiles,
             routes,
+            needs_model,
+            prices: Arc::new(PriceBook::new(&config.prices)),
             chosen,
             order,
             all,
@@ -377,13 +389,7 @@ impl Router {
         // the normal plan below lists no endpoint twice.
         let routed = table.route(model).map(|r| r.profile);
         if let Some(r) = routed {
-            self.push_profile(
-                &table.profiles[r],
-                session,
-                table.sticky_ttl(),
-                now,
-                &mut out,
-            );
+            self.push_profile(table, &table.profiles[r], session, model, now, &mut out);
         }
         let (from, profiles) = route_order(table, &st);
         let from = from.filter(|f| routed.is_none_or(|r| f.name != table.profiles[r].name));
@@ -408,13 +414,7 @@ impl Router {
                 continue;
             }
             let session = if n == 0 { session } else { None };
-            self.push_profile(
-                &table.profiles[i],
-                session,
-                table.sticky_ttl(),
-                now,
-                &mut out,
-            );
+            self.push_profile(table, &table.profiles[i], session, model, now, &mut out);
         }
         out.truncate(max);
         out
@@ -456,12 +456,14 @@ impl Router {
 
     fn push_profile(
         &self,
+        table: &RouteTable,
         p: &ProfileRoute,
         session: Option<&str>,
-        ttl: Duration,
+        model: Option<&str>,
         now: Instant,
         out: &mut Vec<Candidate>,
     ) {
+        let ttl = table.sticky_ttl();
         let mut ready = Vec::new();
         let mut trials = Vec::new();
         for (i, u) in p.endpoints.iter().enumerate() {
@@ -486,7 +488,17 @@ impl Router {
             // A new conversation: a due half-open trial first, then the strategy's order,
             // endpoints in a slow start (or degraded) moved back in proportion.
             None => {
-                let order = p.balancer.order(&p.endpoints, &ready);
+                let order = if p.balancer.needs_prices() {
+                    // `cost`, `adaptive`: each endpoint with the price of the model it
+                    // would be sent (only these profiles pay for the look-up).
+                    if let Balancer::Adaptive(a) = &p.balancer {
+                        a.note_model(model);
+                    }
+                    let priced = priced(&p.endpoints, &table.prices, model);
+                    p.balancer.order(&priced, &ready)
+                } else {
+                    p.balancer.order(&p.endpoints, &ready)
+                };
                 let order = apply_shares(order, |i| p.endpoints[i].share(now), rand::random);
                 out.extend(trials);
                 out.extend(order.into_iter().map(cand));
@@ -524,17 +536,49 @@ impl Router {
         }
     }
 
-    /// Per-endpoint status.
+    /// Per-endpoint status; for `adaptive` profiles, each enabled endpoint's score now
+    /// (among the profile's enabled endpoints, for the model last requested of it).
     pub fn endpoint_status(&self) -> Vec<EndpointStatus> {
         let table = self.table();
         let now = Instant::now();
         let pins: HashMap<String, usize> = self.sticky.counts(table.sticky_ttl());
+        let mut scores: HashMap<&str, crate::report::status::EndpointScore> = HashMap::new();
+        for p in &table.profiles {
+            let Balancer::Adaptive(a) = &p.balancer else {
+                continue;
+            };
+            let model = a.last_model();
+            let priced = priced(&p.endpoints, &table.prices, model.as_deref());
+            let all: Vec<usize> = (0..p.endpoints.len()).collect();
+            for (i, s) in all.iter().zip(a.scores(&priced, &all)) {
+                scores.insert(p.endpoints[*i].id.as_str(), s.report(model.clone()));
+            }
+        }
         table
             .all
             .iter()
-            .map(|u| u.status(now, pins.get(&u.id).copied().unwrap_or(0)))
+            .map(|u| {
+                let mut s = u.status(now, pins.get(&u.id).copied().unwrap_or(0));
+                s.score = scores.remove(u.id.as_str());
+                s
+            })
             .collect()
     }
+}
+
+/// A profile's endpoints, each with the blended price of `model` sent there.
+fn priced<'a>(
+    endpoints: &'a [Arc<Upstream>],
+    prices: &PriceBook,
+    model: Option<&str>,
+) -> Vec<Priced<'a, Arc<Upstream>>> {
+    endpoints
+        .iter()
+        .map(|u| Priced {
+            endpoint: u,
+            price: price_for(prices, &u.id, &u.models, model),
+        })
+        .collect()
 }
 
 /// The profile failed over from (while failed over), and the profiles a request may use
@@ -755,6 +799,56 @@ mod tests {
         );
         // Routed to the serving profile: the same list as without the route.
         assert_eq!(ids(&r.plan(&t, None, SONNET, 9)), ["a1", "a2", "b1"]);
+    }
+
+    #[test]
+    fn cost_orders_by_the_price_of_the_model_and_pins_still_win() {
+        let mut c = Config::default();
+        c.add_profile("a", None, Strategy::Cost, chrono::Utc::now())
+            .unwrap();
+        for id in ["a1", "a2", "a3"] {
+            c.add_endpoint(
+                "a",
+                NewEndpoint {
+                    name: None,
+                    url: format!("https://{id}.example"),
+                    key: crate::state::model::Credential::Value(Secret::new(format!("key-{id}"))),
+                    auth: Default::default(),
+                    weight: 100,
+                    // a3 sends every model as one without a price.
+                    models: if id == "a3" {
+                        vec!["*=no-such-model".parse().unwrap()]
+                    } else {
+                        Vec::new()
+                    },
+                    kind: Default::default(),
+                    chat_path: None,
+                },
+                || id.to_owned(),
+            )
+            .unwrap();
+        }
+        c.prices.endpoints.insert(
+            "a2".into(),
+            crate::state::prices::EndpointPrices {
+                multiplier: Some(0.5),
+                models: Vec::new(),
+            },
+        );
+        c.proxy.slow_start_secs = 0;
+        let r = Router::new(&c).unwrap();
+        let t = r.table();
+        assert!(t.needs_model, "the model is read for a cost profile");
+        assert_eq!(ids(&r.plan(&t, None, SONNET, 9)), ["a2", "a1", "a3"]);
+        // No model: no price anywhere, list order.
+        assert_eq!(ids(&r.plan(&t, None, None, 9)), ["a1", "a2", "a3"]);
+        r.sticky.pin("conv", "a1");
+        assert_eq!(
+            ids(&r.plan(&t, Some("conv"), SONNET, 9)),
+            ["a1", "a2", "a3"]
+        );
+        // Other strategies never need it.
+        assert!(!router().table().needs_model);
     }
 
     #[test]

@@ -167,4 +167,25 @@ pub struct EndpointStatus {
     pub model_asked: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_sent: Option<String>,
+    /// Its `adaptive` score now and the parts of it, when its profile uses `adaptive`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<EndpointScore>,
+}
+
+/// An endpoint's `adaptive` score: each factor in 0..1 (1 the best of the profile's
+/// enabled endpoints), the state share, and the score (docs/behavior.md §6).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EndpointScore {
+    pub score: f64,
+    pub latency: f64,
+    pub success: f64,
+    pub cost: f64,
+    pub weight: f64,
+    pub quota: f64,
+    /// 1 healthy; less while recovering or degraded (it scales the score).
+    pub state: f64,
+    /// The model the cost factor is for: the one last requested of the profile (none yet:
+    /// every endpoint's cost factor is 1).
+    #[serde(default)]
+    pub model: Option<String>,
 }

@@ -12,6 +12,7 @@ pub mod model;
 pub mod models;
 pub mod paths;
 pub mod prices;
+pub mod score;
 pub mod secret;
 pub mod store;
 pub mod usage;

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use crate::state::keyref::KeyRef;
 use crate::state::models::{ModelRule, PatternError, check_pattern, glob_match};
 pub use crate::state::prices::Prices;
+pub use crate::state::score::ScoreWeights;
 use crate::state::secret::Secret;
 
 /// Format version of `config.json` this build reads and writes.
@@ -270,16 +271,22 @@ pub enum Strategy {
     Ordered,
     /// A uniformly random endpoint.
     Random,
+    /// The cheapest endpoint for the requested model (its blended price).
+    Cost,
+    /// The best score from latency, success rate, cost, weight, quota and state.
+    Adaptive,
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 6] = [
+    pub const ALL: [Strategy; 8] = [
         Strategy::Weighted,
         Strategy::RoundRobin,
         Strategy::LeastConnections,
         Strategy::Fastest,
         Strategy::Ordered,
         Strategy::Random,
+        Strategy::Cost,
+        Strategy::Adaptive,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -290,7 +297,15 @@ impl Strategy {
             Strategy::Fastest => "fastest",
             Strategy::Ordered => "ordered",
             Strategy::Random => "random",
+            Strategy::Cost => "cost",
+            Strategy::Adaptive => "adaptive",
         }
+    }
+
+    /// Whether it orders endpoints by the requested model's price (so the request's
+    /// `model` must be read).
+    pub fn needs_model(self) -> bool {
+        matches!(self, Strategy::Cost | Strategy::Adaptive)
     }
 }
 
@@ -464,11 +479,27 @@ pub struct Profile {
     pub description: Option<String>,
     #[serde(default)]
     pub strategy: Strategy,
+    /// The `adaptive` strategy's factor weights (none: the defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<ScoreWeights>,
     #[serde(default)]
     pub endpoints: Vec<Endpoint>,
     pub created_at: DateTime<Utc>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl Profile {
+    /// The `adaptive` factor weights in force: the configured ones if they are valid,
+    /// else the defaults.
+    pub fn score_weights(&self) -> ScoreWeights {
+        self.score.filter(|w| w.check().is_ok()).unwrap_or_default()
+    }
+
+    /// Set the `adaptive` factor weights; the defaults are stored as none (omitted).
+    pub fn set_score(&mut self, weights: Option<ScoreWeights>) {
+        self.score = weights.filter(|w| *w != ScoreWeights::default());
+    }
 }
 
 /// Profiles in each tier, in order.
@@ -938,6 +969,7 @@ impl Config {
             name: name.to_owned(),
             description,
             strategy,
+            score: None,
             endpoints: Vec::new(),
             created_at: now,
             extra: Map::new(),

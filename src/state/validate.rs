@@ -59,6 +59,13 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
                 format!("profile '{}' appears twice", p.name),
             ));
         }
+        if let Some(w) = &p.score {
+            w.check().map_err(|err| Invalid {
+                place: format!("{place}.score"),
+                problem: err.to_string(),
+                hint: Some(err.hint().to_owned()),
+            })?;
+        }
         for (ei, e) in p.endpoints.iter().enumerate() {
             let place = format!("{place}.endpoints[{ei}]");
             if e.id.trim().is_empty() {

@@ -41,7 +41,12 @@ pub fn profiles(rows: &[ProfileView]) -> Table {
             if p.active { "*" } else { "" }.to_owned(),
             p.name.clone(),
             opt(p.tier),
-            p.strategy.to_string(),
+            match (&p.score, p.strategy) {
+                (Some(w), crate::state::model::Strategy::Adaptive) => {
+                    format!("{} ({w})", p.strategy)
+                }
+                _ => p.strategy.to_string(),
+            },
             format!("{}/{}", p.enabled_endpoints, p.endpoints),
             p.description.clone().unwrap_or_default(),
         ]);

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::state::model::{
-    AuthStyle, Config, Endpoint, EndpointKind, Policy, Profile, Route, Strategy, SwitchKind,
-    SwitchRecord, Tier,
+    AuthStyle, Config, Endpoint, EndpointKind, Policy, Profile, Route, ScoreWeights, Strategy,
+    SwitchKind, SwitchRecord, Tier,
 };
 
 /// One endpoint.
@@ -64,6 +64,10 @@ pub struct ProfileView {
     pub name: String,
     pub description: Option<String>,
     pub strategy: Strategy,
+    /// The `adaptive` score's factor weights in force (configured or default); shown for
+    /// `adaptive` profiles and wherever weights are configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<ScoreWeights>,
     pub active: bool,
     pub tier: Option<Tier>,
     pub endpoints: usize,
@@ -77,6 +81,8 @@ impl ProfileView {
             name: p.name.clone(),
             description: p.description.clone(),
             strategy: p.strategy,
+            score: (p.strategy == Strategy::Adaptive || p.score.is_some())
+                .then(|| p.score_weights()),
             active: config.active_profile().is_some_and(|a| a.name == p.name),
             tier: config.tiers.tier_of(&p.name),
             endpoints: p.endpoints.len(),

@@ -151,6 +151,15 @@ impl Upstream {
         state::share(since, self.slow_start, self.stats.is_degraded())
     }
 
+    /// How much of its quota is left, 0 (none: rate-limited) to 1 (all): the `quota`
+    /// factor of the `adaptive` strategy. The hook for the provider rate-limit headers
+    /// (`anthropic-ratelimit-*-remaining` / `-limit`) and local limits, which fill it in
+    /// from their own per-endpoint state; until then every endpoint has all its quota.
+    /// Called on the request path of `adaptive` profiles: keep it lock-free.
+    pub fn quota_headroom(&self) -> f64 {
+        1.0
+    }
+
     /// The weight the `weighted` strategy uses: the configured one, scaled by recent
     /// success rate and latency when `health.weight_adjust` is on (never below 1).
     pub fn effective_weight(&self) -> u32 {
@@ -207,6 +216,7 @@ impl Upstream {
             kind: self.kind.to_string(),
             model_asked,
             model_sent,
+            score: None,
         }
     }
 }

@@ -72,6 +72,9 @@ pub struct EndpointStats {
     windows: Mutex<Windows>,
     /// Peak-EWMA of time to headers, in µs (0 = no sample yet).
     ewma_us: AtomicU64,
+    /// The outcome window's size (high 32 bits) and successes in it (low 32 bits), kept
+    /// with the window, so that the `adaptive` strategy reads the success rate lock-free.
+    outcome_counts: AtomicU64,
     notes: Mutex<Notes>,
     /// Dynamic weight factor in permille (0 = not computed: 1000).
     weight_permille: AtomicU32,
@@ -145,15 +148,35 @@ impl EndpointStats {
     /// An attempt was answered and its body ended without an upstream failure.
     pub fn record_success(&self) {
         self.successes.fetch_add(1, Ordering::Relaxed);
-        push_capped(&mut self.windows().outcomes, true, OUTCOME_WINDOW);
+        self.push_outcome(true);
         self.notes().last_success_at = Some(Utc::now());
     }
 
     /// An attempt failed (before or after the commit point).
     pub fn record_error(&self, message: impl Into<String>) {
         self.errors.fetch_add(1, Ordering::Relaxed);
-        push_capped(&mut self.windows().outcomes, false, OUTCOME_WINDOW);
+        self.push_outcome(false);
         self.notes().last_error = Some((message.into(), Utc::now()));
+    }
+
+    fn push_outcome(&self, ok: bool) {
+        let mut w = self.windows();
+        push_capped(&mut w.outcomes, ok, OUTCOME_WINDOW);
+        self.count_outcomes(&w);
+    }
+
+    /// Publish the outcome window's counts (called with the window held).
+    fn count_outcomes(&self, w: &Windows) {
+        let n = w.outcomes.len() as u64;
+        let ok = w.outcomes.iter().filter(|&&o| o).count() as u64;
+        self.outcome_counts.store(n << 32 | ok, Ordering::Relaxed);
+    }
+
+    /// Success rate over the recent outcomes, lock-free (`None` before any outcome).
+    pub fn success_rate(&self) -> Option<f64> {
+        let packed = self.outcome_counts.load(Ordering::Relaxed);
+        let (n, ok) = (packed >> 32, packed & 0xffff_ffff);
+        (n > 0).then(|| ok as f64 / n as f64)
     }
 
     /// A request asked for model `asked` and was sent as `sent`; whether the pair is new
@@ -375,6 +398,7 @@ impl EndpointStats {
                 }
                 w.outcomes.push_front(o);
             }
+            self.count_outcomes(&w);
             if self.ewma_us.load(Ordering::Relaxed) == 0
                 && let Some(&last) = s.latencies_us.last()
             {
@@ -477,10 +501,12 @@ mod tests {
         }
         s.record_error("HTTP 529");
         assert_eq!(s.recent_success_rate(), (Some(0.75), 4));
+        assert_eq!(s.success_rate(), Some(0.75), "lock-free, the same");
         for _ in 0..OUTCOME_WINDOW {
             s.record_success();
         }
         assert_eq!(s.recent_success_rate(), (Some(1.0), OUTCOME_WINDOW));
+        assert_eq!(s.success_rate(), Some(1.0));
         assert_eq!((s.successes(), s.errors()), (103, 1));
         assert_eq!(s.last_error().as_deref(), Some("HTTP 529"));
     }
@@ -502,6 +528,7 @@ mod tests {
         assert_eq!((fresh.successes(), fresh.errors()), (1, 1));
         assert_eq!(fresh.last_error().as_deref(), Some("boom"));
         assert_eq!(fresh.recent_success_rate(), (Some(0.5), 2));
+        assert_eq!(fresh.success_rate(), Some(0.5));
         assert!(fresh.percentiles_ms().0.is_some());
         assert!(fresh.latency_estimate_us() > 0);
     }

@@ -215,3 +215,159 @@ fn the_session_inside_metadata_user_id_also_sticks() {
         .collect();
     assert!(seen.iter().all(|e| *e == seen[0]), "{seen:?}");
 }
+
+/// Endpoint `i`'s own price of `claude-test` (the model the test requests), $ per million
+/// tokens for input and output alike.
+fn price(env: &TestEnv, id: &str, usd: f64) {
+    let usd = usd.to_string();
+    env.ok(&[
+        "price",
+        "set",
+        "claude-test",
+        "--endpoint",
+        id,
+        "--input",
+        &usd,
+        "--output",
+        &usd,
+    ]);
+}
+
+/// Send `n` plain requests one after the other; which endpoint answered each.
+fn one_by_one(base: &str, n: usize) -> Vec<String> {
+    let rt = runtime();
+    let http = client();
+    rt.block_on(async {
+        let mut seen = Vec::new();
+        for _ in 0..n {
+            let r = send(&http, base, PLAIN, None).await.unwrap();
+            assert_eq!(r.status, 200, "{r:?}");
+            seen.push(r.endpoint.unwrap());
+        }
+        seen
+    })
+}
+
+/// The `score` of each endpoint in `proxy status --json`, by id.
+fn scores(env: &TestEnv) -> HashMap<String, serde_json::Value> {
+    env.proxy_status()["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["id"].as_str().unwrap().to_owned(), e["score"].clone()))
+        .collect()
+}
+
+#[test]
+fn cost_sends_to_the_cheap_endpoint_and_to_the_other_when_it_fails() {
+    let (env, ups, ids) = setup(3, "cost", &[]);
+    price(&env, &ids[0], 10.0);
+    price(&env, &ids[1], 1.0);
+    // ids[2] has no price for the model: it comes last.
+    let proxy = env.start_proxy();
+    let seen = one_by_one(&proxy.base_url, 10);
+    assert!(seen.iter().all(|e| *e == ids[1]), "{seen:?}");
+    // The cheap one fails: the next cheapest serves, the unpriced one never.
+    ups[1].set_default_fault(Fault::status(529));
+    let seen = one_by_one(&proxy.base_url, 10);
+    assert!(seen.iter().all(|e| *e == ids[0]), "{seen:?}");
+    assert_eq!(ups[2].request_count(), 0);
+    // A price changed live (a reload) moves the traffic.
+    ups[1].set_default_fault(Fault::None);
+    price(&env, &ids[0], 20.0);
+    price(&env, &ids[2], 0.5);
+    let seen = one_by_one(&proxy.base_url, 5);
+    assert!(seen.iter().all(|e| *e == ids[2]), "{seen:?}");
+    assert!(
+        scores(&env).values().all(|s| s.is_null()),
+        "scores are for adaptive profiles only"
+    );
+}
+
+#[test]
+fn adaptive_with_latency_weight_prefers_the_fast_endpoint() {
+    let (env, ups, ids) = setup(2, "adaptive", &[]);
+    env.ok(&["profile", "edit", "work", "--score", "latency=1"]);
+    ups[0].set_default_fault(Fault::DelayHeaders(Duration::from_millis(150)));
+    let proxy = env.start_proxy();
+    let seen = one_by_one(&proxy.base_url, 20);
+    let fast = seen.iter().filter(|e| **e == ids[1]).count();
+    assert!(fast >= 18, "fast endpoint got {fast} of 20: {seen:?}");
+    assert!(seen[2..].iter().all(|e| *e == ids[1]), "{seen:?}");
+    let s = scores(&env);
+    let (slow, fast) = (&s[&ids[0]], &s[&ids[1]]);
+    assert_eq!(fast["latency"], 1.0, "{fast}");
+    assert_eq!(fast["score"], 1.0, "{fast}");
+    assert!(slow["latency"].as_f64().unwrap() < 0.2, "{slow}");
+    assert!(slow["score"].as_f64().unwrap() < 0.2, "{slow}");
+    for part in ["success", "cost", "weight", "quota", "state"] {
+        assert!(fast[part].is_number(), "{part}: {fast}");
+    }
+    assert_eq!(fast["model"], "claude-test");
+    let text = env.ok(&["proxy", "status"]);
+    assert!(text.contains("adaptive scores"), "{text}");
+}
+
+#[test]
+fn adaptive_with_cost_weight_prefers_the_cheap_endpoint() {
+    let (env, _ups, ids) = setup(2, "adaptive", &[]);
+    env.ok(&["profile", "edit", "work", "--score", "cost=1"]);
+    price(&env, &ids[0], 8.0);
+    price(&env, &ids[1], 2.0);
+    let proxy = env.start_proxy();
+    let seen = one_by_one(&proxy.base_url, 10);
+    assert!(seen.iter().all(|e| *e == ids[1]), "{seen:?}");
+    let s = scores(&env);
+    assert_eq!(s[&ids[1]]["cost"], 1.0);
+    assert_eq!(s[&ids[0]]["cost"], 0.25, "2 / 8");
+    assert_eq!(s[&ids[0]]["score"], 0.25);
+}
+
+#[test]
+fn score_weights_are_stored_shown_and_checked() {
+    let env = TestEnv::new();
+    env.ok(&["profile", "add", "work"]);
+    env.ok(&[
+        "profile",
+        "edit",
+        "work",
+        "--strategy",
+        "adaptive",
+        "--score",
+        "latency=0.5,cost=0.5",
+    ]);
+    let p = &env.config()["profiles"][0];
+    assert_eq!(p["strategy"], "adaptive");
+    assert_eq!(p["score"]["latency"], 0.5);
+    assert_eq!(p["score"]["success"], 0.0);
+    let shown = env.json(&["profile", "show", "work"]);
+    assert_eq!(shown["score"]["cost"], 0.5);
+    let list = env.ok(&["profile", "list"]);
+    assert!(list.contains("adaptive (latency=0.5,cost=0.5)"), "{list}");
+    // Bad input: a usage error with a hint, the config as it was.
+    let before = env.snapshot();
+    for (bad, says) in [
+        ("speed=1", "unknown score factor 'speed'"),
+        ("latency=-0.5", "not negative"),
+        ("latency=0,cost=0", "all zero"),
+        ("latency", "not FACTOR=WEIGHT"),
+        ("latency=fast", "not FACTOR=WEIGHT"),
+        ("cost=1,cost=2", "twice"),
+    ] {
+        let err = env.fail_with_hint(2, &["profile", "edit", "work", "--score", bad]);
+        assert!(err.contains(says), "{bad}: {err}");
+        assert_eq!(err.lines().next().unwrap().matches("error:").count(), 1);
+        assert_eq!(env.snapshot(), before, "{bad} changed the config");
+    }
+    // The defaults are not stored; the view shows them for an adaptive profile.
+    env.ok(&["profile", "edit", "work", "--score", "default"]);
+    assert!(env.config()["profiles"][0].get("score").is_none());
+    let shown = env.json(&["profile", "show", "work"]);
+    assert_eq!(shown["score"]["latency"], 0.3);
+    env.ok(&["profile", "edit", "work", "--strategy", "cost"]);
+    assert!(
+        env.json(&["profile", "show", "work"])
+            .get("score")
+            .is_none()
+    );
+}

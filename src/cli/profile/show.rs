@@ -52,6 +52,9 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
             .unwrap_or_else(|| "none".into())
     );
     println!("Strategy:    {}", v.strategy);
+    if let Some(w) = &v.score {
+        println!("Score:       {w}");
+    }
     println!("Created:     {}", v.created_at.format("%Y-%m-%d %H:%M UTC"));
     if detail.endpoints.is_empty() {
         println!("\nNo endpoints. Add one with: qcc endpoint add {}", v.name);

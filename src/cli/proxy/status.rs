@@ -274,6 +274,44 @@ fn frame(
         );
     }
     let _ = writeln!(s, "{}", table::proxy_endpoints(&report.endpoints));
+    let scored: Vec<_> = report
+        .endpoints
+        .iter()
+        .filter_map(|e| e.score.as_ref().map(|sc| (e, sc)))
+        .collect();
+    if !scored.is_empty() {
+        let _ = writeln!(s, "adaptive scores (best first within a profile):");
+        let mut scored = scored;
+        scored.sort_by(|a, b| {
+            a.0.endpoint
+                .profile
+                .cmp(&b.0.endpoint.profile)
+                .then(b.1.score.total_cmp(&a.1.score))
+        });
+        for (e, sc) in scored {
+            let _ = writeln!(
+                s,
+                "  {:<12} {:<16} {:.3} = latency {:.2} · success {:.2} · cost {:.2} · weight {:.2} · quota {:.2}, × state {:.2}{}",
+                e.endpoint.profile,
+                if e.endpoint.name.is_empty() {
+                    &e.endpoint.id
+                } else {
+                    &e.endpoint.name
+                },
+                sc.score,
+                sc.latency,
+                sc.success,
+                sc.cost,
+                sc.weight,
+                sc.quota,
+                sc.state,
+                sc.model
+                    .as_deref()
+                    .map(|m| format!(" (cost for {m})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
     const SHOWN: usize = 5;
     if !report.recent_switches.is_empty() {
         let _ = writeln!(s, "switches (newest first):");
