@@ -273,35 +273,38 @@ impl UsageSniffer {
     }
 }
 
-/// Reads the top-level `usage` of a whole JSON message as its chunks pass: the last
-/// [`WHOLE_TAIL`] bytes are kept, and at the end the last `"usage":` in them is read
-/// (Anthropic writes `usage` last; a tool input that has a `usage` key comes before it).
-#[derive(Default)]
+/// Reads the top-level `usage` of a whole JSON message: the chunks that hold its last
+/// [`WHOLE_TAIL`] bytes are kept as they pass (by reference, no copy), and the last
+/// `"usage":` in them is read when asked — later, off the request path (Anthropic writes
+/// `usage` last; a tool input that has a `usage` key comes before it).
+#[derive(Clone, Debug, Default)]
 pub struct WholeUsage {
-    tail: Vec<u8>,
+    tail: std::collections::VecDeque<Bytes>,
+    len: usize,
 }
 
 /// Bytes of a whole answer's end kept to find its `usage` in.
 const WHOLE_TAIL: usize = 2048;
 
 impl WholeUsage {
-    pub fn feed(&mut self, chunk: &[u8]) {
-        if chunk.len() >= WHOLE_TAIL {
-            self.tail.clear();
-            self.tail
-                .extend_from_slice(&chunk[chunk.len() - WHOLE_TAIL..]);
-            return;
+    pub fn feed(&mut self, chunk: &Bytes) {
+        self.len += chunk.len();
+        self.tail.push_back(chunk.clone());
+        while self.tail.len() > 1 && self.len - self.tail[0].len() >= WHOLE_TAIL {
+            self.len -= self.tail.pop_front().map_or(0, |c| c.len());
         }
-        let over = (self.tail.len() + chunk.len()).saturating_sub(WHOLE_TAIL);
-        self.tail.drain(..over);
-        self.tail.extend_from_slice(chunk);
     }
 
     /// The counts of the answer seen whole (zeros when it named none).
     pub fn usage(&self) -> Usage {
+        let mut tail = Vec::with_capacity(self.len.min(WHOLE_TAIL * 2));
+        for c in &self.tail {
+            tail.extend_from_slice(c);
+        }
+        let tail = &tail[tail.len().saturating_sub(WHOLE_TAIL * 2)..];
         let mut u = Usage::default();
-        if let Some(at) = memchr::memmem::rfind(&self.tail, b"\"usage\":") {
-            u.merge(&self.tail[at + b"\"usage\":".len()..]);
+        if let Some(at) = memchr::memmem::rfind(tail, b"\"usage\":") {
+            u.merge(&tail[at + b"\"usage\":".len()..]);
         }
         u
     }
@@ -317,7 +320,7 @@ mod tests {
         for step in [1, 5, 64, body.len()] {
             let mut w = WholeUsage::default();
             for piece in body.chunks(step) {
-                w.feed(piece);
+                w.feed(&Bytes::copy_from_slice(piece));
             }
             assert_eq!(
                 w.usage(),
@@ -332,8 +335,10 @@ mod tests {
             );
         }
         let mut long = WholeUsage::default();
-        long.feed(&vec![b' '; 10_000]);
-        long.feed(br#","usage":{"input_tokens":1,"output_tokens":2}}"#);
+        long.feed(&Bytes::from(vec![b' '; 10_000]));
+        long.feed(&Bytes::from_static(
+            br#","usage":{"input_tokens":1,"output_tokens":2}}"#,
+        ));
         assert_eq!(long.usage().output, 2);
         assert_eq!(WholeUsage::default().usage(), Usage::default());
     }

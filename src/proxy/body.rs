@@ -26,6 +26,7 @@ use crate::sse;
 use crate::upstream::Upstream;
 use crate::upstream::breaker::{BreakerPolicy, Failure};
 use crate::upstream::stats::InFlight;
+use crate::usage::Reported;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type of every proxy response.
@@ -151,12 +152,12 @@ impl<B> Passthrough<B> {
         if let Some(c) = self.completion.take() {
             let u = &c.upstream;
             if let Some(t) = c.tally {
-                let usage = match (&self.sse, &self.whole) {
-                    (Some(s), _) => s.usage(),
-                    (None, Some(w)) => w.usage(),
-                    (None, None) => sse::Usage::default(),
+                let usage = match (&self.sse, self.whole.take()) {
+                    (Some(s), _) => Reported::Tokens(s.usage().into()),
+                    (None, Some(w)) => Reported::Whole(w),
+                    (None, None) => Reported::Tokens(Default::default()),
                 };
-                t.close(&u.id, &u.profile, usage.into(), failure.is_some());
+                t.close(&u.shared_id, &u.shared_profile, usage, failure.is_some());
             }
             if let Some(s) = &self.sse {
                 u.stats.add_usage(s.input(), s.output());

@@ -225,6 +225,8 @@ struct RequestMeta {
     model: Option<String>,
     /// A Messages request the usage accounting counts.
     counted: Option<crate::usage::UsageSink>,
+    /// For the usage accounting: the model as the body spells it (a slice, no copy).
+    model_raw: Option<Bytes>,
     /// When the request arrived, its first attempt was sent and an attempt committed.
     arrived: Instant,
     first_sent: OnceLock<Instant>,
@@ -254,7 +256,7 @@ impl RequestMeta {
         let counted = (table.count_usage && *method == Method::POST && path == "/v1/messages")
             .then(|| usage.cloned())
             .flatten();
-        let model = if (!table.needs_model && counted.is_none()) || *method != Method::POST {
+        let model = if !table.needs_model || *method != Method::POST {
             None
         } else {
             crate::proxy::peek::model(body)
@@ -264,6 +266,10 @@ impl RequestMeta {
             stream: peeked.stream,
             session: table.sticky_key(session, model.as_deref()),
             model,
+            model_raw: counted.as_ref().and_then(|_| {
+                crate::proxy::peek::model_bytes(body)
+                    .or_else(|| crate::proxy::peek::model(body).map(Bytes::from))
+            }),
             counted,
             arrived,
             first_sent: OnceLock::new(),
@@ -280,11 +286,10 @@ impl RequestMeta {
         sent: Option<&str>,
     ) -> Option<crate::usage::Tally> {
         let sink = self.counted.clone()?;
-        let model = self.model.clone().unwrap_or_default();
         Some(crate::usage::Tally {
             sink,
-            upstream_model: sent.map_or_else(|| model.clone(), str::to_owned),
-            model,
+            model: self.model_raw.clone().unwrap_or_default(),
+            upstream_model: sent.map(str::to_owned),
             status: 0,
             attempts: number as u32,
         })
@@ -491,12 +496,16 @@ async fn forward(
     };
     if let Some(mut t) = meta.tally(proxy, attempts, None) {
         t.status = response.status().as_u16();
-        let endpoint = answered_by.unwrap_or_else(|| "-".into());
-        let profile = table.all.iter().find(|u| u.id == endpoint).map_or_else(
-            || proxy.router.tier_state().serving.clone(),
-            |u| u.profile.clone(),
-        );
-        t.close(&endpoint, &profile, Default::default(), false);
+        let by = answered_by.and_then(|id| table.all.iter().find(|u| u.id == id));
+        let (endpoint, profile) = match by {
+            Some(u) => (u.shared_id.clone(), u.shared_profile.clone()),
+            None => (
+                std::sync::Arc::from("-"),
+                std::sync::Arc::from(proxy.router.tier_state().serving.as_str()),
+            ),
+        };
+        let none = crate::usage::Reported::Tokens(Default::default());
+        t.close(&endpoint, &profile, none, false);
     }
     if let (true, Some(body)) = (enqueue, body) {
         let error = tried

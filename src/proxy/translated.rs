@@ -25,6 +25,7 @@ use crate::sse;
 use crate::upstream::Upstream;
 use crate::upstream::breaker::{BreakerPolicy, Failure};
 use crate::upstream::stats::InFlight;
+use crate::usage::Reported;
 
 /// A translated stream on its way to the client.
 pub struct Translated<B> {
@@ -88,7 +89,8 @@ impl<B> Translated<B> {
         } else if let Some(t) = tally {
             // The first chunks held the whole answer: it ended already.
             let u = &self.upstream;
-            t.close(&u.id, &u.profile, self.sniffer.usage().into(), false);
+            let tokens = Reported::Tokens(self.sniffer.usage().into());
+            t.close(&u.shared_id, &u.shared_profile, tokens, false);
         }
         self
     }
@@ -110,12 +112,8 @@ impl<B> Translated<B> {
         u.stats
             .add_usage(self.sniffer.input(), self.sniffer.output());
         if let Some(t) = self.tally.take() {
-            t.close(
-                &u.id,
-                &u.profile,
-                self.sniffer.usage().into(),
-                failure.is_some(),
-            );
+            let tokens = Reported::Tokens(self.sniffer.usage().into());
+            t.close(&u.shared_id, &u.shared_profile, tokens, failure.is_some());
         }
         match failure {
             None => u.stats.record_success(),

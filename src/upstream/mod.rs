@@ -35,6 +35,9 @@ use target::BaseUrl;
 pub struct Upstream {
     pub id: String,
     pub profile: String,
+    /// The same two, shared (an answer's report clones them without allocating).
+    pub shared_id: Arc<str>,
+    pub shared_profile: Arc<str>,
     pub name: String,
     /// Base URL without a trailing slash.
     pub base_url: String,
@@ -104,6 +107,8 @@ impl Upstream {
         Ok(Self {
             id: e.id.clone(),
             profile: profile.to_owned(),
+            shared_id: Arc::from(e.id.as_str()),
+            shared_profile: Arc::from(profile),
             name: e.label(),
             base_url: e.url.trim_end_matches('/').to_owned(),
             base,

@@ -51,6 +51,8 @@ impl From<crate::sse::Usage> for Tokens {
 #[derive(Debug)]
 enum Msg {
     Answer(Answered),
+    /// An answer as the request path saw it: nothing parsed or copied yet.
+    Report(Report),
     /// Write everything counted so far, then say so.
     Flush(tokio::sync::oneshot::Sender<()>),
 }
@@ -69,31 +71,81 @@ impl UsageSink {
     }
 }
 
+/// An answer's tokens as its end knows them: counted already (a stream's), or the whole
+/// answer's last chunks, read by the recorder.
+#[derive(Clone, Debug)]
+pub enum Reported {
+    Tokens(Tokens),
+    Whole(crate::sse::WholeUsage),
+}
+
+impl Reported {
+    fn tokens(&self) -> Tokens {
+        match self {
+            Reported::Tokens(t) => *t,
+            Reported::Whole(w) => w.usage().into(),
+        }
+    }
+}
+
+/// One answer as the request path reports it: shared names, the model as the body spells
+/// it (a slice of the request, no copy), the tokens unread.
+#[derive(Debug)]
+struct Report {
+    endpoint: Arc<str>,
+    profile: Arc<str>,
+    model: bytes::Bytes,
+    upstream_model: Option<String>,
+    status: u16,
+    attempts: u32,
+    cut: bool,
+    usage: Reported,
+}
+
+impl Report {
+    fn answered(self) -> Answered {
+        let model = String::from_utf8_lossy(&self.model).into_owned();
+        Answered {
+            endpoint: self.endpoint.to_string(),
+            profile: self.profile.to_string(),
+            upstream_model: self.upstream_model.unwrap_or_else(|| model.clone()),
+            model,
+            status: self.status,
+            attempts: self.attempts,
+            failed: self.cut || self.status >= 400,
+            cut: self.cut,
+            tokens: self.usage.tokens(),
+        }
+    }
+}
+
 /// What an answer's end needs to report it: everything but the endpoint (known where the
-/// answer ends) and the tokens (read from its body).
+/// answer ends) and the tokens (read from its body). Nothing in it is copied from the
+/// request: the model is a slice of the body, the names are shared.
 #[derive(Clone, Debug)]
 pub struct Tally {
     pub sink: UsageSink,
-    pub model: String,
-    pub upstream_model: String,
+    /// The model asked for, as the body spells it.
+    pub model: bytes::Bytes,
+    /// The model sent, when a model map renamed it.
+    pub upstream_model: Option<String>,
     pub status: u16,
     pub attempts: u32,
 }
 
 impl Tally {
     /// Report the answer of `endpoint` (in `profile`); `cut`: it failed after it started.
-    pub fn close(self, endpoint: &str, profile: &str, tokens: Tokens, cut: bool) {
-        self.sink.record(Answered {
-            endpoint: endpoint.to_owned(),
-            profile: profile.to_owned(),
+    pub fn close(self, endpoint: &Arc<str>, profile: &Arc<str>, usage: Reported, cut: bool) {
+        let _ = self.sink.tx.send(Msg::Report(Report {
+            endpoint: endpoint.clone(),
+            profile: profile.clone(),
             model: self.model,
             upstream_model: self.upstream_model,
             status: self.status,
             attempts: self.attempts,
-            failed: cut || self.status >= 400,
             cut,
-            tokens,
-        });
+            usage,
+        }));
     }
 }
 
@@ -175,6 +227,11 @@ impl Usage {
             loop {
                 match rx.try_recv() {
                     Ok(Msg::Answer(a)) => {
+                        let cost = self.count(&a);
+                        on_count(&a, cost);
+                    }
+                    Ok(Msg::Report(r)) => {
+                        let a = r.answered();
                         let cost = self.count(&a);
                         on_count(&a, cost);
                     }

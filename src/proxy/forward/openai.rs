@@ -135,7 +135,8 @@ pub(super) async fn attempt(
         drop(in_flight);
         if let Some(mut t) = meta.tally(proxy, number, Some(&chat.sent)) {
             t.status = status.as_u16();
-            t.close(&u.id, &u.profile, Default::default(), false);
+            let none = crate::usage::Reported::Tokens(Default::default());
+            t.close(&u.shared_id, &u.shared_profile, none, false);
         }
         return Attempt::Commit(respond(status, headers, full(body), &u.id, number));
     }
@@ -254,7 +255,8 @@ pub(super) async fn attempt(
     drop(in_flight);
     if let Some(mut t) = meta.tally(proxy, number, Some(&chat.sent)) {
         t.status = status.as_u16();
-        t.close(&u.id, &u.profile, tokens, false);
+        let tokens = crate::usage::Reported::Tokens(tokens);
+        t.close(&u.shared_id, &u.shared_profile, tokens, false);
     }
     let bytes = Bytes::from(serde_json::to_vec(&message).expect("json"));
     let headers = answer_headers(&head.headers, "application/json");
