@@ -279,8 +279,10 @@ impl UsageSniffer {
 /// `usage` last; a tool input that has a `usage` key comes before it).
 #[derive(Clone, Debug, Default)]
 pub struct WholeUsage {
-    tail: std::collections::VecDeque<Bytes>,
-    len: usize,
+    /// The last chunk, and the one before when the last is shorter than [`WHOLE_TAIL`]
+    /// (no allocation: two reference-counted slices).
+    last: Option<Bytes>,
+    before: Option<Bytes>,
 }
 
 /// Bytes of a whole answer's end kept to find its `usage` in.
@@ -288,17 +290,32 @@ const WHOLE_TAIL: usize = 2048;
 
 impl WholeUsage {
     pub fn feed(&mut self, chunk: &Bytes) {
-        self.len += chunk.len();
-        self.tail.push_back(chunk.clone());
-        while self.tail.len() > 1 && self.len - self.tail[0].len() >= WHOLE_TAIL {
-            self.len -= self.tail.pop_front().map_or(0, |c| c.len());
+        if chunk.is_empty() {
+            return;
         }
+        let before = self.last.replace(chunk.clone());
+        self.before = if chunk.len() >= WHOLE_TAIL {
+            None
+        } else {
+            // A short last chunk: what came before it, its end only.
+            match (before, self.before.take()) {
+                (Some(b), _) if b.len() >= WHOLE_TAIL => Some(b.slice(b.len() - WHOLE_TAIL..)),
+                (Some(b), Some(older)) => {
+                    let mut joined = Vec::with_capacity(WHOLE_TAIL);
+                    let keep = WHOLE_TAIL.saturating_sub(b.len()).min(older.len());
+                    joined.extend_from_slice(&older[older.len() - keep..]);
+                    joined.extend_from_slice(&b);
+                    Some(Bytes::from(joined))
+                }
+                (b, _) => b,
+            }
+        };
     }
 
     /// The counts of the answer seen whole (zeros when it named none).
     pub fn usage(&self) -> Usage {
-        let mut tail = Vec::with_capacity(self.len.min(WHOLE_TAIL * 2));
-        for c in &self.tail {
+        let mut tail = Vec::with_capacity(WHOLE_TAIL * 2);
+        for c in [&self.before, &self.last].into_iter().flatten() {
             tail.extend_from_slice(c);
         }
         let tail = &tail[tail.len().saturating_sub(WHOLE_TAIL * 2)..];
