@@ -23,6 +23,7 @@ use crate::daemon::reload::Reloader;
 use crate::daemon::{DaemonError, ensure_private_dir, io_err, liveness, logfile, open_lock_file};
 use crate::proxy::Proxy;
 use crate::state::secret::Secret;
+use crate::state::shared::REDIS_URL_ENV;
 use crate::state::store::write_atomic;
 use crate::state::{Config, Paths, Store};
 
@@ -123,6 +124,8 @@ struct Prepared {
     local: SocketAddr,
     token: Option<Secret>,
     lock: File,
+    /// `QCC_REDIS_URL` (checked).
+    shared_env: Option<String>,
 }
 
 fn prepare(paths: &Paths, opts: &RunOptions) -> Result<Prepared, DaemonError> {
@@ -148,6 +151,17 @@ fn prepare(paths: &Paths, opts: &RunOptions) -> Result<Prepared, DaemonError> {
     if !addr.ip().is_loopback() && token.is_none() {
         return Err(DaemonError::NeedsToken(addr.to_string()));
     }
+    // The shared state's URL from the environment (it wins over the config's, which the
+    // routing snapshot checks): refused here, before anything is bound.
+    let shared_env = std::env::var(REDIS_URL_ENV).ok();
+    if let Some((url, crate::state::shared::Source::Env)) =
+        crate::state::shared::resolve(shared_env.as_deref(), None)
+    {
+        crate::state::shared::check_url(&url).map_err(|source| DaemonError::BadSharedUrl {
+            var: REDIS_URL_ENV,
+            source,
+        })?;
+    }
     let bind_err = |source| DaemonError::Bind {
         addr: addr.to_string(),
         source,
@@ -162,6 +176,7 @@ fn prepare(paths: &Paths, opts: &RunOptions) -> Result<Prepared, DaemonError> {
         local,
         token,
         lock,
+        shared_env,
     })
 }
 
@@ -203,7 +218,15 @@ fn run_inner(
                 Some(paths.usage_dir()),
             )),
         )
-        .map_err(|e| DaemonError::Config(e.to_string()))?,
+        .map_err(|e| match e {
+            crate::proxy::ProxyError::Route(crate::proxy::routing::RouteError::SharedState(
+                source,
+            )) => DaemonError::BadSharedUrl {
+                var: "proxy.shared_state",
+                source,
+            },
+            e => DaemonError::Config(e.to_string()),
+        })?,
     );
     match crate::health::persist::restore(&proxy, &prepared.store) {
         Ok(0) => {}
@@ -233,8 +256,12 @@ async fn serve(
         listener,
         local,
         lock,
+        shared_env,
         ..
     } = prepared;
+    // The shared state links from now on (its tasks run on this runtime); an unreachable
+    // server is no startup error: the daemon serves on its own, `degraded`.
+    proxy.shared.start(shared_env, &proxy.routes().settings);
     let listener = TcpListener::from_std(listener).map_err(|source| DaemonError::Bind {
         addr: local.to_string(),
         source,

@@ -403,6 +403,13 @@ async fn forward(
                 continue;
             }
         }
+        // The state shared with other daemons (docs/team.md): a limit reached across them,
+        // or a breaker another one opened, skips the candidate (not an attempt). No answer
+        // in time: this daemon's own decision stands.
+        if let Some(skip) = shared_admission(proxy, &candidate).await {
+            tried.push(skip);
+            continue;
+        }
         if i > 0 {
             if Instant::now() >= deadline {
                 tried.push(Tried::Skipped(Skip::Deadline));
@@ -511,6 +518,54 @@ enum Tried {
     Attempt { endpoint: String, reason: String },
     /// Not sent: the request stopped trying.
     Skipped(Skip),
+    /// Not sent: a limit shared with other daemons is reached (`wait`: until it frees).
+    Limited {
+        endpoint: String,
+        limit: &'static str,
+        wait: Duration,
+    },
+    /// Not sent: another daemon opened its breaker (it is opened here too).
+    OpenElsewhere { endpoint: String, reason: String },
+}
+
+/// Ask the shared state about sending to `candidate` (counted when it may go): `Some`
+/// when it is skipped. A last resort is sent whatever another daemon's breaker says, as
+/// one opened here would be; a limit holds for it too.
+async fn shared_admission(proxy: &Proxy, candidate: &Candidate) -> Option<Tried> {
+    let u = &candidate.upstream;
+    let limits = crate::shared::Limits::default();
+    match proxy.shared.admit(&u.id, limits).await? {
+        crate::shared::Verdict::Go => None,
+        crate::shared::Verdict::Limited { limit, wait } => {
+            tracing::debug!(endpoint = %u.id, "{limit} limit reached across the daemons: skipped");
+            Some(Tried::Limited {
+                endpoint: u.id.clone(),
+                limit,
+                wait,
+            })
+        }
+        crate::shared::Verdict::Open { .. } if candidate.last_resort => None,
+        crate::shared::Verdict::Open {
+            left,
+            cause,
+            reason,
+        } => {
+            let now = Instant::now();
+            let cause = match cause {
+                crate::shared::TripCause::Failures => crate::upstream::breaker::Cause::Failures,
+                crate::shared::TripCause::RetryAfter => crate::upstream::breaker::Cause::RetryAfter,
+                crate::shared::TripCause::Billing => crate::upstream::breaker::Cause::Billing,
+            };
+            if u.breaker.open_shared(now + left, cause, &reason, now) {
+                tracing::info!(endpoint = %u.id, "breaker opened by another daemon for {} s: {reason}", left.as_secs());
+                proxy.router.changed.notify_one();
+            }
+            Some(Tried::OpenElsewhere {
+                endpoint: u.id.clone(),
+                reason: format!("breaker open on another daemon after {reason}"),
+            })
+        }
+    }
 }
 
 /// Why a request stopped trying before its candidates ran out.
@@ -521,10 +576,11 @@ enum Skip {
 }
 
 impl Tried {
+    /// The endpoint it names, when it is not to be tried again as a last resort.
     fn endpoint(&self) -> Option<&str> {
         match self {
-            Tried::Attempt { endpoint, .. } => Some(endpoint),
-            Tried::Skipped(_) => None,
+            Tried::Attempt { endpoint, .. } | Tried::Limited { endpoint, .. } => Some(endpoint),
+            Tried::Skipped(_) | Tried::OpenElsewhere { .. } => None,
         }
     }
 }
@@ -535,6 +591,13 @@ impl std::fmt::Display for Tried {
             Tried::Attempt { endpoint, reason } => write!(f, "{endpoint}: {reason}"),
             Tried::Skipped(Skip::Deadline) => f.write_str("retry deadline passed"),
             Tried::Skipped(Skip::Budget) => f.write_str("retry budget exhausted"),
+            Tried::Limited {
+                endpoint, limit, ..
+            } => write!(
+                f,
+                "{endpoint}: its {limit} limit is reached (shared with other daemons)"
+            ),
+            Tried::OpenElsewhere { endpoint, reason } => write!(f, "{endpoint}: {reason}"),
         }
     }
 }
@@ -1032,6 +1095,17 @@ fn pass_on(r: Buffered, attempts: usize) -> Response<ProxyBody> {
 /// No attempt got an upstream response to pass on: 503, `retry-after` from the soonest
 /// cooldown (1–60 s), and what happened to each endpoint.
 fn all_failed(table: &RouteTable, tried: &[Tried], attempts: usize) -> Response<ProxyBody> {
+    if attempts == 0
+        && let Some(wait) = tried
+            .iter()
+            .filter_map(|t| match t {
+                Tried::Limited { wait, .. } => Some(*wait),
+                _ => None,
+            })
+            .min()
+    {
+        return limited(tried, wait);
+    }
     let now = Instant::now();
     let soonest = table
         .all
@@ -1058,6 +1132,23 @@ fn all_failed(table: &RouteTable, tried: &[Tried], attempts: usize) -> Response<
         .insert(http::header::RETRY_AFTER, HeaderValue::from(soonest));
     r.headers_mut()
         .insert(&X_QCC_ATTEMPTS, HeaderValue::from(attempts));
+    r
+}
+
+/// Nothing was sent because limits shared with other daemons are reached: 429, with a
+/// `retry-after` for when the soonest one frees (1–60 s).
+fn limited(tried: &[Tried], wait: Duration) -> Response<ProxyBody> {
+    let list: Vec<String> = tried.iter().map(Tried::to_string).collect();
+    let mut r = error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_error",
+        &format!("qcc: every endpoint is at its limit ({})", list.join("; ")),
+    );
+    let secs = (wait.as_secs_f64().ceil() as u64).clamp(1, 60);
+    r.headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+    r.headers_mut()
+        .insert(&X_QCC_ATTEMPTS, HeaderValue::from(0));
     r
 }
 

@@ -104,6 +104,8 @@ pub enum RouteError {
     UnknownRouteProfile { pattern: String, profile: String },
     #[error(transparent)]
     Upstream(#[from] crate::upstream::UpstreamError),
+    #[error("proxy.shared_state: {0}")]
+    SharedState(#[from] crate::state::shared::BadSharedUrl),
 }
 
 impl RouteTable {
@@ -118,6 +120,11 @@ impl RouteTable {
             .ok_or(RouteError::NoProfile)?
             .name
             .clone();
+        if let Some((url, _)) =
+            crate::state::shared::resolve(None, config.proxy.shared_state.as_deref())
+        {
+            crate::state::shared::check_url(&url)?;
+        }
         let mut all = Vec::new();
         let mut profiles = Vec::new();
         for p in &config.profiles {

@@ -72,6 +72,17 @@ pub struct StatusReport {
     /// The failure queue's items by state (none: no queue, or not read yet).
     #[serde(default)]
     pub queue: Option<QueueCounts>,
+    /// The state shared with other daemons (docs/team.md): `off`, `connected` or
+    /// `degraded: WHY` (limits and breakers are this daemon's own meanwhile).
+    #[serde(default = "off")]
+    pub shared_state: String,
+    /// Its Redis URL (password masked), with `(QCC_REDIS_URL)` when it came from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_url: Option<String>,
+}
+
+fn off() -> String {
+    "off".into()
 }
 
 /// One tiered profile as the daemon serves it.

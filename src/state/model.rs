@@ -620,6 +620,14 @@ pub struct ProxySettings {
     /// Web origins whose requests are served (none by default: a request carrying an
     /// `Origin` header is refused unless it is the proxy's own).
     pub allowed_origins: Vec<String>,
+    /// A Redis server (`redis://HOST:PORT/DB`, `rediss://` with TLS) where daemons sharing
+    /// keys keep their limits' counters and breaker trips (docs/team.md); `QCC_REDIS_URL`
+    /// in the daemon's environment wins. None: each daemon counts alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_state: Option<String>,
+    /// Longest a request waits on the shared state, in ms; past it (or on an error) the
+    /// daemon's own decision is used.
+    pub shared_timeout_ms: u64,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -644,6 +652,8 @@ impl Default for ProxySettings {
             ping_interval_secs: 10,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
+            shared_state: None,
+            shared_timeout_ms: 50,
             extra: Map::new(),
         }
     }

@@ -173,6 +173,25 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
             ));
         }
     }
+    if let Some(url) = c.proxy.shared_state.as_deref()
+        && !url.trim().is_empty()
+        && !url.trim().eq_ignore_ascii_case("none")
+    {
+        crate::state::shared::check_url(url).map_err(|e| Invalid {
+            place: "proxy.shared_state".into(),
+            problem: e.to_string(),
+            hint: Some(crate::state::shared::BadSharedUrl::hint().into()),
+        })?;
+    }
+    if c.proxy.shared_timeout_ms == 0 || c.proxy.shared_timeout_ms > 10_000 {
+        return Err(invalid(
+            "proxy.shared_timeout_ms",
+            format!(
+                "{} ms is not between 1 and 10000",
+                c.proxy.shared_timeout_ms
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -195,6 +214,7 @@ mod tests {
                 {"name": "spare", "created_at": "2026-01-01T00:00:00Z"}
             ],
             "tiers": {"primary": ["work"], "secondary": ["spare"]},
+            "proxy": {"shared_state": "redis://127.0.0.1:6379/0"},
             "routes": [
                 {"model": "claude-haiku-*", "profile": "spare"},
                 {"model": "claude-opus-*", "profile": "work"}
@@ -213,7 +233,17 @@ mod tests {
 
     #[test]
     fn each_problem_is_named_with_its_place() {
-        let cases: [(&str, serde_json::Value, &str); 13] = [
+        let cases: [(&str, serde_json::Value, &str); 15] = [
+            (
+                "/proxy",
+                serde_json::json!({"shared_state": "redis:/x/y"}),
+                "proxy.shared_state",
+            ),
+            (
+                "/proxy",
+                serde_json::json!({"shared_timeout_ms": 0}),
+                "proxy.shared_timeout_ms",
+            ),
             ("/version", 9.into(), "version"),
             ("/profiles/1/name", "work".into(), "profiles[1].name"),
             ("/profiles/1/name", "-bad".into(), "profiles[1].name"),

@@ -91,6 +91,11 @@ struct State {
     cause: Cause,
     /// When it last closed after being open (none since the daemon started: no ramp).
     closed_at: Option<Instant>,
+    /// Counts its openings here (not those learnt from the shared state), so that each
+    /// is told to the other daemons once.
+    opened_seq: u64,
+    /// The open phase in force was learnt from the shared state (another daemon's trip).
+    from_shared: bool,
 }
 
 impl State {
@@ -123,6 +128,8 @@ impl Default for Breaker {
                 honour_until: None,
                 cause: Cause::Failures,
                 closed_at: None,
+                opened_seq: 0,
+                from_shared: false,
             }),
         }
     }
@@ -367,7 +374,45 @@ impl Breaker {
         };
         s.cause = cause;
         s.reason = Some(reason);
+        s.opened_seq += 1;
+        s.from_shared = false;
         true
+    }
+
+    /// Another daemon opened this endpoint's breaker until `until` (the shared state says
+    /// so): open it here too, unless it is open longer already or a trial is in flight.
+    /// Its cooldown is not doubled here. Returns whether it opened.
+    pub fn open_shared(&self, until: Instant, cause: Cause, reason: &str, now: Instant) -> bool {
+        let mut s = self.lock();
+        match s.phase {
+            Phase::Open { until: u } if u >= until => return false,
+            Phase::HalfOpen if s.trial_in_flight => return false,
+            _ if until <= now => return false,
+            _ => {}
+        }
+        if cause == Cause::RetryAfter {
+            s.honour_until = Some(until);
+        }
+        s.phase = Phase::Open { until };
+        s.cause = cause;
+        s.reason = Some(format!("{reason} (on another daemon)"));
+        s.from_shared = true;
+        true
+    }
+
+    /// The opening in force, if it happened here: its number (one more per opening), the
+    /// cooldown left, why — what the other daemons are told.
+    pub fn opened_here(&self, now: Instant) -> Option<(u64, Duration, Cause, String)> {
+        let s = self.lock();
+        match s.phase {
+            Phase::Open { until } if until > now && !s.from_shared => Some((
+                s.opened_seq,
+                until - now,
+                s.cause,
+                s.reason.clone().unwrap_or_default(),
+            )),
+            _ => None,
+        }
     }
 
     pub fn view(&self, key: u64, now: Instant) -> BreakerView {
@@ -512,6 +557,23 @@ mod tests {
         b.expedite(t);
         assert!(matches!(b.admit(1, t), Admit::Trial(_)));
         assert!(b.probe_allowed(t));
+    }
+
+    #[test]
+    fn a_trip_learnt_from_another_daemon_is_not_told_again() {
+        let b = Arc::new(Breaker::default());
+        let t = Instant::now();
+        assert!(b.open_shared(t + Duration::from_secs(20), Cause::Failures, "HTTP 500", t));
+        assert!(matches!(b.admit(1, t), Admit::No));
+        assert!(b.view(1, t).reason.unwrap().contains("another daemon"));
+        assert_eq!(b.opened_here(t), None);
+        assert!(
+            !b.open_shared(t + Duration::from_secs(5), Cause::Failures, "x", t),
+            "a sooner end changes nothing"
+        );
+        b.failure(&Failure::Billing("HTTP 402".into()), P, 1, t);
+        let (seq, left, cause, _) = b.opened_here(t).unwrap();
+        assert_eq!((seq, left, cause), (1, BILLING_COOLDOWN, Cause::Billing));
     }
 
     #[test]

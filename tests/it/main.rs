@@ -35,6 +35,7 @@ mod queue;
 mod recovery;
 mod routes;
 mod service;
+mod shared_state;
 mod state_fixture;
 mod state_safety;
 mod status_page;

@@ -39,7 +39,9 @@ fn tagged(stdout: &str, tag: &str) -> String {
 
 /// Run `script` (under tests/it/python/) against the proxy at `base_url`: its stdout.
 fn run_script(env: &TestEnv, script: &str, base_url: &str) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/python").join(script);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it/python")
+        .join(script);
     let out = env
         .shell_cmd("python3")
         .arg(script)
