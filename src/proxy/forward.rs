@@ -521,7 +521,7 @@ enum Tried {
     /// Not sent: a limit shared with other daemons is reached (`wait`: until it frees).
     Limited {
         endpoint: String,
-        limit: &'static str,
+        reason: String,
         wait: Duration,
     },
     /// Not sent: another daemon opened its breaker (it is opened here too).
@@ -534,13 +534,13 @@ enum Tried {
 async fn shared_admission(proxy: &Proxy, candidate: &Candidate) -> Option<Tried> {
     let u = &candidate.upstream;
     let limits = crate::shared::Limits::default();
-    match proxy.shared.admit(&u.id, limits).await? {
+    match proxy.shared.admit(&u.id, &limits, 0).await? {
         crate::shared::Verdict::Go => None,
-        crate::shared::Verdict::Limited { limit, wait } => {
-            tracing::debug!(endpoint = %u.id, "{limit} limit reached across the daemons: skipped");
+        crate::shared::Verdict::Limited { reason, wait } => {
+            tracing::debug!(endpoint = %u.id, "limited across the daemons, skipped: {reason}");
             Some(Tried::Limited {
                 endpoint: u.id.clone(),
-                limit,
+                reason,
                 wait,
             })
         }
@@ -592,11 +592,8 @@ impl std::fmt::Display for Tried {
             Tried::Skipped(Skip::Deadline) => f.write_str("retry deadline passed"),
             Tried::Skipped(Skip::Budget) => f.write_str("retry budget exhausted"),
             Tried::Limited {
-                endpoint, limit, ..
-            } => write!(
-                f,
-                "{endpoint}: its {limit} limit is reached (shared with other daemons)"
-            ),
+                endpoint, reason, ..
+            } => write!(f, "{endpoint}: limited across the daemons ({reason})"),
             Tried::OpenElsewhere { endpoint, reason } => write!(f, "{endpoint}: {reason}"),
         }
     }

@@ -34,7 +34,59 @@ const BACKGROUND_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Limits {
     /// Requests per sliding minute.
-    pub rpm: Option<u32>,
+    pub rpm: Option<u64>,
+    /// Tokens per sliding minute.
+    pub tpm: Option<u64>,
+    /// Tokens per UTC day.
+    pub tokens_per_day: Option<u64>,
+    /// Spend per UTC day and month, in micro-dollars.
+    pub budget_day_micros: Option<u64>,
+    pub budget_month_micros: Option<u64>,
+}
+
+impl Limits {
+    /// Whether tokens or spend are counted (what [`Shared::add_usage`] adds to).
+    pub fn counts_usage(&self) -> bool {
+        self.tpm.is_some()
+            || self.tokens_per_day.is_some()
+            || self.budget_day_micros.is_some()
+            || self.budget_month_micros.is_some()
+    }
+}
+
+/// The UTC day (`YYYY-MM-DD`) and month (`YYYY-MM`) of unix ms `now`, and the ms left in
+/// each (the keys of the day and month counts, and how long a limit of theirs holds).
+fn calendar(now_ms: u64) -> (String, String, u64, u64) {
+    use chrono::{Datelike, NaiveDate};
+    let now = chrono::DateTime::from_timestamp_millis(now_ms as i64).unwrap_or_default();
+    let d = now.date_naive();
+    let day_end = d
+        .succ_opt()
+        .and_then(|n| n.and_hms_opt(0, 0, 0))
+        .map_or(now_ms + 86_400_000, |n| {
+            n.and_utc().timestamp_millis() as u64
+        });
+    let (y, m) = if d.month() == 12 {
+        (d.year() + 1, 1)
+    } else {
+        (d.year(), d.month() + 1)
+    };
+    let month_end = NaiveDate::from_ymd_opt(y, m, 1)
+        .and_then(|n| n.and_hms_opt(0, 0, 0))
+        .map_or(day_end, |n| n.and_utc().timestamp_millis() as u64);
+    (
+        d.format("%Y-%m-%d").to_string(),
+        d.format("%Y-%m").to_string(),
+        day_end.saturating_sub(now_ms),
+        month_end.saturating_sub(now_ms),
+    )
+}
+
+/// Unix time now, in ms.
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Why a breaker opened, as another daemon is told.
@@ -68,9 +120,9 @@ impl TripCause {
 pub enum Verdict {
     /// Counted: send it.
     Go,
-    /// A limit is reached across the daemons: not sent (nothing counted); `wait` until the
-    /// oldest counted request leaves the window.
-    Limited { limit: &'static str, wait: Duration },
+    /// A limit is reached across the daemons: not sent (nothing counted) for `wait`;
+    /// `reason` says which and how far (`rpm 10 requests in the last 60 s (limit 10)`).
+    Limited { reason: String, wait: Duration },
     /// Another daemon opened its breaker: skip it for `left` (nothing counted).
     Open {
         left: Duration,
@@ -283,18 +335,30 @@ impl Shared {
         format!("{nonce}.{n:x}")
     }
 
-    /// May a request go to endpoint `id` now, by the shared counters and trips? Counts it
-    /// when it may. `None`: no answer (off, down, timed out, failed) — the daemon's own
-    /// decision holds.
-    pub async fn admit(&self, id: &str, limits: Limits) -> Option<Verdict> {
+    /// May a request (of about `estimate` tokens) go to endpoint `id` now, by the shared
+    /// counters and trips? Counts it when it may. `None`: no answer (off, down, timed out,
+    /// failed) — the daemon's own decision holds.
+    pub async fn admit(&self, id: &str, limits: &Limits, estimate: u64) -> Option<Verdict> {
         let link = self.up()?;
         let mut conn = link.manager.clone();
         let limit = Duration::from_millis(self.timeout_ms.load(Ordering::Relaxed));
+        let (day, month, day_left, month_left) = calendar(unix_ms());
         let mut call = scripts::ADMIT.prepare_invoke();
         call.key(scripts::open_key(id))
             .key(scripts::rpm_key(id))
+            .key(scripts::tpm_key(id))
+            .key(scripts::day_tokens_key(id, &day))
+            .key(scripts::day_spend_key(id, &day))
+            .key(scripts::month_spend_key(id, &month))
             .arg(limits.rpm.unwrap_or(0))
-            .arg(self.member());
+            .arg(limits.tpm.unwrap_or(0))
+            .arg(limits.tokens_per_day.unwrap_or(0))
+            .arg(limits.budget_day_micros.unwrap_or(0))
+            .arg(limits.budget_month_micros.unwrap_or(0))
+            .arg(self.member())
+            .arg(estimate)
+            .arg(day_left)
+            .arg(month_left);
         let answer =
             tokio::time::timeout(limit, call.invoke_async::<(i64, i64, String)>(&mut conn));
         match answer.await {
@@ -311,6 +375,32 @@ impl Shared {
                 );
                 None
             }
+        }
+    }
+
+    /// An answer of endpoint `id` ended: add its tokens and cost (USD) to the shared
+    /// counts. Off the request path (the usage recorder); dropped while the link is down.
+    pub async fn add_usage(&self, id: &str, tokens: u64, cost_usd: f64) {
+        let Some(link) = self.up() else {
+            return;
+        };
+        let micros = (cost_usd.max(0.0) * 1_000_000.0).round() as u64;
+        if tokens == 0 && micros == 0 {
+            return;
+        }
+        let (day, month, _, _) = calendar(unix_ms());
+        let mut conn = link.manager.clone();
+        let mut call = scripts::ADD.prepare_invoke();
+        call.key(scripts::tpm_key(id))
+            .key(scripts::day_tokens_key(id, &day))
+            .key(scripts::day_spend_key(id, &day))
+            .key(scripts::month_spend_key(id, &month))
+            .arg(tokens)
+            .arg(micros);
+        match tokio::time::timeout(BACKGROUND_TIMEOUT, call.invoke_async::<i64>(&mut conn)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => link.set_down(describe(&e)),
+            Err(_) => tracing::debug!(endpoint = id, "shared state: usage not added in time"),
         }
     }
 
@@ -346,22 +436,11 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
-/// The name of a limit the admission script reports.
-fn limit_name(s: &str) -> &'static str {
-    match s {
-        "tpm" => "tpm",
-        "tokens-per-day" => "tokens-per-day",
-        "budget-day" => "budget-day",
-        "budget-month" => "budget-month",
-        _ => "rpm",
-    }
-}
-
 fn verdict(code: i64, ms: i64, text: String) -> Verdict {
     let d = Duration::from_millis(ms.max(0) as u64);
     match code {
         1 => Verdict::Limited {
-            limit: limit_name(&text),
+            reason: text,
             wait: d,
         },
         2 => {
@@ -373,5 +452,39 @@ fn verdict(code: i64, ms: i64, text: String) -> Verdict {
             }
         }
         _ => Verdict::Go,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_keys_and_what_is_left() {
+        // 2026-12-31 23:59:00 UTC.
+        let ms = 1_798_761_540_000;
+        let (day, month, day_left, month_left) = calendar(ms);
+        assert_eq!((day.as_str(), month.as_str()), ("2026-12-31", "2026-12"));
+        assert_eq!((day_left, month_left), (60_000, 60_000));
+    }
+
+    #[test]
+    fn verdicts() {
+        assert_eq!(verdict(0, 0, String::new()), Verdict::Go);
+        assert_eq!(
+            verdict(1, 1500, "rpm 10 requests".into()),
+            Verdict::Limited {
+                reason: "rpm 10 requests".into(),
+                wait: Duration::from_millis(1500)
+            }
+        );
+        assert_eq!(
+            verdict(2, 30_000, "billing HTTP 402: no credit".into()),
+            Verdict::Open {
+                left: Duration::from_secs(30),
+                cause: TripCause::Billing,
+                reason: "HTTP 402: no credit".into()
+            }
+        );
     }
 }

@@ -258,3 +258,102 @@ fn a_bad_url_is_refused_and_an_unreachable_one_starts_degraded() {
     assert_eq!(env.proxy_status()["shared_state"], "off");
     drop(proxy);
 }
+
+/// Two links (as two daemons would hold) against one server: every shared count is one
+/// count, each limit holds across them, and nothing is counted for a request refused.
+#[test]
+fn every_shared_limit_counts_across_two_links() {
+    use qcc::shared::{Limits, Shared, Verdict};
+    let Some(bin) = redis::or_skip() else { return };
+    let redis = RedisServer::start(bin);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut settings = qcc::state::model::ProxySettings {
+            shared_state: Some(redis.url()),
+            ..Default::default()
+        };
+        settings.shared_timeout_ms = 2000;
+        let (a, b) = (Shared::default(), Shared::default());
+        a.start(None, &settings);
+        b.start(None, &settings);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while a.status().state != "connected" || b.status().state != "connected" {
+            assert!(Instant::now() < deadline, "{:?}", a.status());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let go = |v: Option<Verdict>| matches!(v, Some(Verdict::Go));
+        let limited = |v: Option<Verdict>, what: &str| match v {
+            Some(Verdict::Limited { reason, wait }) => {
+                assert!(reason.starts_with(what), "{reason}");
+                assert!(wait > Duration::ZERO && wait <= Duration::from_secs(86_400 * 31));
+            }
+            other => panic!("{what}: {other:?}"),
+        };
+
+        let rpm = Limits {
+            rpm: Some(3),
+            ..Default::default()
+        };
+        assert!(go(a.admit("e1", &rpm, 1).await));
+        assert!(go(b.admit("e1", &rpm, 1).await));
+        assert!(go(a.admit("e1", &rpm, 1).await));
+        limited(b.admit("e1", &rpm, 1).await, "rpm");
+        limited(a.admit("e1", &rpm, 1).await, "rpm");
+        assert!(go(a.admit("e2", &rpm, 1).await), "per endpoint");
+
+        let tpm = Limits {
+            tpm: Some(150),
+            ..Default::default()
+        };
+        assert!(go(a.admit("e3", &tpm, 60).await));
+        a.add_usage("e3", 100, 0.0).await;
+        limited(b.admit("e3", &tpm, 60).await, "tpm");
+        assert!(go(b.admit("e3", &tpm, 50).await), "fits within the minute");
+
+        let tpd = Limits {
+            tokens_per_day: Some(1000),
+            ..Default::default()
+        };
+        b.add_usage("e4", 999, 0.0).await;
+        assert!(go(a.admit("e4", &tpd, 1).await));
+        a.add_usage("e4", 1, 0.0).await;
+        limited(b.admit("e4", &tpd, 1).await, "tokens-per-day");
+
+        let budget = Limits {
+            budget_day_micros: Some(400_000),
+            budget_month_micros: Some(10_000_000),
+            ..Default::default()
+        };
+        assert!(go(a.admit("e5", &budget, 1).await));
+        b.add_usage("e5", 10, 0.5).await;
+        limited(a.admit("e5", &budget, 1).await, "budget-day");
+        let month = Limits {
+            budget_month_micros: Some(500_000),
+            ..Default::default()
+        };
+        limited(b.admit("e5", &month, 1).await, "budget-month");
+
+        // A trip: the other link is told to skip, for what is left of it.
+        a.publish_trip(
+            "e6",
+            Duration::from_secs(30),
+            qcc::shared::TripCause::Failures,
+            "HTTP 500",
+        )
+        .await;
+        match b.admit("e6", &Limits::default(), 1).await {
+            Some(Verdict::Open { left, reason, .. }) => {
+                assert!(left > Duration::from_secs(25) && left <= Duration::from_secs(30));
+                assert_eq!(reason, "HTTP 500");
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+    // Every key is namespaced and expires on its own.
+    for k in keys(&redis) {
+        assert!(k.starts_with("qcc:{e"), "{k}");
+        let ttl = redis.command(&format!("PTTL {k}")).unwrap();
+        let ttl: i64 = ttl.trim_start_matches(':').parse().unwrap();
+        assert!(ttl > 0, "{k} has no expiry ({ttl})");
+    }
+}
