@@ -205,6 +205,16 @@ fn run_inner(
         )
         .map_err(|e| DaemonError::Config(e.to_string()))?,
     );
+    // A month's (and a day's) budget survives restarts: the spend so far, from the files.
+    let spent = crate::usage::spend_by_endpoint(paths.usage_dir(), chrono::Utc::now().date_naive());
+    let now_ms = crate::upstream::limits::unix_ms();
+    for (endpoint, (day, month)) in spent {
+        proxy
+            .router
+            .registry()
+            .limiter(&endpoint)
+            .restore_spend(day, month, now_ms);
+    }
     match crate::health::persist::restore(&proxy, &prepared.store) {
         Ok(0) => {}
         Ok(n) => tracing::info!("health figures of {n} endpoints carried on from health.json"),
@@ -295,6 +305,14 @@ async fn serve(
             metrics
                 .metrics()
                 .record_answer(endpoint, &a.profile, &a.model, outcome, &a.tokens, cost);
+            // The endpoint's day and month spend, against its budgets.
+            if let Some(usd) = cost.filter(|_| a.endpoint != "-") {
+                metrics
+                    .router
+                    .registry()
+                    .limiter(&a.endpoint)
+                    .add_spend(usd, crate::upstream::limits::unix_ms());
+            }
         },
     ));
     tokio::spawn(crate::health::persist::run(

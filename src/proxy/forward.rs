@@ -369,6 +369,11 @@ async fn forward(
         );
     }
     let mut candidates: std::collections::VecDeque<Candidate> = planned.into();
+    // Limits count Messages requests (what spends tokens and money): an endpoint at one is
+    // skipped — not an attempt, not a failure, no retry budget spent.
+    let limited_path = parts.method == Method::POST && parts.uri.path() == "/v1/messages";
+    let estimate = (body.len() / 4).max(1) as u64;
+    let mut replanned = false;
     // What an Anthropic attempt is sent: the body without what translated turns left
     // behind, decided once per request (`None` until the first Anthropic attempt).
     let mut fitted: Option<Option<RequestBody>> = None;
@@ -379,12 +384,28 @@ async fn forward(
     let mut i = 0;
     while i < max_attempts {
         let Some(mut candidate) = candidates.pop_front() else {
+            let ids: Vec<&str> = tried.iter().filter_map(Tried::endpoint).collect();
+            // Some were skipped at their limits: the plan went no further than
+            // `max_attempts` candidates, so the rest of the profiles are asked for now.
+            if !replanned && tried.iter().any(|t| matches!(t, Tried::Limited { .. })) {
+                replanned = true;
+                let more = router.plan(
+                    table,
+                    meta.session.as_deref(),
+                    meta.model.as_deref(),
+                    table.all.len(),
+                );
+                candidates.extend(
+                    more.into_iter()
+                        .filter(|c| can_serve(c) && !ids.contains(&c.upstream.id.as_str())),
+                );
+                continue;
+            }
             // The regular candidates are used up: the open endpoints are the last resort.
             if resorted {
                 break;
             }
             resorted = true;
-            let ids: Vec<&str> = tried.iter().filter_map(Tried::endpoint).collect();
             let resorts = router.last_resorts(table, &ids, Instant::now());
             candidates.extend(resorts.into_iter().filter(can_serve));
             continue;
@@ -395,6 +416,21 @@ async fn forward(
             // Answered here, at once: nothing is sent, so nothing waits or spends budget.
             return openai::count_tokens(body.as_ref(), &candidate.upstream.id, i + 1);
         }
+        let reservation = if limited_path {
+            match candidate.upstream.admit(|| estimate) {
+                Ok(r) => r,
+                Err(held) => {
+                    tracing::debug!(endpoint = %candidate.upstream.id, "limited, skipped: {}", held.reason);
+                    tried.push(Tried::Limited {
+                        endpoint: candidate.upstream.id.clone(),
+                        held,
+                    });
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
         // A `retry-after` that ends past the deadline is not waited for: the others first.
         if candidate.not_before.is_some_and(|at| at > deadline) {
             candidate.not_before = None;
@@ -435,7 +471,16 @@ async fn forward(
         // again meanwhile (a 401 of an old key must not reject the new one).
         let key = u.key.current();
         match attempt(
-            proxy, client, table, parts, this_body, meta, &candidate, i, &key,
+            proxy,
+            client,
+            table,
+            parts,
+            this_body,
+            meta,
+            &candidate,
+            i,
+            &key,
+            reservation,
         )
         .await
         {
@@ -483,8 +528,12 @@ async fn forward(
         .count();
     // Counted as answered: the error that went back, from whom.
     let answered_by = last_response.as_ref().map(|r| r.endpoint.clone());
+    let only_limited = attempts == 0
+        && last_response.is_none()
+        && tried.iter().any(|t| matches!(t, Tried::Limited { .. }));
     let mut response = match last_response {
         Some(r) => pass_on(r, attempts),
+        None if only_limited => all_limited(&tried),
         None => all_failed(table, &tried, attempts),
     };
     if let Some(mut t) = meta.tally(proxy, attempts, None) {
@@ -496,7 +545,8 @@ async fn forward(
         );
         t.close(&endpoint, &profile, Default::default(), false);
     }
-    if let (true, Some(body)) = (enqueue, body) {
+    // Every endpoint at a limit: the client is told when to come back, nothing is queued.
+    if let (true, Some(body), false) = (enqueue, body, only_limited) {
         let error = tried
             .last()
             .map_or_else(|| "no endpoint available".to_owned(), Tried::to_string);
@@ -509,6 +559,11 @@ async fn forward(
 enum Tried {
     /// Sent, and failed before the commit point.
     Attempt { endpoint: String, reason: String },
+    /// Not sent: the endpoint is at a limit (not an attempt, not a failure).
+    Limited {
+        endpoint: String,
+        held: crate::upstream::limits::Held,
+    },
     /// Not sent: the request stopped trying.
     Skipped(Skip),
 }
@@ -523,7 +578,7 @@ enum Skip {
 impl Tried {
     fn endpoint(&self) -> Option<&str> {
         match self {
-            Tried::Attempt { endpoint, .. } => Some(endpoint),
+            Tried::Attempt { endpoint, .. } | Tried::Limited { endpoint, .. } => Some(endpoint),
             Tried::Skipped(_) => None,
         }
     }
@@ -533,6 +588,7 @@ impl std::fmt::Display for Tried {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Tried::Attempt { endpoint, reason } => write!(f, "{endpoint}: {reason}"),
+            Tried::Limited { endpoint, held } => write!(f, "{endpoint}: limited ({})", held.reason),
             Tried::Skipped(Skip::Deadline) => f.write_str("retry deadline passed"),
             Tried::Skipped(Skip::Budget) => f.write_str("retry budget exhausted"),
         }
@@ -628,6 +684,7 @@ async fn attempt(
     candidate: &Candidate,
     number: usize,
     key: &KeyState,
+    reservation: Option<crate::upstream::limits::Reservation>,
 ) -> Attempt {
     let u = &candidate.upstream;
     let Some(credential) = &key.credential else {
@@ -653,6 +710,7 @@ async fn attempt(
             number,
             credential,
             header_timeout,
+            reservation,
         )
         .await;
     }
@@ -695,6 +753,8 @@ async fn attempt(
     let (head, mut upstream_body) = response.into_parts();
     let status = head.status;
     let headers = head.headers;
+    // What the provider announces of its limits (the headers go on to the client as they are).
+    u.limiter.hear(&headers);
     if classify_status(status) == Verdict::Retry {
         let body = read_bounded(upstream_body, MAX_ERROR_BODY, Duration::from_secs(10)).await;
         return Attempt::Failed {
@@ -786,6 +846,7 @@ async fn attempt(
         t.status = status.as_u16();
         body = body.tally(t);
     }
+    body = body.reserve(reservation);
     if let Some(chunk) = then {
         body = body.then(chunk);
     }
@@ -1058,6 +1119,41 @@ fn all_failed(table: &RouteTable, tried: &[Tried], attempts: usize) -> Response<
         .insert(http::header::RETRY_AFTER, HeaderValue::from(soonest));
     r.headers_mut()
         .insert(&X_QCC_ATTEMPTS, HeaderValue::from(attempts));
+    r
+}
+
+/// Every candidate was at a limit (none was sent to): 429 `rate_limit_error`, with a
+/// `retry-after` for the soonest reset (whole seconds, at least 1).
+fn all_limited(tried: &[Tried]) -> Response<ProxyBody> {
+    let now = crate::upstream::limits::unix_ms();
+    let held: Vec<_> = tried
+        .iter()
+        .filter_map(|t| match t {
+            Tried::Limited { endpoint, held } => Some((endpoint, held)),
+            _ => None,
+        })
+        .collect();
+    let soonest = held
+        .iter()
+        .map(|(_, h)| h.secs_left(now))
+        .min()
+        .unwrap_or(1);
+    let list: Vec<String> = held
+        .iter()
+        .map(|(e, h)| format!("{e}: {}", h.reason))
+        .collect();
+    let mut r = error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_error",
+        &format!(
+            "qcc: every endpoint is at a limit ({}); the soonest resets in {soonest} s",
+            list.join("; ")
+        ),
+    );
+    r.headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from(soonest));
+    r.headers_mut()
+        .insert(&X_QCC_ATTEMPTS, HeaderValue::from(0));
     r
 }
 
