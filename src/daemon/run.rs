@@ -228,6 +228,16 @@ fn run_inner(
             e => DaemonError::Config(e.to_string()),
         })?,
     );
+    // A month's (and a day's) budget survives restarts: the spend so far, from the files.
+    let spent = crate::usage::spend_by_endpoint(paths.usage_dir(), chrono::Utc::now().date_naive());
+    let now_ms = crate::upstream::limits::unix_ms();
+    for (endpoint, (day, month)) in spent {
+        proxy
+            .router
+            .registry()
+            .limiter(&endpoint)
+            .restore_spend(day, month, now_ms);
+    }
     match crate::health::persist::restore(&proxy, &prepared.store) {
         Ok(0) => {}
         Ok(n) => tracing::info!("health figures of {n} endpoints carried on from health.json"),
@@ -322,6 +332,29 @@ async fn serve(
             metrics
                 .metrics()
                 .record_answer(endpoint, &a.profile, &a.model, outcome, &a.tokens, cost);
+            // The endpoint's day and month spend, against its budgets.
+            if let Some(usd) = cost.filter(|_| a.endpoint != "-") {
+                metrics
+                    .router
+                    .registry()
+                    .limiter(&a.endpoint)
+                    .add_spend(usd, crate::upstream::limits::unix_ms());
+            }
+            // And to the counts shared with other daemons (docs/team.md), for an endpoint
+            // whose limits count tokens or spend.
+            if metrics.shared.enabled() && a.endpoint != "-" {
+                let counts = metrics.routes().all.iter().any(|u| {
+                    u.id == a.endpoint
+                        && u.limits
+                            .as_ref()
+                            .is_some_and(|l| crate::shared::Limits::from(l).counts_usage())
+                });
+                if counts {
+                    let (shared, id) = (metrics.shared.clone(), a.endpoint.clone());
+                    let (tokens, usd) = (a.tokens.total(), cost.unwrap_or(0.0));
+                    tokio::spawn(async move { shared.add_usage(&id, tokens, usd).await });
+                }
+            }
         },
     ));
     tokio::spawn(crate::health::persist::run(

@@ -369,6 +369,11 @@ async fn forward(
         );
     }
     let mut candidates: std::collections::VecDeque<Candidate> = planned.into();
+    // Limits count Messages requests (what spends tokens and money): an endpoint at one is
+    // skipped — not an attempt, not a failure, no retry budget spent.
+    let limited_path = parts.method == Method::POST && parts.uri.path() == "/v1/messages";
+    let estimate = (body.len() / 4).max(1) as u64;
+    let mut replanned = false;
     // What an Anthropic attempt is sent: the body without what translated turns left
     // behind, decided once per request (`None` until the first Anthropic attempt).
     let mut fitted: Option<Option<RequestBody>> = None;
@@ -379,12 +384,28 @@ async fn forward(
     let mut i = 0;
     while i < max_attempts {
         let Some(mut candidate) = candidates.pop_front() else {
+            let ids: Vec<&str> = tried.iter().filter_map(Tried::endpoint).collect();
+            // Some were skipped at their limits: the plan went no further than
+            // `max_attempts` candidates, so the rest of the profiles are asked for now.
+            if !replanned && tried.iter().any(|t| matches!(t, Tried::Limited { .. })) {
+                replanned = true;
+                let more = router.plan(
+                    table,
+                    meta.session.as_deref(),
+                    meta.model.as_deref(),
+                    table.all.len(),
+                );
+                candidates.extend(
+                    more.into_iter()
+                        .filter(|c| can_serve(c) && !ids.contains(&c.upstream.id.as_str())),
+                );
+                continue;
+            }
             // The regular candidates are used up: the open endpoints are the last resort.
             if resorted {
                 break;
             }
             resorted = true;
-            let ids: Vec<&str> = tried.iter().filter_map(Tried::endpoint).collect();
             let resorts = router.last_resorts(table, &ids, Instant::now());
             candidates.extend(resorts.into_iter().filter(can_serve));
             continue;
@@ -395,6 +416,21 @@ async fn forward(
             // Answered here, at once: nothing is sent, so nothing waits or spends budget.
             return openai::count_tokens(body.as_ref(), &candidate.upstream.id, i + 1);
         }
+        let reservation = if limited_path {
+            match candidate.upstream.admit(|| estimate) {
+                Ok(r) => r,
+                Err(held) => {
+                    tracing::debug!(endpoint = %candidate.upstream.id, "limited, skipped: {}", held.reason);
+                    tried.push(Tried::Limited {
+                        endpoint: candidate.upstream.id.clone(),
+                        held,
+                    });
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
         // A `retry-after` that ends past the deadline is not waited for: the others first.
         if candidate.not_before.is_some_and(|at| at > deadline) {
             candidate.not_before = None;
@@ -406,7 +442,11 @@ async fn forward(
         // The state shared with other daemons (docs/team.md): a limit reached across them,
         // or a breaker another one opened, skips the candidate (not an attempt). No answer
         // in time: this daemon's own decision stands.
-        if let Some(skip) = shared_admission(proxy, &candidate).await {
+        let counted = limited_path.then_some(estimate);
+        if let Some(skip) = shared_admission(proxy, &candidate, counted).await {
+            if let Some(r) = reservation {
+                r.cancel();
+            }
             tried.push(skip);
             continue;
         }
@@ -442,7 +482,16 @@ async fn forward(
         // again meanwhile (a 401 of an old key must not reject the new one).
         let key = u.key.current();
         match attempt(
-            proxy, client, table, parts, this_body, meta, &candidate, i, &key,
+            proxy,
+            client,
+            table,
+            parts,
+            this_body,
+            meta,
+            &candidate,
+            i,
+            &key,
+            reservation,
         )
         .await
         {
@@ -490,8 +539,12 @@ async fn forward(
         .count();
     // Counted as answered: the error that went back, from whom.
     let answered_by = last_response.as_ref().map(|r| r.endpoint.clone());
+    let only_limited = attempts == 0
+        && last_response.is_none()
+        && tried.iter().any(|t| matches!(t, Tried::Limited { .. }));
     let mut response = match last_response {
         Some(r) => pass_on(r, attempts),
+        None if only_limited => all_limited(&tried),
         None => all_failed(table, &tried, attempts),
     };
     if let Some(mut t) = meta.tally(proxy, attempts, None) {
@@ -503,7 +556,8 @@ async fn forward(
         );
         t.close(&endpoint, &profile, Default::default(), false);
     }
-    if let (true, Some(body)) = (enqueue, body) {
+    // Every endpoint at a limit: the client is told when to come back, nothing is queued.
+    if let (true, Some(body), false) = (enqueue, body, only_limited) {
         let error = tried
             .last()
             .map_or_else(|| "no endpoint available".to_owned(), Tried::to_string);
@@ -516,32 +570,49 @@ async fn forward(
 enum Tried {
     /// Sent, and failed before the commit point.
     Attempt { endpoint: String, reason: String },
-    /// Not sent: the request stopped trying.
-    Skipped(Skip),
-    /// Not sent: a limit shared with other daemons is reached (`wait`: until it frees).
+    /// Not sent: the endpoint is at a limit (not an attempt, not a failure).
     Limited {
         endpoint: String,
-        reason: String,
-        wait: Duration,
+        held: crate::upstream::limits::Held,
     },
+    /// Not sent: the request stopped trying.
+    Skipped(Skip),
     /// Not sent: another daemon opened its breaker (it is opened here too).
     OpenElsewhere { endpoint: String, reason: String },
 }
 
 /// Ask the shared state about sending to `candidate` (counted when it may go): `Some`
-/// when it is skipped. A last resort is sent whatever another daemon's breaker says, as
-/// one opened here would be; a limit holds for it too.
-async fn shared_admission(proxy: &Proxy, candidate: &Candidate) -> Option<Tried> {
+/// when it is skipped. `counted`: a request the limits count (a Messages request), of
+/// about that many tokens; others only hear of a breaker another daemon opened. A last
+/// resort is sent whatever another daemon's breaker says, as one opened here would be; a
+/// limit holds for it too. An endpoint found at a shared limit is held here as well until
+/// it frees (`limited`; not asked again meanwhile).
+async fn shared_admission(
+    proxy: &Proxy,
+    candidate: &Candidate,
+    counted: Option<u64>,
+) -> Option<Tried> {
     let u = &candidate.upstream;
-    let limits = crate::shared::Limits::default();
-    match proxy.shared.admit(&u.id, &limits, 0).await? {
+    let limits = match (counted, &u.limits) {
+        (Some(_), Some(l)) => crate::shared::Limits::from(l),
+        _ => crate::shared::Limits::default(),
+    };
+    match proxy
+        .shared
+        .admit(&u.id, &limits, counted.unwrap_or(0))
+        .await?
+    {
         crate::shared::Verdict::Go => None,
         crate::shared::Verdict::Limited { reason, wait } => {
             tracing::debug!(endpoint = %u.id, "limited across the daemons, skipped: {reason}");
+            let held = crate::upstream::limits::Held {
+                until_ms: crate::upstream::limits::unix_ms() + wait.as_millis() as u64,
+                reason: format!("{reason}, across the daemons sharing it"),
+            };
+            u.limiter.hold_shared(held.until_ms, held.reason.clone());
             Some(Tried::Limited {
                 endpoint: u.id.clone(),
-                reason,
-                wait,
+                held,
             })
         }
         crate::shared::Verdict::Open { .. } if candidate.last_resort => None,
@@ -589,11 +660,9 @@ impl std::fmt::Display for Tried {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Tried::Attempt { endpoint, reason } => write!(f, "{endpoint}: {reason}"),
+            Tried::Limited { endpoint, held } => write!(f, "{endpoint}: limited ({})", held.reason),
             Tried::Skipped(Skip::Deadline) => f.write_str("retry deadline passed"),
             Tried::Skipped(Skip::Budget) => f.write_str("retry budget exhausted"),
-            Tried::Limited {
-                endpoint, reason, ..
-            } => write!(f, "{endpoint}: limited across the daemons ({reason})"),
             Tried::OpenElsewhere { endpoint, reason } => write!(f, "{endpoint}: {reason}"),
         }
     }
@@ -688,6 +757,7 @@ async fn attempt(
     candidate: &Candidate,
     number: usize,
     key: &KeyState,
+    reservation: Option<crate::upstream::limits::Reservation>,
 ) -> Attempt {
     let u = &candidate.upstream;
     let Some(credential) = &key.credential else {
@@ -713,6 +783,7 @@ async fn attempt(
             number,
             credential,
             header_timeout,
+            reservation,
         )
         .await;
     }
@@ -755,6 +826,8 @@ async fn attempt(
     let (head, mut upstream_body) = response.into_parts();
     let status = head.status;
     let headers = head.headers;
+    // What the provider announces of its limits (the headers go on to the client as they are).
+    u.limiter.hear(&headers);
     if classify_status(status) == Verdict::Retry {
         let body = read_bounded(upstream_body, MAX_ERROR_BODY, Duration::from_secs(10)).await;
         return Attempt::Failed {
@@ -846,6 +919,7 @@ async fn attempt(
         t.status = status.as_u16();
         body = body.tally(t);
     }
+    body = body.reserve(reservation);
     if let Some(chunk) = then {
         body = body.then(chunk);
     }
@@ -1092,17 +1166,6 @@ fn pass_on(r: Buffered, attempts: usize) -> Response<ProxyBody> {
 /// No attempt got an upstream response to pass on: 503, `retry-after` from the soonest
 /// cooldown (1–60 s), and what happened to each endpoint.
 fn all_failed(table: &RouteTable, tried: &[Tried], attempts: usize) -> Response<ProxyBody> {
-    if attempts == 0
-        && let Some(wait) = tried
-            .iter()
-            .filter_map(|t| match t {
-                Tried::Limited { wait, .. } => Some(*wait),
-                _ => None,
-            })
-            .min()
-    {
-        return limited(tried, wait);
-    }
     let now = Instant::now();
     let soonest = table
         .all
@@ -1132,18 +1195,36 @@ fn all_failed(table: &RouteTable, tried: &[Tried], attempts: usize) -> Response<
     r
 }
 
-/// Nothing was sent because limits shared with other daemons are reached: 429, with a
-/// `retry-after` for when the soonest one frees (1–60 s).
-fn limited(tried: &[Tried], wait: Duration) -> Response<ProxyBody> {
-    let list: Vec<String> = tried.iter().map(Tried::to_string).collect();
+/// Every candidate was at a limit (none was sent to): 429 `rate_limit_error`, with a
+/// `retry-after` for the soonest reset (whole seconds, at least 1).
+fn all_limited(tried: &[Tried]) -> Response<ProxyBody> {
+    let now = crate::upstream::limits::unix_ms();
+    let held: Vec<_> = tried
+        .iter()
+        .filter_map(|t| match t {
+            Tried::Limited { endpoint, held } => Some((endpoint, held)),
+            _ => None,
+        })
+        .collect();
+    let soonest = held
+        .iter()
+        .map(|(_, h)| h.secs_left(now))
+        .min()
+        .unwrap_or(1);
+    let list: Vec<String> = held
+        .iter()
+        .map(|(e, h)| format!("{e}: {}", h.reason))
+        .collect();
     let mut r = error_response(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limit_error",
-        &format!("qcc: every endpoint is at its limit ({})", list.join("; ")),
+        &format!(
+            "qcc: every endpoint is at a limit ({}); the soonest resets in {soonest} s",
+            list.join("; ")
+        ),
     );
-    let secs = (wait.as_secs_f64().ceil() as u64).clamp(1, 60);
     r.headers_mut()
-        .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+        .insert(http::header::RETRY_AFTER, HeaderValue::from(soonest));
     r.headers_mut()
         .insert(&X_QCC_ATTEMPTS, HeaderValue::from(0));
     r

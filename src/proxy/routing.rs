@@ -228,6 +228,7 @@ impl RouteTable {
         BreakerPolicy {
             threshold: self.policy.failure_threshold,
             cooldown: Duration::from_secs(self.policy.cooldown_secs),
+            billing_hold: Duration::from_secs(self.policy.billing_hold_secs),
         }
     }
 
@@ -720,7 +721,7 @@ mod tests {
         );
         assert_eq!(ids(&r.last_resorts(&t, &["a2"], now)), ["a1", "b1"]);
         // Billing holds and rejected keys are never a last resort.
-        open(&t, "a1", Failure::Billing("HTTP 402".into()), now);
+        open(&t, "a1", Failure::Billing("HTTP 402".into(), None), now);
         open(&t, "b1", Failure::Credential("HTTP 401".into()), now);
         assert!(r.last_resorts(&t, &["a2"], now).is_empty());
     }

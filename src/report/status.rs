@@ -134,7 +134,7 @@ pub struct EndpointIdentity {
     pub url: String,
     pub enabled: bool,
     /// The one state word: `healthy`, `degraded`, `open`, `half-open`, `recovering`,
-    /// `disabled`, `rejected` or `billing` (docs/behavior.md §6).
+    /// `disabled`, `rejected`, `billing` or `limited` (docs/behavior.md §6).
     pub state: EndpointState,
     /// `closed`, `open`, `half-open`, or `disabled`.
     pub breaker: BreakerState,
@@ -148,6 +148,9 @@ pub struct EndpointIdentity {
     /// The weight the `weighted` strategy uses (differs with `health.weight_adjust`).
     #[serde(default)]
     pub effective_weight: u32,
+    /// While `limited`: when the limit resets (the reason is in `unavailable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limited_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One endpoint in `proxy status`.

@@ -54,6 +54,19 @@ impl Limits {
     }
 }
 
+impl From<&crate::state::limits::Limits> for Limits {
+    fn from(l: &crate::state::limits::Limits) -> Self {
+        let micros = |usd: Option<f64>| usd.map(|v| (v.max(0.0) * 1_000_000.0).round() as u64);
+        Self {
+            rpm: l.rpm,
+            tpm: l.tpm,
+            tokens_per_day: l.tokens_per_day,
+            budget_day_micros: micros(l.budget_day_usd),
+            budget_month_micros: micros(l.budget_month_usd),
+        }
+    }
+}
+
 /// The UTC day (`YYYY-MM-DD`) and month (`YYYY-MM`) of unix ms `now`, and the ms left in
 /// each (the keys of the day and month counts, and how long a limit of theirs holds).
 fn calendar(now_ms: u64) -> (String, String, u64, u64) {

@@ -8,6 +8,7 @@
 pub mod claude;
 pub mod health;
 pub mod keyref;
+pub mod limits;
 pub mod model;
 pub mod models;
 pub mod paths;

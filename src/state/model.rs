@@ -364,6 +364,12 @@ pub struct Endpoint {
     /// The model health probes ask this endpoint (else `health.probe_model`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe_model: Option<String>,
+    /// Local limits: past one the endpoint is `limited` (skipped, not failed).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::state::limits::Limits::is_empty"
+    )]
+    pub limits: crate::state::limits::Limits,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -559,6 +565,9 @@ pub struct Policy {
     pub cooldown_secs: u64,
     /// How long a recovered higher tier must stay healthy before traffic moves back.
     pub recovery_hold_secs: u64,
+    /// How long a billing answer (402, a spend-limit 429) holds an endpoint when it names no
+    /// day or month boundary (`qcc endpoint enable` ends the hold at once).
+    pub billing_hold_secs: u64,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -571,6 +580,7 @@ impl Default for Policy {
             failure_threshold: 3,
             cooldown_secs: 30,
             recovery_hold_secs: 300,
+            billing_hold_secs: 3600,
             extra: Map::new(),
         }
     }
@@ -1293,6 +1303,7 @@ impl Config {
             kind: new.kind,
             chat_path,
             probe_model: None,
+            limits: Default::default(),
             extra: Map::new(),
         });
         Ok(endpoints.last().expect("just pushed"))

@@ -90,6 +90,11 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
                 problem: err.to_string(),
                 hint: Some(err.hint().to_owned()),
             })?;
+            e.limits.check().map_err(|err| Invalid {
+                place: format!("{place}.limits"),
+                problem: err.to_string(),
+                hint: Some(err.hint()),
+            })?;
             match (&e.key_ref, e.key.expose().trim().is_empty()) {
                 (None, true) => {
                     return Err(invalid(
@@ -293,6 +298,24 @@ mod tests {
         let mut v = good();
         v["profiles"][0]["endpoints"][1]["key"] = "sk-2".into();
         assert!(validate(&config(v)).unwrap_err().problem.contains("both"));
+        let mut v = good();
+        v["profiles"][0]["endpoints"][0]["limits"] = serde_json::json!({"rpm": 0});
+        assert_eq!(
+            validate(&config(v)).unwrap_err().place,
+            "profiles[0].endpoints[0].limits"
+        );
+        let mut v = good();
+        v["profiles"][0]["endpoints"][0]["limits"] = serde_json::json!({"budget_day_usd": -2.0});
+        assert!(
+            validate(&config(v))
+                .unwrap_err()
+                .problem
+                .contains("positive")
+        );
+        let mut v = good();
+        v["profiles"][0]["endpoints"][0]["limits"] =
+            serde_json::json!({"rpm": 5, "budget_month_usd": 20.5});
+        validate(&config(v)).unwrap();
         let mut v = good();
         v["tiers"]["secondary"] = serde_json::json!(["work"]);
         assert!(validate(&config(v)).unwrap_err().problem.contains("twice"));

@@ -22,6 +22,7 @@ mod health;
 mod import;
 mod interactive;
 mod key_refs;
+mod limits;
 mod logs_location;
 mod metrics;
 mod openai;

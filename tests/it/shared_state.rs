@@ -357,3 +357,66 @@ fn every_shared_limit_counts_across_two_links() {
         assert!(ttl > 0, "{k} has no expiry ({ttl})");
     }
 }
+
+/// `--rpm 10` on X, two daemons, 20 requests alternated between them: sharing one Redis,
+/// exactly 10 reach X in the minute and the rest go to the fallback Y (a 429 once Y is
+/// gone too); each counting alone, X gets all 20 (10 from each).
+#[test]
+fn an_rpm_limit_holds_across_two_daemons_sharing_redis_and_not_without() {
+    let Some(bin) = redis::or_skip() else { return };
+    let redis = RedisServer::start(bin);
+    let rt = runtime();
+    for url in [redis.url(), "none".to_owned()] {
+        let shared = url != "none";
+        let t = team(&url, |env, x| {
+            env.ok(&["endpoint", "edit", "work", x, "--rpm", "10"]);
+        });
+        let a = t.a.start_proxy();
+        let b = t.b.start_proxy();
+        if shared {
+            wait_shared(&t.a, "connected");
+            wait_shared(&t.b, "connected");
+        } else {
+            assert_eq!(t.a.proxy_status()["shared_state"], "off");
+        }
+        for i in 0..20 {
+            let base = if i % 2 == 0 { &a.base_url } else { &b.base_url };
+            let r = one(&rt, base);
+            assert_eq!(r.status, 200, "request {i}: {r:?}");
+            assert_eq!(
+                r.attempts,
+                Some(1),
+                "a limited endpoint is no attempt: {r:?}"
+            );
+        }
+        let (x, y) = (t.x.request_count(), t.y.request_count());
+        if shared {
+            assert_eq!((x, y), (10, 10), "one limit for both daemons");
+            // Each daemon shows X limited, the limit reached across the daemons.
+            for env in [&t.a, &t.b] {
+                let s = env.endpoint_status(&t.x_id);
+                assert_eq!(s["state"], "limited", "{s}");
+            }
+            // Without the fallback: a 429 that says when to come back, nothing sent to X.
+            for env in [&t.a, &t.b] {
+                env.ok(&["endpoint", "disable", "work", &t.y_id]);
+            }
+            for env in [&t.a, &t.b] {
+                env.wait_status(Duration::from_secs(10), "Y disabled", |s| {
+                    s["endpoints"][1]["state"] == "disabled"
+                });
+            }
+            for base in [&a.base_url, &b.base_url] {
+                let r = one(&rt, base);
+                assert_eq!(r.status, 429, "{r:?}");
+                let secs: u64 = r.retry_after.as_deref().unwrap().parse().unwrap();
+                assert!((1..=60).contains(&secs), "{r:?}");
+                assert!(r.body.contains("rate_limit_error"), "{}", r.body);
+            }
+            assert_eq!(t.x.request_count(), 10);
+        } else {
+            assert_eq!((x, y), (20, 0), "each daemon counts its own 10");
+        }
+        drop((a, b));
+    }
+}
