@@ -439,11 +439,10 @@ async fn forward(
                 continue;
             }
         }
-        // The state shared with other daemons (docs/team.md): a limit reached across them,
-        // or a breaker another one opened, skips the candidate (not an attempt). No answer
-        // in time: this daemon's own decision stands.
-        let counted = limited_path.then_some(estimate);
-        if let Some(skip) = shared_admission(proxy, &candidate, counted).await {
+        // The state shared with other daemons (docs/team.md), for a Messages request: a
+        // limit reached across them, or a breaker another one opened, skips the candidate
+        // (not an attempt). No answer in time: this daemon's own decision stands.
+        if limited_path && let Some(skip) = shared_admission(proxy, &candidate, estimate).await {
             if let Some(r) = reservation {
                 r.cancel();
             }
@@ -582,26 +581,18 @@ enum Tried {
 }
 
 /// Ask the shared state about sending to `candidate` (counted when it may go): `Some`
-/// when it is skipped. `counted`: a request the limits count (a Messages request), of
-/// about that many tokens; others only hear of a breaker another daemon opened. A last
+/// when it is skipped; the request is of about `estimate` tokens. A last
 /// resort is sent whatever another daemon's breaker says, as one opened here would be; a
 /// limit holds for it too. An endpoint found at a shared limit is held here as well until
 /// it frees (`limited`; not asked again meanwhile).
-async fn shared_admission(
-    proxy: &Proxy,
-    candidate: &Candidate,
-    counted: Option<u64>,
-) -> Option<Tried> {
+async fn shared_admission(proxy: &Proxy, candidate: &Candidate, estimate: u64) -> Option<Tried> {
     let u = &candidate.upstream;
-    let limits = match (counted, &u.limits) {
-        (Some(_), Some(l)) => crate::shared::Limits::from(l),
-        _ => crate::shared::Limits::default(),
-    };
-    match proxy
-        .shared
-        .admit(&u.id, &limits, counted.unwrap_or(0))
-        .await?
-    {
+    let limits = u
+        .limits
+        .as_ref()
+        .map(crate::shared::Limits::from)
+        .unwrap_or_default();
+    match proxy.shared.admit(&u.id, &limits, estimate).await? {
         crate::shared::Verdict::Go => None,
         crate::shared::Verdict::Limited { reason, wait } => {
             tracing::debug!(endpoint = %u.id, "limited across the daemons, skipped: {reason}");

@@ -296,6 +296,11 @@ impl Shared {
     }
 
     fn connect(url: &str) -> redis::RedisResult<ConnectionManager> {
+        if url.starts_with("rediss:") {
+            // The TLS of `rediss://` asks rustls for the process's provider: ring, as for
+            // the upstream client.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_number_of_retries(1)

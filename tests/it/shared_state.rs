@@ -420,3 +420,30 @@ fn an_rpm_limit_holds_across_two_daemons_sharing_redis_and_not_without() {
         drop((a, b));
     }
 }
+
+/// `rediss://` (TLS) to a port nobody answers on: the link is degraded, nothing panics.
+#[test]
+fn a_tls_url_to_nowhere_is_degraded() {
+    let rt = runtime();
+    rt.block_on(async {
+        let dead = crate::failover::closed_port_url().replace("http://", "rediss://");
+        let settings = qcc::state::model::ProxySettings {
+            shared_state: Some(format!("{dead}/0")),
+            ..Default::default()
+        };
+        let s = qcc::shared::Shared::default();
+        s.start(None, &settings);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while s.status().state == "degraded: connecting" {
+            assert!(Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            s.status().state.starts_with("degraded: "),
+            "{:?}",
+            s.status()
+        );
+        let none = s.admit("e1", &qcc::shared::Limits::default(), 1).await;
+        assert_eq!(none, None, "no answer: the local decision holds");
+    });
+}
