@@ -18,7 +18,10 @@
 //!    model is routed to, a recovery trial, the serving profile by stickiness and
 //!    strategy, then the next tiers, then open endpoints as the last resort).
 //! 5. Each candidate in turn, within `max_attempts`, the retry deadline and the retry
-//!    budget (a last resort whose `retry-after` ends soon is waited for): send with the
+//!    budget (a last resort whose `retry-after` ends soon is waited for). A Messages
+//!    request skips a candidate at one of its limits (`limited`: not an attempt, not a
+//!    failure, no budget spent; every candidate limited → 429 `rate_limit_error` with
+//!    `retry-after`). Send with the
 //!    client's headers minus its credentials plus the endpoint's. A failure on a reused
 //!    pooled connection before any response byte is sent once more on a fresh connection
 //!    to the same endpoint (not a failure, not a failover). A connect error, a timeout

@@ -41,18 +41,16 @@ fn is_spend_limit(body: &[u8]) -> bool {
     .any(|needle| text.contains(needle))
 }
 
-/// How long a billing answer holds the endpoint, when it names the end: its `retry-after`,
-/// the subscription's `anthropic-ratelimit-unified-reset`, or a month or day limit in its
-/// text (held until the next UTC month or day). `None`: the policy's billing hold.
+/// How long a billing answer holds the endpoint, when it names the end: the subscription's
+/// `anthropic-ratelimit-unified-reset`, or a month or day limit in its text (held until the
+/// next UTC month or day). `None`: the policy's billing hold. A `retry-after` is not taken:
+/// on a spend limit it is the rate limiter's, not when the money is back.
 pub fn billing_boundary(
     headers: &HeaderMap,
     body: &[u8],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<Duration> {
     use chrono::{Datelike, NaiveDate};
-    if let Some(d) = retry_after(headers) {
-        return Some(d);
-    }
     let now_s = now.timestamp();
     if let Some(reset) = headers
         .get("anthropic-ratelimit-unified-reset")
@@ -239,7 +237,7 @@ mod tests {
                 &ra,
                 br#"{"error":{"message":"You have reached your specified API usage limits"}}"#
             ),
-            Failure::Billing(_, Some(_))
+            Failure::Billing(_, None)
         ));
         assert!(matches!(
             failure_for(s(529), &none, b""),
@@ -266,7 +264,8 @@ mod tests {
         h.insert("retry-after", "90".parse().unwrap());
         assert_eq!(
             billing_boundary(&h, b"monthly", now),
-            Some(Duration::from_secs(90))
+            Some(Duration::from_secs(30 * 3600)),
+            "not the retry-after"
         );
         let mut h = HeaderMap::new();
         let reset = (now.timestamp() + 7200).to_string();

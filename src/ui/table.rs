@@ -155,6 +155,13 @@ pub fn policy(p: &PolicyView) -> Table {
         "recovery-hold".to_owned(),
         format!("{} s", p.recovery_hold_secs),
     ]);
+    t.add_row(vec![
+        "billing-hold".to_owned(),
+        format!(
+            "{} s (unless the answer names its day or month)",
+            p.billing_hold_secs
+        ),
+    ]);
     t
 }
 

@@ -208,6 +208,7 @@ pub struct PolicyView {
     pub failure_threshold: u32,
     pub cooldown_secs: u64,
     pub recovery_hold_secs: u64,
+    pub billing_hold_secs: u64,
 }
 
 impl From<&Policy> for PolicyView {
@@ -218,6 +219,7 @@ impl From<&Policy> for PolicyView {
             failure_threshold: p.failure_threshold,
             cooldown_secs: p.cooldown_secs,
             recovery_hold_secs: p.recovery_hold_secs,
+            billing_hold_secs: p.billing_hold_secs,
         }
     }
 }

@@ -73,7 +73,7 @@ pub struct Args {
           add = clap_complete::ArgValueCompleter::new(complete::endpoint_ids))]
     pub only: Vec<String>,
     #[command(flatten)]
-    pub limits: LimitArgs,
+    pub limits: Box<LimitArgs>,
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {

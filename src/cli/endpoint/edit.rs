@@ -63,7 +63,7 @@ pub struct Args {
     #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
     pub report_upstream_model: Option<bool>,
     #[command(flatten)]
-    pub limits: LimitArgs,
+    pub limits: Box<LimitArgs>,
     /// Remove every limit (before the limit flags set any)
     #[arg(long)]
     pub clear_limits: bool,
