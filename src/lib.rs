@@ -28,6 +28,8 @@ pub mod proxy;
 pub mod queue;
 /// The typed views (status, health, replay summaries) every output serialises; data only.
 pub mod report;
+/// State shared by several daemons through Redis: limits' counters, breaker trips.
+pub mod shared;
 /// Server-sent events: framing, error events, usage read off a stream (a leaf module).
 pub mod sse;
 /// On-disk state: paths, the pure model, locked atomic storage.

@@ -87,6 +87,9 @@ pub struct GlobalArgs {
 }
 
 /// Command groups.
+// Parsed once per process: the size of the largest variant (`endpoint`'s many flags) costs
+// nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Manage profiles: named groups of endpoints

@@ -70,7 +70,26 @@ pub async fn handle(d: &Daemon, request: Request) -> Response {
         Request::Health => health(d),
         Request::ProbeNow { endpoint } => probe_now(d, endpoint).await,
         Request::QueueRetry { ids } => queue_retry(d, ids).await,
+        Request::Release { endpoint } => release(d, &endpoint),
     }
+}
+
+/// `qcc endpoint enable`: a billing hold ends, the provider's announced hold is forgotten.
+fn release(d: &Daemon, endpoint: &str) -> Response {
+    let table = d.proxy.router.table();
+    let Some(u) = table.all.iter().find(|u| u.id == endpoint) else {
+        return Response::Error {
+            message: format!("no endpoint {endpoint} in the running config"),
+        };
+    };
+    u.limiter.clear_announced();
+    let billing = u.breaker.release_billing();
+    if billing {
+        tracing::info!(endpoint = %u.id, "billing hold ended by hand (qcc endpoint enable)");
+        d.proxy.router.changed.notify_one();
+        d.proxy.router.evaluate(&table, std::time::Instant::now());
+    }
+    Response::Released { billing }
 }
 
 /// `qcc proxy status`: the same typed report `/_qcc/status` serves.

@@ -31,6 +31,11 @@ pub enum DaemonError {
     Config(String),
     #[error("invalid listen address '{0}'")]
     BadListen(String),
+    #[error("{var}: {source}")]
+    BadSharedUrl {
+        var: &'static str,
+        source: crate::state::shared::BadSharedUrl,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -63,6 +68,9 @@ impl DaemonError {
             DaemonError::Store(e) => e.hint(),
             DaemonError::Config(_) => Some("fix the config with `qcc profile` / `qcc endpoint`".into()),
             DaemonError::BadListen(_) => Some("use HOST:PORT, e.g. 127.0.0.1:7860".into()),
+            DaemonError::BadSharedUrl { .. } => {
+                Some(crate::state::shared::BadSharedUrl::hint().into())
+            }
             DaemonError::Bind { .. } => Some(
                 "stop whatever uses that port, or pick another with --listen 127.0.0.1:PORT".into(),
             ),

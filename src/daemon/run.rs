@@ -23,6 +23,7 @@ use crate::daemon::reload::Reloader;
 use crate::daemon::{DaemonError, ensure_private_dir, io_err, liveness, logfile, open_lock_file};
 use crate::proxy::Proxy;
 use crate::state::secret::Secret;
+use crate::state::shared::REDIS_URL_ENV;
 use crate::state::store::write_atomic;
 use crate::state::{Config, Paths, Store};
 
@@ -123,6 +124,8 @@ struct Prepared {
     local: SocketAddr,
     token: Option<Secret>,
     lock: File,
+    /// `QCC_REDIS_URL` (checked).
+    shared_env: Option<String>,
 }
 
 fn prepare(paths: &Paths, opts: &RunOptions) -> Result<Prepared, DaemonError> {
@@ -148,6 +151,17 @@ fn prepare(paths: &Paths, opts: &RunOptions) -> Result<Prepared, DaemonError> {
     if !addr.ip().is_loopback() && token.is_none() {
         return Err(DaemonError::NeedsToken(addr.to_string()));
     }
+    // The shared state's URL from the environment (it wins over the config's, which the
+    // routing snapshot checks): refused here, before anything is bound.
+    let shared_env = std::env::var(REDIS_URL_ENV).ok();
+    if let Some((url, crate::state::shared::Source::Env)) =
+        crate::state::shared::resolve(shared_env.as_deref(), None)
+    {
+        crate::state::shared::check_url(&url).map_err(|source| DaemonError::BadSharedUrl {
+            var: REDIS_URL_ENV,
+            source,
+        })?;
+    }
     let bind_err = |source| DaemonError::Bind {
         addr: addr.to_string(),
         source,
@@ -162,6 +176,7 @@ fn prepare(paths: &Paths, opts: &RunOptions) -> Result<Prepared, DaemonError> {
         local,
         token,
         lock,
+        shared_env,
     })
 }
 
@@ -203,8 +218,26 @@ fn run_inner(
                 Some(paths.usage_dir()),
             )),
         )
-        .map_err(|e| DaemonError::Config(e.to_string()))?,
+        .map_err(|e| match e {
+            crate::proxy::ProxyError::Route(crate::proxy::routing::RouteError::SharedState(
+                source,
+            )) => DaemonError::BadSharedUrl {
+                var: "proxy.shared_state",
+                source,
+            },
+            e => DaemonError::Config(e.to_string()),
+        })?,
     );
+    // A month's (and a day's) budget survives restarts: the spend so far, from the files.
+    let spent = crate::usage::spend_by_endpoint(paths.usage_dir(), chrono::Utc::now().date_naive());
+    let now_ms = crate::upstream::limits::unix_ms();
+    for (endpoint, (day, month)) in spent {
+        proxy
+            .router
+            .registry()
+            .limiter(&endpoint)
+            .restore_spend(day, month, now_ms);
+    }
     match crate::health::persist::restore(&proxy, &prepared.store) {
         Ok(0) => {}
         Ok(n) => tracing::info!("health figures of {n} endpoints carried on from health.json"),
@@ -233,8 +266,12 @@ async fn serve(
         listener,
         local,
         lock,
+        shared_env,
         ..
     } = prepared;
+    // The shared state links from now on (its tasks run on this runtime); an unreachable
+    // server is no startup error: the daemon serves on its own, `degraded`.
+    proxy.shared.start(shared_env, &proxy.routes().settings);
     let listener = TcpListener::from_std(listener).map_err(|source| DaemonError::Bind {
         addr: local.to_string(),
         source,
@@ -295,6 +332,29 @@ async fn serve(
             metrics
                 .metrics()
                 .record_answer(endpoint, &a.profile, &a.model, outcome, &a.tokens, cost);
+            // The endpoint's day and month spend, against its budgets.
+            if let Some(usd) = cost.filter(|_| a.endpoint != "-") {
+                metrics
+                    .router
+                    .registry()
+                    .limiter(&a.endpoint)
+                    .add_spend(usd, crate::upstream::limits::unix_ms());
+            }
+            // And to the counts shared with other daemons (docs/team.md), for an endpoint
+            // whose limits count tokens or spend.
+            if metrics.shared.enabled() && a.endpoint != "-" {
+                let counts = metrics.routes().all.iter().any(|u| {
+                    u.id == a.endpoint
+                        && u.limits
+                            .as_ref()
+                            .is_some_and(|l| crate::shared::Limits::from(l).counts_usage())
+                });
+                if counts {
+                    let (shared, id) = (metrics.shared.clone(), a.endpoint.clone());
+                    let (tokens, usd) = (a.tokens.total(), cost.unwrap_or(0.0));
+                    tokio::spawn(async move { shared.add_usage(&id, tokens, usd).await });
+                }
+            }
         },
     ));
     tokio::spawn(crate::health::persist::run(

@@ -115,6 +115,9 @@ impl Exchange {
             reply.model.clone_from(model);
         }
         reply.cache = ticket.cache;
+        if let Some(n) = ticket.input_tokens {
+            reply.input_tokens = n;
+        }
         reply
     }
 }

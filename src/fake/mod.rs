@@ -191,6 +191,17 @@ impl FakeUpstream {
         self.shared.update(|state| state.cache = cache);
     }
 
+    /// Headers every answer (success or error) carries from now on, e.g. a provider's
+    /// rate-limit headers; a name the fake sends itself is replaced. Empty: none.
+    pub fn set_extra_headers(&self, headers: Vec<(String, String)>) {
+        self.shared.update(|state| state.extra_headers = headers);
+    }
+
+    /// Input tokens answers report (`None`, the default: the request body's length / 4).
+    pub fn set_input_tokens(&self, tokens: Option<u64>) {
+        self.shared.update(|state| state.input_tokens = tokens);
+    }
+
     /// What OpenAI-mode replies carry besides the text (reasoning, tool calls, where the
     /// finish goes, cached tokens); the default is text only. Ignored in Anthropic mode.
     pub fn set_openai_reply(&self, reply: OpenAiReply) {
@@ -291,6 +302,10 @@ pub(crate) struct Ticket {
     pub protocol: Protocol,
     pub request_id: String,
     pub cache: CacheUsage,
+    /// Headers every answer carries besides its own ([`FakeUpstream::set_extra_headers`]).
+    pub extra_headers: Vec<(String, String)>,
+    /// Input tokens answers report instead of the body's length / 4.
+    pub input_tokens: Option<u64>,
 }
 
 /// State shared by the handle and the server thread; every change wakes `wait_until`.
@@ -311,6 +326,8 @@ struct State {
     reply_model: Option<String>,
     openai_reply: OpenAiReply,
     cache: CacheUsage,
+    extra_headers: Vec<(String, String)>,
+    input_tokens: Option<u64>,
     requests: Vec<Recorded>,
     stats: Stats,
     idle_close: Option<Duration>,
@@ -336,6 +353,8 @@ impl Shared {
             reply_model: None,
             openai_reply: OpenAiReply::default(),
             cache: CacheUsage::default(),
+            extra_headers: Vec::new(),
+            input_tokens: None,
             requests: Vec::new(),
             stats: Stats::default(),
             idle_close: None,
@@ -377,6 +396,8 @@ impl Shared {
                 protocol: self.protocol,
                 request_id: format!("req_{}_{seq}", self.id_name),
                 cache: state.cache,
+                extra_headers: state.extra_headers.clone(),
+                input_tokens: state.input_tokens,
             }
         })
     }

@@ -32,6 +32,19 @@ fn base(status: StatusCode, ticket: &Ticket, body: FakeBody) -> Response<FakeBod
         headers.insert(id_header, id);
     }
     headers.insert(remaining, HeaderValue::from_static("999"));
+    for (name, _) in &ticket.extra_headers {
+        if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+            headers.remove(name);
+        }
+    }
+    for (name, value) in &ticket.extra_headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.append(name, value);
+        }
+    }
     response
 }
 

@@ -124,6 +124,7 @@ pub fn offline_report(config: &Config, doc: &HealthDoc) -> HealthReport {
             consecutive_failures: snap.consecutive_failures,
             weight,
             effective_weight: snap.effective_weight.unwrap_or(weight),
+            limited_until: None,
         };
         let probe_model = e
             .probe_model

@@ -235,7 +235,7 @@ fn probe_failure(f: Failure) -> Failure {
     match f {
         Failure::Transient(r) => Failure::Transient(tag(r)),
         Failure::RetryAfter(d, r) => Failure::RetryAfter(d, tag(r)),
-        Failure::Billing(r) => Failure::Billing(tag(r)),
+        Failure::Billing(r, until) => Failure::Billing(tag(r), until),
         Failure::Credential(r) => Failure::Credential(tag(r)),
     }
 }

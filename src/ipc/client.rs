@@ -143,6 +143,17 @@ impl Client {
         }
     }
 
+    /// End an endpoint's billing hold (and its provider's announced hold); whether a billing
+    /// hold ended.
+    pub fn release(&mut self, endpoint: &str) -> Result<bool, IpcError> {
+        match self.call(&Request::Release {
+            endpoint: endpoint.to_owned(),
+        })? {
+            Response::Released { billing } => Ok(billing),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Ask the daemon to drain (up to `timeout_secs`) and exit; see [`Client::wait_closed`].
     pub fn stop(&mut self, timeout_secs: u64) -> Result<(), IpcError> {
         match self.call(&Request::Stop { timeout_secs })? {

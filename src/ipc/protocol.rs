@@ -56,6 +56,9 @@ pub enum Request {
     QueueRetry { ids: Option<Vec<String>> },
     /// Today's usage and the chart series (`proxy status`; what `/_qcc/usage` serves).
     Usage,
+    /// The user put an endpoint back (`qcc endpoint enable`): end its billing hold and
+    /// forget what its provider announced (an exact id).
+    Release { endpoint: String },
 }
 
 /// What the daemon answers.
@@ -77,6 +80,10 @@ pub enum Response {
     QueueRetried(RetrySummary),
     /// Today's usage and the chart series.
     Usage(Box<UsageSummary>),
+    /// `Release`: whether a billing hold ended.
+    Released {
+        billing: bool,
+    },
     Error {
         message: String,
     },

@@ -45,6 +45,8 @@ struct Completion {
     _in_flight: InFlight,
     /// The usage accounting hears of the answer, with its tokens.
     tally: Option<crate::usage::Tally>,
+    /// Tokens admitted at an estimate against the endpoint's limits, settled at the end.
+    reservation: Option<crate::upstream::limits::Reservation>,
 }
 
 /// An upstream response body (`B`: hyper's `Incoming`; tests use their own) on its way to
@@ -107,6 +109,7 @@ impl<B> Passthrough<B> {
                 policy,
                 _in_flight: in_flight,
                 tally: None,
+                reservation: None,
             }),
         }
     }
@@ -123,6 +126,25 @@ impl<B> Passthrough<B> {
         }
         if let Some(c) = &mut self.completion {
             c.tally = Some(tally);
+        }
+        self
+    }
+
+    /// Settle `reservation` with the answer's real tokens when it ends (a whole answer's
+    /// `usage` is then read as it passes). Called before [`then`](Self::then).
+    pub fn reserve(mut self, reservation: Option<crate::upstream::limits::Reservation>) -> Self {
+        let Some(r) = reservation else {
+            return self;
+        };
+        if self.sse.is_none() && self.whole.is_none() {
+            let mut whole = sse::WholeUsage::default();
+            if let Some(first) = &self.prefix {
+                whole.feed(first);
+            }
+            self.whole = Some(whole);
+        }
+        if let Some(c) = &mut self.completion {
+            c.reservation = Some(r);
         }
         self
     }
@@ -151,6 +173,14 @@ impl<B> Passthrough<B> {
     fn finish(&mut self, failure: Option<String>) {
         if let Some(c) = self.completion.take() {
             let u = &c.upstream;
+            let usage = || match (&self.sse, &self.whole) {
+                (Some(s), _) => s.usage(),
+                (None, Some(w)) => w.usage(),
+                (None, None) => sse::Usage::default(),
+            };
+            if let Some(r) = c.reservation {
+                r.settle(crate::state::usage::Tokens::from(usage()).total());
+            }
             if let Some(t) = c.tally {
                 let usage = match (&self.sse, self.whole.take()) {
                     (Some(s), _) => Reported::Tokens(s.usage().into()),

@@ -18,7 +18,10 @@
 //!    model is routed to, a recovery trial, the serving profile by stickiness and
 //!    strategy, then the next tiers, then open endpoints as the last resort).
 //! 5. Each candidate in turn, within `max_attempts`, the retry deadline and the retry
-//!    budget (a last resort whose `retry-after` ends soon is waited for): send with the
+//!    budget (a last resort whose `retry-after` ends soon is waited for). A Messages
+//!    request skips a candidate at one of its limits (`limited`: not an attempt, not a
+//!    failure, no budget spent; every candidate limited → 429 `rate_limit_error` with
+//!    `retry-after`). Send with the
 //!    client's headers minus its credentials plus the endpoint's. A failure on a reused
 //!    pooled connection before any response byte is sent once more on a fresh connection
 //!    to the same endpoint (not a failure, not a failover). A connect error, a timeout
@@ -376,6 +379,11 @@ async fn forward(
         );
     }
     let mut candidates: std::collections::VecDeque<Candidate> = planned.into();
+    // Limits count Messages requests (what spends tokens and money): an endpoint at one is
+    // skipped — not an attempt, not a failure, no retry budget spent.
+    let limited_path = parts.method == Method::POST && parts.uri.path() == "/v1/messages";
+    let estimate = (body.len() / 4).max(1) as u64;
+    let mut replanned = false;
     // What an Anthropic attempt is sent: the body without what translated turns left
     // behind, decided once per request (`None` until the first Anthropic attempt).
     let mut fitted: Option<Option<RequestBody>> = None;
@@ -386,12 +394,28 @@ async fn forward(
     let mut i = 0;
     while i < max_attempts {
         let Some(mut candidate) = candidates.pop_front() else {
+            let ids: Vec<&str> = tried.iter().filter_map(Tried::endpoint).collect();
+            // Some were skipped at their limits: the plan went no further than
+            // `max_attempts` candidates, so the rest of the profiles are asked for now.
+            if !replanned && tried.iter().any(|t| matches!(t, Tried::Limited { .. })) {
+                replanned = true;
+                let more = router.plan(
+                    table,
+                    meta.session.as_deref(),
+                    meta.model.as_deref(),
+                    table.all.len(),
+                );
+                candidates.extend(
+                    more.into_iter()
+                        .filter(|c| can_serve(c) && !ids.contains(&c.upstream.id.as_str())),
+                );
+                continue;
+            }
             // The regular candidates are used up: the open endpoints are the last resort.
             if resorted {
                 break;
             }
             resorted = true;
-            let ids: Vec<&str> = tried.iter().filter_map(Tried::endpoint).collect();
             let resorts = router.last_resorts(table, &ids, Instant::now());
             candidates.extend(resorts.into_iter().filter(can_serve));
             continue;
@@ -402,6 +426,21 @@ async fn forward(
             // Answered here, at once: nothing is sent, so nothing waits or spends budget.
             return openai::count_tokens(body.as_ref(), &candidate.upstream.id, i + 1);
         }
+        let reservation = if limited_path {
+            match candidate.upstream.admit(|| estimate) {
+                Ok(r) => r,
+                Err(held) => {
+                    tracing::debug!(endpoint = %candidate.upstream.id, "limited, skipped: {}", held.reason);
+                    tried.push(Tried::Limited {
+                        endpoint: candidate.upstream.id.clone(),
+                        held,
+                    });
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
         // A `retry-after` that ends past the deadline is not waited for: the others first.
         if candidate.not_before.is_some_and(|at| at > deadline) {
             candidate.not_before = None;
@@ -409,6 +448,16 @@ async fn forward(
                 candidates.push_back(candidate);
                 continue;
             }
+        }
+        // The state shared with other daemons (docs/team.md), for a Messages request: a
+        // limit reached across them, or a breaker another one opened, skips the candidate
+        // (not an attempt). No answer in time: this daemon's own decision stands.
+        if limited_path && let Some(skip) = shared_admission(proxy, &candidate, estimate).await {
+            if let Some(r) = reservation {
+                r.cancel();
+            }
+            tried.push(skip);
+            continue;
         }
         if i > 0 {
             if Instant::now() >= deadline {
@@ -442,7 +491,16 @@ async fn forward(
         // again meanwhile (a 401 of an old key must not reject the new one).
         let key = u.key.current();
         match attempt(
-            proxy, client, table, parts, this_body, meta, &candidate, i, &key,
+            proxy,
+            client,
+            table,
+            parts,
+            this_body,
+            meta,
+            &candidate,
+            i,
+            &key,
+            reservation,
         )
         .await
         {
@@ -490,8 +548,12 @@ async fn forward(
         .count();
     // Counted as answered: the error that went back, from whom.
     let answered_by = last_response.as_ref().map(|r| r.endpoint.clone());
+    let only_limited = attempts == 0
+        && last_response.is_none()
+        && tried.iter().any(|t| matches!(t, Tried::Limited { .. }));
     let mut response = match last_response {
         Some(r) => pass_on(r, attempts),
+        None if only_limited => all_limited(&tried),
         None => all_failed(table, &tried, attempts),
     };
     if let Some(mut t) = meta.tally(proxy, attempts, None) {
@@ -507,7 +569,8 @@ async fn forward(
         let none = crate::usage::Reported::Tokens(Default::default());
         t.close(&endpoint, &profile, none, false);
     }
-    if let (true, Some(body)) = (enqueue, body) {
+    // Every endpoint at a limit: the client is told when to come back, nothing is queued.
+    if let (true, Some(body), false) = (enqueue, body, only_limited) {
         let error = tried
             .last()
             .map_or_else(|| "no endpoint available".to_owned(), Tried::to_string);
@@ -520,8 +583,65 @@ async fn forward(
 enum Tried {
     /// Sent, and failed before the commit point.
     Attempt { endpoint: String, reason: String },
+    /// Not sent: the endpoint is at a limit (not an attempt, not a failure).
+    Limited {
+        endpoint: String,
+        held: crate::upstream::limits::Held,
+    },
     /// Not sent: the request stopped trying.
     Skipped(Skip),
+    /// Not sent: another daemon opened its breaker (it is opened here too).
+    OpenElsewhere { endpoint: String, reason: String },
+}
+
+/// Ask the shared state about sending to `candidate` (counted when it may go): `Some`
+/// when it is skipped; the request is of about `estimate` tokens. A last
+/// resort is sent whatever another daemon's breaker says, as one opened here would be; a
+/// limit holds for it too. An endpoint found at a shared limit is held here as well until
+/// it frees (`limited`; not asked again meanwhile).
+async fn shared_admission(proxy: &Proxy, candidate: &Candidate, estimate: u64) -> Option<Tried> {
+    let u = &candidate.upstream;
+    let limits = u
+        .limits
+        .as_ref()
+        .map(crate::shared::Limits::from)
+        .unwrap_or_default();
+    match proxy.shared.admit(&u.id, &limits, estimate).await? {
+        crate::shared::Verdict::Go => None,
+        crate::shared::Verdict::Limited { reason, wait } => {
+            tracing::debug!(endpoint = %u.id, "limited across the daemons, skipped: {reason}");
+            let held = crate::upstream::limits::Held {
+                until_ms: crate::upstream::limits::unix_ms() + wait.as_millis() as u64,
+                reason: format!("{reason}, across the daemons sharing it"),
+            };
+            u.limiter.hold_shared(held.until_ms, held.reason.clone());
+            Some(Tried::Limited {
+                endpoint: u.id.clone(),
+                held,
+            })
+        }
+        crate::shared::Verdict::Open { .. } if candidate.last_resort => None,
+        crate::shared::Verdict::Open {
+            left,
+            cause,
+            reason,
+        } => {
+            let now = Instant::now();
+            let cause = match cause {
+                crate::shared::TripCause::Failures => crate::upstream::breaker::Cause::Failures,
+                crate::shared::TripCause::RetryAfter => crate::upstream::breaker::Cause::RetryAfter,
+                crate::shared::TripCause::Billing => crate::upstream::breaker::Cause::Billing,
+            };
+            if u.breaker.open_shared(now + left, cause, &reason, now) {
+                tracing::info!(endpoint = %u.id, "breaker opened by another daemon for {} s: {reason}", left.as_secs());
+                proxy.router.changed.notify_one();
+            }
+            Some(Tried::OpenElsewhere {
+                endpoint: u.id.clone(),
+                reason: format!("breaker open on another daemon after {reason}"),
+            })
+        }
+    }
 }
 
 /// Why a request stopped trying before its candidates ran out.
@@ -532,10 +652,11 @@ enum Skip {
 }
 
 impl Tried {
+    /// The endpoint it names, when it is not to be tried again as a last resort.
     fn endpoint(&self) -> Option<&str> {
         match self {
-            Tried::Attempt { endpoint, .. } => Some(endpoint),
-            Tried::Skipped(_) => None,
+            Tried::Attempt { endpoint, .. } | Tried::Limited { endpoint, .. } => Some(endpoint),
+            Tried::Skipped(_) | Tried::OpenElsewhere { .. } => None,
         }
     }
 }
@@ -544,8 +665,10 @@ impl std::fmt::Display for Tried {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Tried::Attempt { endpoint, reason } => write!(f, "{endpoint}: {reason}"),
+            Tried::Limited { endpoint, held } => write!(f, "{endpoint}: limited ({})", held.reason),
             Tried::Skipped(Skip::Deadline) => f.write_str("retry deadline passed"),
             Tried::Skipped(Skip::Budget) => f.write_str("retry budget exhausted"),
+            Tried::OpenElsewhere { endpoint, reason } => write!(f, "{endpoint}: {reason}"),
         }
     }
 }
@@ -639,6 +762,7 @@ async fn attempt(
     candidate: &Candidate,
     number: usize,
     key: &KeyState,
+    reservation: Option<crate::upstream::limits::Reservation>,
 ) -> Attempt {
     let u = &candidate.upstream;
     let Some(credential) = &key.credential else {
@@ -664,6 +788,7 @@ async fn attempt(
             number,
             credential,
             header_timeout,
+            reservation,
         )
         .await;
     }
@@ -706,6 +831,8 @@ async fn attempt(
     let (head, mut upstream_body) = response.into_parts();
     let status = head.status;
     let headers = head.headers;
+    // What the provider announces of its limits (the headers go on to the client as they are).
+    u.limiter.hear(&headers);
     if classify_status(status) == Verdict::Retry {
         let body = read_bounded(upstream_body, MAX_ERROR_BODY, Duration::from_secs(10)).await;
         return Attempt::Failed {
@@ -797,6 +924,7 @@ async fn attempt(
         t.status = status.as_u16();
         body = body.tally(t);
     }
+    body = body.reserve(reservation);
     if let Some(chunk) = then {
         body = body.then(chunk);
     }
@@ -1069,6 +1197,41 @@ fn all_failed(table: &RouteTable, tried: &[Tried], attempts: usize) -> Response<
         .insert(http::header::RETRY_AFTER, HeaderValue::from(soonest));
     r.headers_mut()
         .insert(&X_QCC_ATTEMPTS, HeaderValue::from(attempts));
+    r
+}
+
+/// Every candidate was at a limit (none was sent to): 429 `rate_limit_error`, with a
+/// `retry-after` for the soonest reset (whole seconds, at least 1).
+fn all_limited(tried: &[Tried]) -> Response<ProxyBody> {
+    let now = crate::upstream::limits::unix_ms();
+    let held: Vec<_> = tried
+        .iter()
+        .filter_map(|t| match t {
+            Tried::Limited { endpoint, held } => Some((endpoint, held)),
+            _ => None,
+        })
+        .collect();
+    let soonest = held
+        .iter()
+        .map(|(_, h)| h.secs_left(now))
+        .min()
+        .unwrap_or(1);
+    let list: Vec<String> = held
+        .iter()
+        .map(|(e, h)| format!("{e}: {}", h.reason))
+        .collect();
+    let mut r = error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_error",
+        &format!(
+            "qcc: every endpoint is at a limit ({}); the soonest resets in {soonest} s",
+            list.join("; ")
+        ),
+    );
+    r.headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from(soonest));
+    r.headers_mut()
+        .insert(&X_QCC_ATTEMPTS, HeaderValue::from(0));
     r
 }
 

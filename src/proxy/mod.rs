@@ -91,6 +91,8 @@ pub struct Proxy {
     facts: std::sync::Mutex<Facts>,
     /// The usage accounting answered requests are reported to.
     pub usage: Arc<crate::usage::Usage>,
+    /// The state shared with other daemons through Redis (off until the daemon starts it).
+    pub shared: Arc<crate::shared::Shared>,
 }
 
 /// The parts of the status report that live in files, kept fresh by the daemon.
@@ -126,6 +128,7 @@ impl Proxy {
             queue,
             facts: std::sync::Mutex::new(Facts::default()),
             usage,
+            shared: Arc::default(),
         })
     }
 
@@ -133,6 +136,7 @@ impl Proxy {
     pub fn apply(&self, config: &Config) -> Result<(), RouteError> {
         self.router.apply(config)?;
         self.usage.apply(config);
+        self.shared.apply(&config.proxy);
         Ok(())
     }
 
@@ -219,7 +223,10 @@ impl Proxy {
             .collect();
         changes.sort_by_key(|c| std::cmp::Reverse(c.at));
         changes.truncate(RECENT);
+        let shared = self.shared.status();
         StatusReport {
+            shared_state: shared.state,
+            shared_url: shared.url,
             pid: std::process::id(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             started_at: self.started_at,
@@ -279,6 +286,7 @@ impl Proxy {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut n: u64 = 0;
+        let mut told = std::collections::HashMap::new();
         loop {
             tokio::select! {
                 _ = tick.tick() => n += 1,
@@ -291,9 +299,41 @@ impl Proxy {
                 assess(&table);
             }
             observe_states(&table, now);
+            self.tell_trips(&table, now, &mut told);
             if n.is_multiple_of(40) {
                 self.router.sticky.sweep(table.sticky_ttl());
             }
+        }
+    }
+}
+
+impl Proxy {
+    /// Tell the other daemons (the shared state) of each breaker opened here since the
+    /// last look; `told` keeps the last opening told per endpoint. Off the request path.
+    fn tell_trips(
+        &self,
+        table: &RouteTable,
+        now: Instant,
+        told: &mut std::collections::HashMap<String, u64>,
+    ) {
+        if !self.shared.enabled() {
+            return;
+        }
+        for u in &table.all {
+            let Some((seq, left, cause, reason)) = u.breaker.opened_here(now) else {
+                continue;
+            };
+            if told.get(&u.id) == Some(&seq) {
+                continue;
+            }
+            told.insert(u.id.clone(), seq);
+            let cause = match cause {
+                crate::upstream::breaker::Cause::Failures => crate::shared::TripCause::Failures,
+                crate::upstream::breaker::Cause::RetryAfter => crate::shared::TripCause::RetryAfter,
+                crate::upstream::breaker::Cause::Billing => crate::shared::TripCause::Billing,
+            };
+            let (shared, id) = (self.shared.clone(), u.id.clone());
+            tokio::spawn(async move { shared.publish_trip(&id, left, cause, &reason).await });
         }
     }
 }

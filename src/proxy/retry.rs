@@ -41,14 +41,54 @@ fn is_spend_limit(body: &[u8]) -> bool {
     .any(|needle| text.contains(needle))
 }
 
+/// How long a billing answer holds the endpoint, when it names the end: the subscription's
+/// `anthropic-ratelimit-unified-reset`, or a month or day limit in its text (held until the
+/// next UTC month or day). `None`: the policy's billing hold. A `retry-after` is not taken:
+/// on a spend limit it is the rate limiter's, not when the money is back.
+pub fn billing_boundary(
+    headers: &HeaderMap,
+    body: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Duration> {
+    use chrono::{Datelike, NaiveDate};
+    let now_s = now.timestamp();
+    if let Some(reset) = headers
+        .get("anthropic-ratelimit-unified-reset")
+        .and_then(|v| v.to_str().ok()?.trim().parse::<i64>().ok())
+        .filter(|&r| r > now_s)
+    {
+        return Some(Duration::from_secs((reset - now_s) as u64));
+    }
+    let text = String::from_utf8_lossy(body).to_ascii_lowercase();
+    let date = now.date_naive();
+    let next = if text.contains("month") {
+        let (y, m) = if date.month() == 12 {
+            (date.year() + 1, 1)
+        } else {
+            (date.year(), date.month() + 1)
+        };
+        NaiveDate::from_ymd_opt(y, m, 1)?
+    } else if ["daily", "per day", "a day", "today", "tomorrow"]
+        .iter()
+        .any(|w| text.contains(w))
+    {
+        date.succ_opt()?
+    } else {
+        return None;
+    };
+    let at = next.and_hms_opt(0, 0, 0)?.and_utc();
+    (at - now).to_std().ok()
+}
+
 /// What a retryable status means for the endpoint.
 pub fn failure_for(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Failure {
     let code = status.as_u16();
     let what = format!("HTTP {code}");
+    let until = || billing_boundary(headers, body, chrono::Utc::now());
     match code {
         401 | 403 => Failure::Credential(what),
-        402 => Failure::Billing(what),
-        429 if is_spend_limit(body) => Failure::Billing(format!("{what} (spend limit)")),
+        402 => Failure::Billing(what, until()),
+        429 if is_spend_limit(body) => Failure::Billing(format!("{what} (spend limit)"), until()),
         429 => match retry_after(headers) {
             Some(d) => Failure::RetryAfter(d, format!("{what}, retry-after {} s", d.as_secs())),
             None => Failure::Transient(what),
@@ -185,7 +225,7 @@ mod tests {
         ));
         assert!(matches!(
             failure_for(s(402), &none, b""),
-            Failure::Billing(_)
+            Failure::Billing(_, None)
         ));
         assert_eq!(
             failure_for(s(429), &ra, b"rate limited"),
@@ -197,12 +237,43 @@ mod tests {
                 &ra,
                 br#"{"error":{"message":"You have reached your specified API usage limits"}}"#
             ),
-            Failure::Billing(_)
+            Failure::Billing(_, None)
         ));
         assert!(matches!(
             failure_for(s(529), &none, b""),
             Failure::Transient(_)
         ));
+    }
+
+    #[test]
+    fn billing_answers_name_their_boundary() {
+        use chrono::TimeZone;
+        let now = chrono::Utc.with_ymd_and_hms(2026, 5, 30, 18, 0, 0).unwrap();
+        let none = HeaderMap::new();
+        let b = |body: &str| billing_boundary(&none, body.as_bytes(), now);
+        assert_eq!(b("insufficient credit"), None);
+        assert_eq!(
+            b(r#"{"error":{"message":"daily spend limit reached"}}"#),
+            Some(Duration::from_secs(6 * 3600))
+        );
+        assert_eq!(
+            b("You have reached your monthly usage limit"),
+            Some(Duration::from_secs(30 * 3600))
+        );
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "90".parse().unwrap());
+        assert_eq!(
+            billing_boundary(&h, b"monthly", now),
+            Some(Duration::from_secs(30 * 3600)),
+            "not the retry-after"
+        );
+        let mut h = HeaderMap::new();
+        let reset = (now.timestamp() + 7200).to_string();
+        h.insert("anthropic-ratelimit-unified-reset", reset.parse().unwrap());
+        assert_eq!(
+            billing_boundary(&h, b"", now),
+            Some(Duration::from_secs(7200))
+        );
     }
 
     #[test]

@@ -112,6 +112,8 @@ pub enum RouteError {
     UnknownRouteProfile { pattern: String, profile: String },
     #[error(transparent)]
     Upstream(#[from] crate::upstream::UpstreamError),
+    #[error("proxy.shared_state: {0}")]
+    SharedState(#[from] crate::state::shared::BadSharedUrl),
 }
 
 impl RouteTable {
@@ -126,6 +128,11 @@ impl RouteTable {
             .ok_or(RouteError::NoProfile)?
             .name
             .clone();
+        if let Some((url, _)) =
+            crate::state::shared::resolve(None, config.proxy.shared_state.as_deref())
+        {
+            crate::state::shared::check_url(&url)?;
+        }
         let mut all = Vec::new();
         let mut profiles = Vec::new();
         for p in &config.profiles {
@@ -233,6 +240,7 @@ impl RouteTable {
         BreakerPolicy {
             threshold: self.policy.failure_threshold,
             cooldown: Duration::from_secs(self.policy.cooldown_secs),
+            billing_hold: Duration::from_secs(self.policy.billing_hold_secs),
         }
     }
 
@@ -757,7 +765,7 @@ mod tests {
         );
         assert_eq!(ids(&r.last_resorts(&t, &["a2"], now)), ["a1", "b1"]);
         // Billing holds and rejected keys are never a last resort.
-        open(&t, "a1", Failure::Billing("HTTP 402".into()), now);
+        open(&t, "a1", Failure::Billing("HTTP 402".into(), None), now);
         open(&t, "b1", Failure::Credential("HTTP 401".into()), now);
         assert!(r.last_resorts(&t, &["a2"], now).is_empty());
     }

@@ -44,6 +44,7 @@ pub struct Translated<B> {
     policy: BreakerPolicy,
     in_flight: Option<InFlight>,
     tally: Option<crate::usage::Tally>,
+    reservation: Option<crate::upstream::limits::Reservation>,
 }
 
 impl<B> Translated<B> {
@@ -73,6 +74,7 @@ impl<B> Translated<B> {
             policy,
             in_flight: Some(in_flight),
             tally: None,
+            reservation: None,
         };
         body.push(first);
         if body.translator.is_ended() {
@@ -95,6 +97,19 @@ impl<B> Translated<B> {
         self
     }
 
+    /// Settle `reservation` (tokens admitted at an estimate) with the real count at the end.
+    pub fn reserve(mut self, reservation: Option<crate::upstream::limits::Reservation>) -> Self {
+        match reservation {
+            Some(r) if self.in_flight.is_none() => r.settle(self.total_tokens()),
+            r => self.reservation = r,
+        }
+        self
+    }
+
+    fn total_tokens(&self) -> u64 {
+        crate::state::usage::Tokens::from(self.sniffer.usage()).total()
+    }
+
     fn push(&mut self, events: Vec<u8>) {
         if !events.is_empty() {
             self.sniffer.feed(&events);
@@ -108,6 +123,9 @@ impl<B> Translated<B> {
         let Some(in_flight) = self.in_flight.take() else {
             return;
         };
+        if let Some(r) = self.reservation.take() {
+            r.settle(self.total_tokens());
+        }
         let u = &self.upstream;
         u.stats
             .add_usage(self.sniffer.input(), self.sniffer.output());

@@ -72,6 +72,17 @@ pub struct StatusReport {
     /// The failure queue's items by state (none: no queue, or not read yet).
     #[serde(default)]
     pub queue: Option<QueueCounts>,
+    /// The state shared with other daemons (docs/team.md): `off`, `connected` or
+    /// `degraded: WHY` (limits and breakers are this daemon's own meanwhile).
+    #[serde(default = "off")]
+    pub shared_state: String,
+    /// Its Redis URL (password masked), with `(QCC_REDIS_URL)` when it came from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_url: Option<String>,
+}
+
+fn off() -> String {
+    "off".into()
 }
 
 /// One tiered profile as the daemon serves it.
@@ -123,7 +134,7 @@ pub struct EndpointIdentity {
     pub url: String,
     pub enabled: bool,
     /// The one state word: `healthy`, `degraded`, `open`, `half-open`, `recovering`,
-    /// `disabled`, `rejected` or `billing` (docs/behavior.md §6).
+    /// `disabled`, `rejected`, `billing` or `limited` (docs/behavior.md §6).
     pub state: EndpointState,
     /// `closed`, `open`, `half-open`, or `disabled`.
     pub breaker: BreakerState,
@@ -137,6 +148,9 @@ pub struct EndpointIdentity {
     /// The weight the `weighted` strategy uses (differs with `health.weight_adjust`).
     #[serde(default)]
     pub effective_weight: u32,
+    /// While `limited`: when the limit resets (the reason is in `unavailable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limited_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One endpoint in `proxy status`.

@@ -39,11 +39,14 @@ pub enum EndpointState {
     Rejected,
     /// A billing or spend-limit answer: held for the billing cooldown.
     Billing,
+    /// At a local limit (rpm, tpm, tokens per day, a budget) or one its provider announced:
+    /// skipped until it resets, without counting as a failure.
+    Limited,
 }
 
 impl EndpointState {
     /// Every state, in the order above.
-    pub const ALL: [EndpointState; 8] = [
+    pub const ALL: [EndpointState; 9] = [
         EndpointState::Healthy,
         EndpointState::Degraded,
         EndpointState::Open,
@@ -52,6 +55,7 @@ impl EndpointState {
         EndpointState::Disabled,
         EndpointState::Rejected,
         EndpointState::Billing,
+        EndpointState::Limited,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +68,7 @@ impl EndpointState {
             EndpointState::Disabled => "disabled",
             EndpointState::Rejected => "rejected",
             EndpointState::Billing => "billing",
+            EndpointState::Limited => "limited",
         }
     }
 }
@@ -280,6 +285,7 @@ mod tests {
             EndpointState::Disabled,
             EndpointState::Rejected,
             EndpointState::Billing,
+            EndpointState::Limited,
         ];
         let words: Vec<String> = all
             .iter()
@@ -301,9 +307,11 @@ mod tests {
                 "recovering",
                 "disabled",
                 "rejected",
-                "billing"
+                "billing",
+                "limited"
             ]
         );
+        assert_eq!(all, EndpointState::ALL);
         assert!(all.iter().zip(&words).all(|(s, w)| s.as_str() == w));
     }
 }

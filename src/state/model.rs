@@ -379,6 +379,12 @@ pub struct Endpoint {
     /// The model health probes ask this endpoint (else `health.probe_model`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe_model: Option<String>,
+    /// Local limits: past one the endpoint is `limited` (skipped, not failed).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::state::limits::Limits::is_empty"
+    )]
+    pub limits: crate::state::limits::Limits,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -590,6 +596,9 @@ pub struct Policy {
     pub cooldown_secs: u64,
     /// How long a recovered higher tier must stay healthy before traffic moves back.
     pub recovery_hold_secs: u64,
+    /// How long a billing answer (402, a spend-limit 429) holds an endpoint when it names no
+    /// day or month boundary (`qcc endpoint enable` ends the hold at once).
+    pub billing_hold_secs: u64,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -602,6 +611,7 @@ impl Default for Policy {
             failure_threshold: 3,
             cooldown_secs: 30,
             recovery_hold_secs: 300,
+            billing_hold_secs: 3600,
             extra: Map::new(),
         }
     }
@@ -651,6 +661,14 @@ pub struct ProxySettings {
     /// Web origins whose requests are served (none by default: a request carrying an
     /// `Origin` header is refused unless it is the proxy's own).
     pub allowed_origins: Vec<String>,
+    /// A Redis server (`redis://HOST:PORT/DB`, `rediss://` with TLS) where daemons sharing
+    /// keys keep their limits' counters and breaker trips (docs/team.md); `QCC_REDIS_URL`
+    /// in the daemon's environment wins. None: each daemon counts alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_state: Option<String>,
+    /// Longest a request waits on the shared state, in ms; past it (or on an error) the
+    /// daemon's own decision is used.
+    pub shared_timeout_ms: u64,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -675,6 +693,8 @@ impl Default for ProxySettings {
             ping_interval_secs: 10,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
+            shared_state: None,
+            shared_timeout_ms: 50,
             extra: Map::new(),
         }
     }
@@ -1315,6 +1335,7 @@ impl Config {
             kind: new.kind,
             chat_path,
             probe_model: None,
+            limits: Default::default(),
             extra: Map::new(),
         });
         Ok(endpoints.last().expect("just pushed"))

@@ -97,6 +97,11 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
                 problem: err.to_string(),
                 hint: Some(err.hint().to_owned()),
             })?;
+            e.limits.check().map_err(|err| Invalid {
+                place: format!("{place}.limits"),
+                problem: err.to_string(),
+                hint: Some(err.hint()),
+            })?;
             match (&e.key_ref, e.key.expose().trim().is_empty()) {
                 (None, true) => {
                     return Err(invalid(
@@ -180,6 +185,25 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
             ));
         }
     }
+    if let Some(url) = c.proxy.shared_state.as_deref()
+        && !url.trim().is_empty()
+        && !url.trim().eq_ignore_ascii_case("none")
+    {
+        crate::state::shared::check_url(url).map_err(|e| Invalid {
+            place: "proxy.shared_state".into(),
+            problem: e.to_string(),
+            hint: Some(crate::state::shared::BadSharedUrl::hint().into()),
+        })?;
+    }
+    if c.proxy.shared_timeout_ms == 0 || c.proxy.shared_timeout_ms > 10_000 {
+        return Err(invalid(
+            "proxy.shared_timeout_ms",
+            format!(
+                "{} ms is not between 1 and 10000",
+                c.proxy.shared_timeout_ms
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -202,6 +226,7 @@ mod tests {
                 {"name": "spare", "created_at": "2026-01-01T00:00:00Z"}
             ],
             "tiers": {"primary": ["work"], "secondary": ["spare"]},
+            "proxy": {"shared_state": "redis://127.0.0.1:6379/0"},
             "routes": [
                 {"model": "claude-haiku-*", "profile": "spare"},
                 {"model": "claude-opus-*", "profile": "work"}
@@ -220,7 +245,17 @@ mod tests {
 
     #[test]
     fn each_problem_is_named_with_its_place() {
-        let cases: [(&str, serde_json::Value, &str); 13] = [
+        let cases: [(&str, serde_json::Value, &str); 15] = [
+            (
+                "/proxy",
+                serde_json::json!({"shared_state": "redis:/x/y"}),
+                "proxy.shared_state",
+            ),
+            (
+                "/proxy",
+                serde_json::json!({"shared_timeout_ms": 0}),
+                "proxy.shared_timeout_ms",
+            ),
             ("/version", 9.into(), "version"),
             ("/profiles/1/name", "work".into(), "profiles[1].name"),
             ("/profiles/1/name", "-bad".into(), "profiles[1].name"),
@@ -270,6 +305,24 @@ mod tests {
         let mut v = good();
         v["profiles"][0]["endpoints"][1]["key"] = "sk-2".into();
         assert!(validate(&config(v)).unwrap_err().problem.contains("both"));
+        let mut v = good();
+        v["profiles"][0]["endpoints"][0]["limits"] = serde_json::json!({"rpm": 0});
+        assert_eq!(
+            validate(&config(v)).unwrap_err().place,
+            "profiles[0].endpoints[0].limits"
+        );
+        let mut v = good();
+        v["profiles"][0]["endpoints"][0]["limits"] = serde_json::json!({"budget_day_usd": -2.0});
+        assert!(
+            validate(&config(v))
+                .unwrap_err()
+                .problem
+                .contains("positive")
+        );
+        let mut v = good();
+        v["profiles"][0]["endpoints"][0]["limits"] =
+            serde_json::json!({"rpm": 5, "budget_month_usd": 20.5});
+        validate(&config(v)).unwrap();
         let mut v = good();
         v["tiers"]["secondary"] = serde_json::json!(["work"]);
         assert!(validate(&config(v)).unwrap_err().problem.contains("twice"));

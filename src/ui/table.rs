@@ -71,6 +71,11 @@ pub fn endpoints(rows: &[EndpointView], with_profile: bool) -> Table {
     if with_models {
         header.push("MODELS");
     }
+    // Limits only once some endpoint has one.
+    let with_limits = rows.iter().any(|e| !e.limits.is_empty());
+    if with_limits {
+        header.push("LIMITS");
+    }
     let mut t = table(&header);
     for e in rows {
         let mut row = vec![e.id.clone()];
@@ -93,6 +98,13 @@ pub fn endpoints(rows: &[EndpointView], with_profile: bool) -> Table {
         }
         if with_models {
             row.push(e.models.join("\n"));
+        }
+        if with_limits {
+            row.push(if e.limits.is_empty() {
+                "-".to_owned()
+            } else {
+                e.limits.summary()
+            });
         }
         t.add_row(row);
     }
@@ -147,6 +159,13 @@ pub fn policy(p: &PolicyView) -> Table {
     t.add_row(vec![
         "recovery-hold".to_owned(),
         format!("{} s", p.recovery_hold_secs),
+    ]);
+    t.add_row(vec![
+        "billing-hold".to_owned(),
+        format!(
+            "{} s (unless the answer names its day or month)",
+            p.billing_hold_secs
+        ),
     ]);
     t
 }
@@ -304,9 +323,16 @@ fn cut(s: &str, max: usize) -> String {
 
 /// The state cell: `healthy`, `open (12s left)`, `recovering`, `billing (3540s left)`, …
 fn breaker_state(e: &EndpointIdentity) -> String {
-    use crate::state::health::EndpointState::{Billing, Open};
+    use crate::state::health::EndpointState::{Billing, Limited, Open};
     match (e.state, e.cooldown_left_secs) {
         (Open | Billing, Some(left)) => format!("{} ({left}s left)", e.state),
+        (Limited, _) => match e.limited_until {
+            Some(t) => {
+                let left = (t - chrono::Utc::now()).num_seconds().max(1);
+                format!("limited ({left}s left)")
+            }
+            None => "limited".into(),
+        },
         _ => e.state.to_string(),
     }
 }

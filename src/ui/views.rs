@@ -32,6 +32,9 @@ pub struct EndpointView {
     pub models: Vec<String>,
     /// Answers name the model the endpoint served, not the one asked for.
     pub report_upstream_model: bool,
+    /// Its local limits (omitted when it has none).
+    #[serde(skip_serializing_if = "crate::state::limits::Limits::is_empty")]
+    pub limits: crate::state::limits::Limits,
 }
 
 impl EndpointView {
@@ -54,6 +57,7 @@ impl EndpointView {
             chat_path: (e.kind == EndpointKind::Openai).then(|| e.chat_path().to_owned()),
             models: e.models.iter().map(ToString::to_string).collect(),
             report_upstream_model: e.report_upstream_model,
+            limits: e.limits,
         }
     }
 }
@@ -210,6 +214,7 @@ pub struct PolicyView {
     pub failure_threshold: u32,
     pub cooldown_secs: u64,
     pub recovery_hold_secs: u64,
+    pub billing_hold_secs: u64,
 }
 
 impl From<&Policy> for PolicyView {
@@ -220,6 +225,7 @@ impl From<&Policy> for PolicyView {
             failure_threshold: p.failure_threshold,
             cooldown_secs: p.cooldown_secs,
             recovery_hold_secs: p.recovery_hold_secs,
+            billing_hold_secs: p.billing_hold_secs,
         }
     }
 }

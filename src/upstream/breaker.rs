@@ -3,7 +3,8 @@
 //! - **Closed**: traffic flows; `failure_threshold` consecutive failures open it.
 //! - **Open** for a cooldown: the policy's cooldown, doubling on each repeated trip (at most
 //!   10 minutes); a 429's `retry-after` sets it directly; billing failures (402, spend-limit
-//!   429s) cool down for an hour. The strategies send it nothing, but it stays a *last
+//!   429s) hold it until the day or month boundary the answer names, else for
+//!   `policy.billing_hold_secs` (an hour by default; `qcc endpoint enable` ends it). The strategies send it nothing, but it stays a *last
 //!   resort* ([`Breaker::last_resort`]): when the endpoints that are up have failed too, a
 //!   request is still sent to it rather than answered with the proxy's own 503 (billing
 //!   holds excepted).
@@ -21,7 +22,7 @@ use crate::report::status::BreakerState;
 
 /// Longest cooldown from doubling or `retry-after`.
 pub const MAX_COOLDOWN: Duration = Duration::from_secs(600);
-/// Cooldown after a billing failure.
+/// Default hold after a billing failure (`policy.billing_hold_secs`).
 pub const BILLING_COOLDOWN: Duration = Duration::from_secs(3600);
 
 /// Thresholds from the failover policy.
@@ -29,6 +30,8 @@ pub const BILLING_COOLDOWN: Duration = Duration::from_secs(3600);
 pub struct BreakerPolicy {
     pub threshold: u32,
     pub cooldown: Duration,
+    /// How long a billing answer that names no boundary holds the endpoint.
+    pub billing_hold: Duration,
 }
 
 /// How an attempt failed, as far as the breaker cares.
@@ -38,8 +41,9 @@ pub enum Failure {
     Transient(String),
     /// The upstream said when to come back (429 `retry-after`): open now, for that long.
     RetryAfter(Duration, String),
-    /// Billing / spend limit: open now, for [`BILLING_COOLDOWN`].
-    Billing(String),
+    /// Billing / spend limit: open now, until the boundary the answer named (how long from
+    /// now), else for the policy's billing hold.
+    Billing(String, Option<Duration>),
     /// The key was rejected: skip until the key changes.
     Credential(String),
 }
@@ -49,7 +53,7 @@ impl Failure {
         match self {
             Failure::Transient(r)
             | Failure::RetryAfter(_, r)
-            | Failure::Billing(r)
+            | Failure::Billing(r, _)
             | Failure::Credential(r) => r,
         }
     }
@@ -91,6 +95,11 @@ struct State {
     cause: Cause,
     /// When it last closed after being open (none since the daemon started: no ramp).
     closed_at: Option<Instant>,
+    /// Counts its openings here (not those learnt from the shared state), so that each
+    /// is told to the other daemons once.
+    opened_seq: u64,
+    /// The open phase in force was learnt from the shared state (another daemon's trip).
+    from_shared: bool,
 }
 
 impl State {
@@ -123,6 +132,8 @@ impl Default for Breaker {
                 honour_until: None,
                 cause: Cause::Failures,
                 closed_at: None,
+                opened_seq: 0,
+                from_shared: false,
             }),
         }
     }
@@ -267,6 +278,22 @@ impl Breaker {
         }
     }
 
+    /// The user put the endpoint back (`qcc endpoint enable`): a billing hold ends now,
+    /// closed as if it had never opened (no slow start). Returns whether one did.
+    pub fn release_billing(&self) -> bool {
+        let mut s = self.lock();
+        if s.phase == Phase::Closed || s.cause != Cause::Billing {
+            return false;
+        }
+        s.phase = Phase::Closed;
+        s.consecutive = 0;
+        s.trips = 0;
+        s.reason = None;
+        s.honour_until = None;
+        s.cause = Cause::Failures;
+        true
+    }
+
     /// How long ago the breaker closed after being open; `None` if it has not since the
     /// daemon started.
     pub fn since_closed(&self, now: Instant) -> Option<Duration> {
@@ -345,7 +372,7 @@ impl Breaker {
                 s.honour_until = Some(now + d);
                 (d, Cause::RetryAfter)
             }
-            Failure::Billing(_) => (BILLING_COOLDOWN, Cause::Billing),
+            Failure::Billing(_, until) => (until.unwrap_or(policy.billing_hold), Cause::Billing),
             Failure::Transient(_) => {
                 s.consecutive += 1;
                 let tripped = match s.phase {
@@ -367,7 +394,45 @@ impl Breaker {
         };
         s.cause = cause;
         s.reason = Some(reason);
+        s.opened_seq += 1;
+        s.from_shared = false;
         true
+    }
+
+    /// Another daemon opened this endpoint's breaker until `until` (the shared state says
+    /// so): open it here too, unless it is open longer already or a trial is in flight.
+    /// Its cooldown is not doubled here. Returns whether it opened.
+    pub fn open_shared(&self, until: Instant, cause: Cause, reason: &str, now: Instant) -> bool {
+        let mut s = self.lock();
+        match s.phase {
+            Phase::Open { until: u } if u >= until => return false,
+            Phase::HalfOpen if s.trial_in_flight => return false,
+            _ if until <= now => return false,
+            _ => {}
+        }
+        if cause == Cause::RetryAfter {
+            s.honour_until = Some(until);
+        }
+        s.phase = Phase::Open { until };
+        s.cause = cause;
+        s.reason = Some(format!("{reason} (on another daemon)"));
+        s.from_shared = true;
+        true
+    }
+
+    /// The opening in force, if it happened here: its number (one more per opening), the
+    /// cooldown left, why — what the other daemons are told.
+    pub fn opened_here(&self, now: Instant) -> Option<(u64, Duration, Cause, String)> {
+        let s = self.lock();
+        match s.phase {
+            Phase::Open { until } if until > now && !s.from_shared => Some((
+                s.opened_seq,
+                until - now,
+                s.cause,
+                s.reason.clone().unwrap_or_default(),
+            )),
+            _ => None,
+        }
     }
 
     pub fn view(&self, key: u64, now: Instant) -> BreakerView {
@@ -420,6 +485,7 @@ mod tests {
     const P: BreakerPolicy = BreakerPolicy {
         threshold: 3,
         cooldown: Duration::from_secs(30),
+        billing_hold: BILLING_COOLDOWN,
     };
 
     fn transient() -> Failure {
@@ -492,7 +558,7 @@ mod tests {
         assert!(ra.last_resort(1, t).unwrap().retry_after);
 
         let billing = Breaker::default();
-        billing.failure(&Failure::Billing("HTTP 402".into()), P, 1, t);
+        billing.failure(&Failure::Billing("HTTP 402".into(), None), P, 1, t);
         assert_eq!(billing.last_resort(1, t), None);
         assert_eq!(billing.view(1, t).cause, Some(Cause::Billing));
 
@@ -507,11 +573,28 @@ mod tests {
     fn expedite_makes_the_next_request_a_trial() {
         let b = Arc::new(Breaker::default());
         let t = Instant::now();
-        b.failure(&Failure::Billing("HTTP 402".into()), P, 1, t);
+        b.failure(&Failure::Billing("HTTP 402".into(), None), P, 1, t);
         assert!(matches!(b.admit(1, t), Admit::No));
         b.expedite(t);
         assert!(matches!(b.admit(1, t), Admit::Trial(_)));
         assert!(b.probe_allowed(t));
+    }
+
+    #[test]
+    fn a_trip_learnt_from_another_daemon_is_not_told_again() {
+        let b = Arc::new(Breaker::default());
+        let t = Instant::now();
+        assert!(b.open_shared(t + Duration::from_secs(20), Cause::Failures, "HTTP 500", t));
+        assert!(matches!(b.admit(1, t), Admit::No));
+        assert!(b.view(1, t).reason.unwrap().contains("another daemon"));
+        assert_eq!(b.opened_here(t), None);
+        assert!(
+            !b.open_shared(t + Duration::from_secs(5), Cause::Failures, "x", t),
+            "a sooner end changes nothing"
+        );
+        b.failure(&Failure::Billing("HTTP 402".into(), None), P, 1, t);
+        let (seq, left, cause, _) = b.opened_here(t).unwrap();
+        assert_eq!((seq, left, cause), (1, BILLING_COOLDOWN, Cause::Billing));
     }
 
     #[test]
@@ -539,8 +622,24 @@ mod tests {
         assert!(!b.probe_allowed(t), "probes honour retry-after");
         assert!(b.probe_allowed(t + Duration::from_secs(7)));
         let b = Breaker::default();
-        assert!(b.failure(&Failure::Billing("HTTP 402".into()), P, 1, t));
+        assert!(b.failure(&Failure::Billing("HTTP 402".into(), None), P, 1, t));
         assert_eq!(b.view(1, t).cooldown_left, Some(BILLING_COOLDOWN));
+        // A named boundary, past the 10-minute cap; released by hand.
+        let b = Arc::new(Breaker::default());
+        let day = Duration::from_secs(20 * 3600);
+        assert!(b.failure(&Failure::Billing("HTTP 402".into(), Some(day)), P, 1, t));
+        assert_eq!(b.view(1, t).cooldown_left, Some(day));
+        assert!(b.release_billing());
+        assert!(matches!(b.admit(1, t), Admit::Yes));
+        assert!(!b.release_billing(), "nothing to release");
+        let other = Breaker::default();
+        for _ in 0..3 {
+            other.failure(&transient(), P, 1, t);
+        }
+        assert!(
+            !other.release_billing(),
+            "a failure cooldown is not a billing hold"
+        );
     }
 
     #[test]

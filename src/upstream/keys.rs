@@ -706,6 +706,7 @@ mod tests {
             crate::upstream::breaker::BreakerPolicy {
                 threshold: 3,
                 cooldown: T,
+                billing_hold: T,
             },
             one,
             Instant::now(),

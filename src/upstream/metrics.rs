@@ -179,6 +179,7 @@ mod tests {
             consecutive_failures: 0,
             weight: 100,
             effective_weight: 100,
+            limited_until: None,
         };
         let h = EndpointHealth::new(who, "m".into(), &snap, 4);
         assert_eq!(h.success_rate, Some(0.75));

@@ -9,11 +9,14 @@
 //! - [`breaker`]: the circuit breaker (closed / open / half-open, last resort).
 //! - [`state`]: the state word (healthy, degraded, open, …), `degraded`, the slow start.
 //! - [`metrics`]: success rate, percentiles, stability, the weight factor.
+//! - [`limits`]: local limits (sliding minute, UTC day, budgets) and the provider's
+//!   announced ones, counted before they bite.
 //!
 //! The [`Upstream`] itself (one endpoint as the proxy sees it) is defined here.
 
 pub mod breaker;
 pub mod keys;
+pub mod limits;
 pub mod metrics;
 pub mod state;
 pub mod stats;
@@ -68,6 +71,10 @@ pub struct Upstream {
     pub weight_adjust: bool,
     /// `proxy.slow_start_secs`.
     pub slow_start: Duration,
+    /// Its local limits, if it has any (`None`: nothing is counted for it).
+    pub limits: Option<crate::state::limits::Limits>,
+    /// Its counts against them and what its provider announced (kept across reloads).
+    pub limiter: Arc<limits::Limiter>,
 }
 
 /// Why an endpoint of the config cannot be served.
@@ -126,7 +133,31 @@ impl Upstream {
             probe_model: e.probe_model.clone(),
             weight_adjust: config.health.weight_adjust,
             slow_start: Duration::from_secs(config.proxy.slow_start_secs),
+            limits: (!e.limits.is_empty()).then_some(e.limits),
+            limiter: registry.limiter(&e.id),
         })
+    }
+
+    /// Admit a Messages request to this endpoint, or say why it is `limited`. Without
+    /// local limits and with nothing announced by its provider: two atomic loads, no clock.
+    /// `estimate` (its tokens) is asked only when something counts them.
+    pub fn admit(
+        &self,
+        estimate: impl FnOnce() -> u64,
+    ) -> Result<Option<limits::Reservation>, limits::Held> {
+        if self.limits.is_none() && !self.limiter.announced_any() {
+            return Ok(None);
+        }
+        self.limiter
+            .admit(self.limits.as_ref(), limits::unix_ms(), estimate())
+    }
+
+    /// Why it is `limited` now, if it is.
+    pub fn held(&self) -> Option<limits::Held> {
+        if self.limits.is_none() && !self.limiter.announced_any() {
+            return None;
+        }
+        self.limiter.held(self.limits.as_ref(), limits::unix_ms())
     }
 
     /// Fingerprint of its key now (or of why it has none).
@@ -136,13 +167,24 @@ impl Upstream {
 
     /// Its one state word now, and why.
     pub fn state(&self, now: Instant) -> (EndpointState, String) {
-        self.classify(&self.breaker.view(self.key_fp(), now))
+        self.classify(&self.breaker.view(self.key_fp(), now), self.held().as_ref())
     }
 
-    /// The state word for what its breaker says (`view`), its config and its figures.
-    fn classify(&self, view: &breaker::BreakerView) -> (EndpointState, String) {
+    /// The state word for what its breaker says (`view`), its limits, its config and its
+    /// figures.
+    fn classify(
+        &self,
+        view: &breaker::BreakerView,
+        held: Option<&limits::Held>,
+    ) -> (EndpointState, String) {
         let degraded = self.stats.degraded_reason();
-        state::classify(self.enabled, view, degraded.as_deref(), self.slow_start)
+        state::classify(
+            self.enabled,
+            view,
+            held.map(|h| h.reason.as_str()),
+            degraded.as_deref(),
+            self.slow_start,
+        )
     }
 
     /// The share of the new conversations the strategy gives it that it keeps (slow start,
@@ -178,9 +220,20 @@ impl Upstream {
     /// Who this endpoint is and what its breaker says now.
     pub fn identity(&self, now: Instant) -> EndpointIdentity {
         let view = self.breaker.view(self.key_fp(), now);
-        let (state, _) = self.classify(&view);
+        let held = self.held();
+        let (state, _) = self.classify(&view, held.as_ref());
+        let limited = held.filter(|_| state == EndpointState::Limited);
         let (breaker, unavailable) = if self.enabled {
-            (view.state, view.unavailable)
+            let limited_why = limited.as_ref().map(|h| {
+                format!(
+                    "limited: {} (until {})",
+                    h.reason,
+                    h.until()
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                        .unwrap_or_default()
+                )
+            });
+            (view.state, view.unavailable.or(limited_why))
         } else {
             (BreakerState::Disabled, Some("disabled".to_owned()))
         };
@@ -197,6 +250,7 @@ impl Upstream {
             consecutive_failures: view.consecutive_failures,
             weight: self.weight,
             effective_weight: self.effective_weight(),
+            limited_until: limited.and_then(|h| h.until()),
         }
     }
 

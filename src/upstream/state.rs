@@ -22,6 +22,7 @@ pub const SLOW_START_FLOOR: f64 = 0.1;
 pub fn classify(
     enabled: bool,
     view: &BreakerView,
+    limited: Option<&str>,
     degraded: Option<&str>,
     slow_start: Duration,
 ) -> (EndpointState, String) {
@@ -42,6 +43,9 @@ pub fn classify(
             );
         }
         _ => {}
+    }
+    if let Some(why) = limited {
+        return (EndpointState::Limited, why.to_owned());
     }
     if let Some(since) = view.since_closed
         && since < slow_start
@@ -130,7 +134,7 @@ mod tests {
     #[test]
     fn one_word_per_situation() {
         let w = Duration::from_secs(30);
-        let s = |v: &BreakerView, d: Option<&str>| classify(true, v, d, w).0;
+        let s = |v: &BreakerView, d: Option<&str>| classify(true, v, None, d, w).0;
         assert_eq!(
             s(&view(BreakerState::Closed, None), None),
             EndpointState::Healthy
@@ -168,11 +172,25 @@ mod tests {
         rejected.rejected = true;
         assert_eq!(s(&rejected, None), EndpointState::Rejected);
         assert_eq!(
-            classify(false, &rejected, None, w).0,
+            classify(false, &rejected, None, None, w).0,
             EndpointState::Disabled
         );
+        let limited = classify(true, &closed, Some("rpm limit"), Some("slow"), w);
+        assert_eq!(limited, (EndpointState::Limited, "rpm limit".into()));
         assert_eq!(
-            classify(true, &closed, None, Duration::ZERO).0,
+            classify(
+                true,
+                &view(BreakerState::Open, Some(Cause::Billing)),
+                Some("rpm"),
+                None,
+                w
+            )
+            .0,
+            EndpointState::Billing,
+            "a billing hold comes first"
+        );
+        assert_eq!(
+            classify(true, &closed, None, None, Duration::ZERO).0,
             EndpointState::Healthy,
             "slow start off"
         );

@@ -451,6 +451,8 @@ pub type EndpointRuntime = (Arc<EndpointStats>, Arc<Breaker>);
 #[derive(Default)]
 pub struct StatsRegistry {
     map: Mutex<HashMap<String, EndpointRuntime>>,
+    /// Counts against limits, by endpoint id (kept across reloads like the rest).
+    limiters: Mutex<HashMap<String, Arc<crate::upstream::limits::Limiter>>>,
     metrics: Arc<Metrics>,
 }
 
@@ -462,6 +464,16 @@ impl StatsRegistry {
 
     pub fn get(&self, id: &str) -> EndpointRuntime {
         self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(id.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// The endpoint's limiter (made on first use).
+    pub fn limiter(&self, id: &str) -> Arc<crate::upstream::limits::Limiter> {
+        self.limiters
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .entry(id.to_owned())

@@ -299,6 +299,33 @@ impl Usage {
     }
 }
 
+/// Each endpoint's spend (USD) today and this month so far, summed from the day files of
+/// this UTC month (so that a month's budget survives restarts). Unreadable files count 0.
+pub fn spend_by_endpoint(
+    dir: &Path,
+    today: chrono::NaiveDate,
+) -> std::collections::HashMap<String, (f64, f64)> {
+    use chrono::Datelike;
+    let mut out: std::collections::HashMap<String, (f64, f64)> = Default::default();
+    let month = (today.year(), today.month());
+    for d in crate::state::usage::days(dir)
+        .into_iter()
+        .filter(|d| (d.year(), d.month()) == month && *d <= today)
+    {
+        let Ok(Some(day)) = read_day(dir, d) else {
+            continue;
+        };
+        for b in day.buckets.iter().filter(|b| b.endpoint != "-") {
+            let e = out.entry(b.endpoint.clone()).or_default();
+            if d == today {
+                e.0 += b.cost_usd;
+            }
+            e.1 += b.cost_usd;
+        }
+    }
+    out
+}
+
 /// Today's file and the files of the 6 days before, as far as they read.
 fn load(dir: &Path, today: chrono::NaiveDate) -> (Option<Day>, Vec<Day>) {
     let read = |d| match read_day(dir, d) {

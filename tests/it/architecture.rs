@@ -10,7 +10,7 @@ const LAYERS: &[&[&str]] = &[
     &["state", "sse", "fake"],
     &["queue", "import", "openai"],
     &["report"],
-    &["metrics"],
+    &["metrics", "shared"],
     &["upstream", "ipc", "usage"],
     &["balance"],
     &["proxy"],

@@ -14,7 +14,7 @@ use crate::harness::scenarios::pair;
 
 /// A URL whose port refuses connections and stays ours: a socket bound but never listening
 /// (a port merely closed again could be taken by another test running at the same time).
-fn closed_port_url() -> String {
+pub(crate) fn closed_port_url() -> String {
     // SAFETY: plain socket(2)/bind(2)/getsockname(2) on a local struct; the fd is leaked on
     // purpose so that the port stays taken for the test binary's life.
     unsafe {

@@ -163,6 +163,7 @@ fn the_scrape_counts_requests_attempts_failovers_and_states() {
         "disabled",
         "rejected",
         "billing",
+        "limited",
     ];
     for e in [&a, &b] {
         assert_eq!(words.iter().map(|w| state(e, w)).sum::<f64>(), 1.0, "{e}");

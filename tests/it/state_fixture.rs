@@ -284,7 +284,8 @@ fn tiers_policy_settings_and_switch_history_are_read() {
         "auto_recovery": true,
         "failure_threshold": 3,
         "cooldown_secs": 45,
-        "recovery_hold_secs": 600
+        "recovery_hold_secs": 600,
+        "billing_hold_secs": 3600
     });
     assert_eq!(list["policy"], policy);
     assert_eq!(env.json(&["priority", "policy"]), policy);

@@ -2,7 +2,7 @@
 
 use crate::cli::complete;
 use crate::cli::ctx::Ctx;
-use crate::cli::endpoint::{KeySource, new_id};
+use crate::cli::endpoint::{KeySource, LimitArgs, new_id};
 use crate::cli::error::CliError;
 use crate::state::model::{
     AuthStyle, Config, Credential, Endpoint, EndpointKind, NewEndpoint, WEIGHT_DEFAULT, check_kind,
@@ -29,6 +29,8 @@ Examples:
   qcc endpoint add cheap --kind openai --url https://openrouter.ai/api --key-ref env:OPENROUTER_API_KEY \
       --model 'claude-haiku-*=deepseek/deepseek-chat' --model '*=deepseek/deepseek-r1'
   qcc endpoint add local --kind openai --url http://127.0.0.1:11434/v1 --key ollama --model '*=qwen3:8b'
+  qcc endpoint add work --url https://api.anthropic.com --key-env ANTHROPIC_API_KEY \
+      --rpm 50 --tpm 40000 --budget-day 20 --budget-month 300
   qcc endpoint add backup --from work          # reuse work's endpoints in backup")]
 pub struct Args {
     /// The profile to add to
@@ -70,10 +72,14 @@ pub struct Args {
     #[arg(long, value_name = "ENDPOINT", requires = "from",
           add = clap_complete::ArgValueCompleter::new(complete::endpoint_ids))]
     pub only: Vec<String>,
+    #[command(flatten)]
+    pub limits: Box<LimitArgs>,
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
     let weight = args.weight.map(validate_weight).transpose()?;
+    let mut limits = crate::state::limits::Limits::default();
+    args.limits.apply(&mut limits)?;
     // Check the profile before asking anything.
     let config = ctx.config()?;
     config.profile(&args.profile)?;
@@ -85,9 +91,13 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
         let mut ids = Vec::new();
         for n in new {
             let id = c.add_endpoint(&args.profile, n, new_id)?.id.clone();
+            let r = c.find_endpoint(Some(&args.profile), &id)?;
+            let e = c.endpoint_mut(r);
             if args.report_upstream_model {
-                let r = c.find_endpoint(Some(&args.profile), &id)?;
-                c.endpoint_mut(r).report_upstream_model = true;
+                e.report_upstream_model = true;
+            }
+            if args.limits.is_given() {
+                e.limits = limits;
             }
             ids.push(id);
         }

@@ -2,11 +2,13 @@
 
 use crate::cli::complete;
 use crate::cli::ctx::Ctx;
-use crate::cli::endpoint::KeySource;
+use crate::cli::endpoint::{KeySource, LimitArgs};
 use crate::cli::error::CliError;
 use crate::state::model::{AuthStyle, EndpointKind, check_kind, validate_weight};
 
-/// Change an endpoint's URL, key, auth style, weight or name. Its id stays the same.
+/// Change an endpoint's URL, key, auth style, weight, name or limits. Its id stays the same.
+///
+/// Limits: each flag sets one (the others stay); --clear-limits removes them all first.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
@@ -16,7 +18,10 @@ Examples:
   qcc endpoint edit work e7c1 --key-ref file:~/.config/relay.key
   qcc endpoint edit work e7c1 --model 'claude-opus-*=big' --remove-model '*'
   qcc endpoint edit work e7c1 --clear-models
-  qcc endpoint edit work e7c1 --kind openai --chat-path /chat/completions")]
+  qcc endpoint edit work e7c1 --kind openai --chat-path /chat/completions
+  qcc endpoint edit work e7c1 --rpm 50 --budget-day 12.50
+  qcc endpoint edit work e7c1 --clear-limits              # no limits
+  qcc endpoint edit work e7c1 --clear-limits --tpm 80000  # only this one")]
 pub struct Args {
     /// The profile
     #[arg(add = clap_complete::ArgValueCandidates::new(complete::profiles))]
@@ -57,6 +62,11 @@ pub struct Args {
     /// Whether answers name the model the endpoint served (on) or the one asked for (off)
     #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
     pub report_upstream_model: Option<bool>,
+    #[command(flatten)]
+    pub limits: Box<LimitArgs>,
+    /// Remove every limit (before the limit flags set any)
+    #[arg(long)]
+    pub clear_limits: bool,
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
@@ -71,15 +81,20 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
         && args.remove_models.is_empty()
         && !args.clear_models
         && args.report_upstream_model.is_none()
+        && !args.limits.is_given()
+        && !args.clear_limits
     {
         return Err(CliError::usage(
             "nothing to change",
-            "pass at least one of --url, --key/--key-ref/--key-env/--key-stdin, --auth, --kind, --chat-path, --weight, --name, --model, --remove-model, --clear-models, --report-upstream-model",
+            "pass at least one of --url, --key/--key-ref/--key-env/--key-stdin, --auth, --kind, --chat-path, --weight, --name, --model, --remove-model, --clear-models, --report-upstream-model, --rpm, --tpm, --tokens-per-day, --budget-day, --budget-month, --clear-limits",
         ));
     }
     let weight = args.weight.map(validate_weight).transpose()?;
     let key = args.key.resolve()?;
     let models = super::parse_models(&args.models)?;
+    // Checked before anything changes.
+    args.limits
+        .apply(&mut crate::state::limits::Limits::default())?;
     super::change(ctx, &args.profile, &args.id, "updated", |c, r| {
         if args.url.is_some() || key.is_some() {
             c.set_endpoint_target(r, args.url.as_deref(), key)?;
@@ -110,6 +125,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
         if let Some(on) = args.report_upstream_model {
             e.report_upstream_model = on;
         }
+        if args.clear_limits {
+            e.limits = Default::default();
+        }
+        args.limits.apply(&mut e.limits)?;
         if args.clear_models {
             e.models.clear();
         }

@@ -15,6 +15,7 @@ use clap::Subcommand;
 use crate::cli::ctx::Ctx;
 use crate::cli::error::CliError;
 use crate::state::keyref::KeyRef;
+use crate::state::limits::Limits;
 use crate::state::model::{Config, Credential, EndpointRef};
 use crate::state::models::ModelRule;
 use crate::state::secret::Secret;
@@ -27,7 +28,7 @@ pub enum Cmd {
     /// List endpoints (keys masked)
     #[command(alias = "ls")]
     List(list::Args),
-    /// Change an endpoint's URL, key, auth style, weight or name
+    /// Change an endpoint's URL, key, auth style, weight, name or limits
     Edit(edit::Args),
     /// Put an endpoint back into rotation
     Enable(enable::Args),
@@ -106,6 +107,69 @@ impl KeySource {
             return Err(crate::state::ModelError::EmptyKey.into());
         }
         Ok(Some(Credential::Value(Secret::new(key))))
+    }
+}
+
+/// An endpoint's local limits as flags (`add` and `edit`). Read as text so that a bad
+/// value (`0`, `-1`, `$5`, `5,00`) gets its own one-line error and hint.
+#[derive(Debug, Default, clap::Args)]
+pub struct LimitArgs {
+    /// Requests per sliding minute before the endpoint is `limited` (skipped until the
+    /// window has room)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub rpm: Option<String>,
+    /// Tokens (input + output) per sliding minute
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub tpm: Option<String>,
+    /// Tokens per UTC day
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub tokens_per_day: Option<String>,
+    /// Spend per UTC day in US dollars, from `qcc price` (plain decimals: 12.50)
+    #[arg(long, value_name = "USD", allow_hyphen_values = true)]
+    pub budget_day: Option<String>,
+    /// Spend per UTC month in US dollars
+    #[arg(long, value_name = "USD", allow_hyphen_values = true)]
+    pub budget_month: Option<String>,
+}
+
+impl LimitArgs {
+    pub fn is_given(&self) -> bool {
+        self.rpm.is_some()
+            || self.tpm.is_some()
+            || self.tokens_per_day.is_some()
+            || self.budget_day.is_some()
+            || self.budget_month.is_some()
+    }
+
+    /// Set the given limits on `limits` (the others stay as they are).
+    pub fn apply(&self, limits: &mut Limits) -> Result<(), CliError> {
+        use crate::state::limits::{parse_count, parse_usd};
+        let usage = |e: crate::state::limits::LimitError| CliError::usage(e.to_string(), e.hint());
+        let count = |flag: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(|t| parse_count(flag, t).map_err(usage))
+                .transpose()
+        };
+        let amount = |flag: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(|t| parse_usd(flag, t).map_err(usage))
+                .transpose()
+        };
+        let (rpm, tpm, tpd) = (
+            count("--rpm", &self.rpm)?,
+            count("--tpm", &self.tpm)?,
+            count("--tokens-per-day", &self.tokens_per_day)?,
+        );
+        let (day, month) = (
+            amount("--budget-day", &self.budget_day)?,
+            amount("--budget-month", &self.budget_month)?,
+        );
+        limits.rpm = rpm.or(limits.rpm);
+        limits.tpm = tpm.or(limits.tpm);
+        limits.tokens_per_day = tpd.or(limits.tokens_per_day);
+        limits.budget_day_usd = day.or(limits.budget_day_usd);
+        limits.budget_month_usd = month.or(limits.budget_month_usd);
+        Ok(())
     }
 }
 

@@ -10,13 +10,16 @@ use crate::ui::{self, style, table};
 /// auto-failover: move traffic to the next profile when the active one has no available
 /// endpoint. auto-recovery: move it back once the original profile has stayed healthy for
 /// the recovery hold. An endpoint's breaker opens after failure-threshold consecutive
-/// failures, for the cooldown (doubling on repeated trips, at most 600 s).
+/// failures, for the cooldown (doubling on repeated trips, at most 600 s). A billing answer
+/// (402, a spend-limit 429) that names no day or month boundary holds it for the billing
+/// hold (`qcc endpoint enable` ends one at once).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
   qcc priority policy
   qcc priority policy --no-auto-recovery
-  qcc priority policy --failure-threshold 5 --cooldown 60 --recovery-hold 600")]
+  qcc priority policy --failure-threshold 5 --cooldown 60 --recovery-hold 600
+  qcc priority policy --billing-hold 86400")]
 pub struct Args {
     /// Fail over to the next profile when the active one has no available endpoint
     #[arg(long, overrides_with = "no_auto_failover")]
@@ -39,6 +42,9 @@ pub struct Args {
     /// Seconds a recovered profile must stay healthy before traffic moves back (0–86400)
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=86400))]
     pub recovery_hold: Option<u64>,
+    /// Seconds a billing answer holds an endpoint when it names no boundary (60–2592000)
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(60..=2_592_000))]
+    pub billing_hold: Option<u64>,
 }
 
 fn flag(on: bool, off: bool) -> Option<bool> {
@@ -56,7 +62,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
         || recovery.is_some()
         || args.failure_threshold.is_some()
         || args.cooldown.is_some()
-        || args.recovery_hold.is_some();
+        || args.recovery_hold.is_some()
+        || args.billing_hold.is_some();
     let view = if changes {
         ctx.update(|c| {
             let p = &mut c.policy;
@@ -74,6 +81,9 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
             }
             if let Some(v) = args.recovery_hold {
                 p.recovery_hold_secs = v;
+            }
+            if let Some(v) = args.billing_hold {
+                p.billing_hold_secs = v;
             }
             Ok(PolicyView::from(&c.policy))
         })?

@@ -77,6 +77,11 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<(), CliError> {
             "config reload refused, previous config in force: {e}"
         ));
     }
+    if let Some(why) = report.shared_state.strip_prefix("degraded: ") {
+        crate::ui::style::warn(&format!(
+            "shared state degraded ({why}): limits and breakers are this daemon's own until Redis is back"
+        ));
+    }
     Ok(())
 }
 
@@ -265,6 +270,10 @@ fn frame(
             s,
             "  config:    reload refused, previous config in force: {e}"
         );
+    }
+    if report.shared_state != "off" {
+        let url = report.shared_url.as_deref().unwrap_or_default();
+        let _ = writeln!(s, "  shared:    {} ({url})", report.shared_state);
     }
     if let Some(q) = &report.queue {
         let _ = writeln!(

@@ -67,6 +67,7 @@ pub(super) async fn attempt(
     number: usize,
     credential: &(HeaderName, HeaderValue),
     header_timeout: Duration,
+    reservation: Option<crate::upstream::limits::Reservation>,
 ) -> Attempt {
     let u = &candidate.upstream;
     let request: Value = match serde_json::from_slice(&body.contiguous()) {
@@ -100,6 +101,7 @@ pub(super) async fn attempt(
     };
     let (head, mut upstream_body) = response.into_parts();
     let status = head.status;
+    u.limiter.hear(&head.headers);
     if !status.is_success() {
         let raw = read_bounded(
             upstream_body,
@@ -208,7 +210,8 @@ pub(super) async fn attempt(
             table.breaker_policy(),
             in_flight,
         )
-        .tally(tally);
+        .tally(tally)
+        .reserve(reservation);
         let mut headers = answer_headers(&head.headers, "text/event-stream");
         headers.insert(
             http::header::CACHE_CONTROL,
@@ -251,6 +254,9 @@ pub(super) async fn attempt(
         cache_read: count("cache_read_input_tokens"),
     };
     u.stats.add_usage(tokens.all_input(), tokens.output);
+    if let Some(r) = reservation {
+        r.settle(tokens.total());
+    }
     u.stats.record_success();
     drop(in_flight);
     if let Some(mut t) = meta.tally(proxy, number, Some(&chat.sent)) {

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod daemon;
+pub mod redis;
 pub mod scenarios;
 
 use std::ffi::OsStr;
