@@ -332,13 +332,12 @@ async fn serve(
             metrics
                 .metrics()
                 .record_answer(endpoint, &a.profile, &a.model, outcome, &a.tokens, cost);
-            // The endpoint's day and month spend, against its budgets.
-            if let Some(usd) = cost.filter(|_| a.endpoint != "-") {
-                metrics
-                    .router
-                    .registry()
-                    .limiter(&a.endpoint)
-                    .add_spend(usd, crate::upstream::limits::unix_ms());
+            // The endpoint's day and month spend, against its budgets (kept for every
+            // endpoint, so that a budget added later counts from the daemon's start).
+            if let Some(usd) = cost.filter(|&c| c > 0.0 && a.endpoint != "-")
+                && let Some(u) = metrics.routes().all.iter().find(|u| u.id == a.endpoint)
+            {
+                u.limiter.add_spend(usd, crate::upstream::limits::unix_ms());
             }
             // And to the counts shared with other daemons (docs/team.md), for an endpoint
             // whose limits count tokens or spend.

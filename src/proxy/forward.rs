@@ -924,7 +924,9 @@ async fn attempt(
         t.status = status.as_u16();
         body = body.tally(t);
     }
-    body = body.reserve(reservation);
+    if reservation.is_some() {
+        body = body.reserve(reservation);
+    }
     if let Some(chunk) = then {
         body = body.then(chunk);
     }

@@ -441,13 +441,14 @@ impl Limiter {
         let mut s = lock(&self.spend);
         let day = now_ms / DAY_MS;
         if s.day != day {
+            // A new day (the month is looked at only then).
             s.day = day;
             s.day_micros = 0;
-        }
-        let (month, _) = month_of(now_ms);
-        if s.month != month {
-            s.month = month;
-            s.month_micros = 0;
+            let (month, _) = month_of(now_ms);
+            if s.month != month {
+                s.month = month;
+                s.month_micros = 0;
+            }
         }
         s.day_micros += micros;
         s.month_micros += micros;
