@@ -200,11 +200,34 @@ impl Upstream {
 
     /// How much of its quota is left, 0 (none: rate-limited) to 1 (all): the `quota`
     /// factor of the `adaptive` strategy. The hook for the provider rate-limit headers
-    /// (`anthropic-ratelimit-*-remaining` / `-limit`) and local limits, which fill it in
-    /// from their own per-endpoint state; until then every endpoint has all its quota.
-    /// Called on the request path of `adaptive` profiles: keep it lock-free.
+    /// (what the provider announced: none while it says an endpoint may be held) and local
+    /// budgets (the share of the day's or month's left). Called on the request path of
+    /// `adaptive` profiles: atomics, and one short lock for endpoints with a budget.
     pub fn quota_headroom(&self) -> f64 {
-        1.0
+        // Something the provider announced may hold it: no headroom to count on (the
+        // admission check itself decides; the score only prefers the others).
+        if self.limiter.announced_any() {
+            return 0.0;
+        }
+        // A budget: the share of today's (or this month's) that is left. One short lock,
+        // only for endpoints with a budget.
+        let Some(l) = &self.limits else {
+            return 1.0;
+        };
+        if l.budget_day_usd.is_none() && l.budget_month_usd.is_none() {
+            return 1.0;
+        }
+        let (day, month) = self.limiter.spend(limits::unix_ms());
+        let left = |spent: f64, budget: Option<f64>| {
+            budget.map_or(1.0, |b| {
+                if b > 0.0 {
+                    (1.0 - spent / b).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                }
+            })
+        };
+        left(day, l.budget_day_usd).min(left(month, l.budget_month_usd))
     }
 
     /// The weight the `weighted` strategy uses: the configured one, scaled by recent
