@@ -59,7 +59,7 @@ use crate::proxy::request_body::{ReadError, RequestBody};
 use crate::proxy::retry::{Verdict, classify_status, failure_for};
 use crate::proxy::routing::{Candidate, RouteTable};
 use crate::proxy::upstream::{request_headers, response_headers, storable_headers};
-use crate::queue::model::{ItemState, NewItem};
+use crate::queue::model::NewItem;
 use crate::sse;
 use crate::state::model::{EndpointKind, QueueMode};
 use crate::upstream::breaker::Failure;
@@ -1013,45 +1013,22 @@ async fn metrics_endpoint(proxy: &Proxy, req: &Request<Incoming>) -> Response<Pr
         .iter()
         .map(|u| (u.id.clone(), u.profile.clone(), u.state(now).0))
         .collect();
-    if let Some(queue) = proxy.queue.clone() {
-        // The index is a file: read on the blocking pool, not on a serving lane.
-        match tokio::task::spawn_blocking(move || queue.read()).await {
-            Ok(Ok(index)) => {
-                let states = [
-                    ItemState::Pending,
-                    ItemState::Retrying,
-                    ItemState::Succeeded,
-                    ItemState::Dead,
-                ];
-                scrape.queue = Some(
-                    states
-                        .iter()
-                        .map(|&st| {
-                            let n = index.items.iter().filter(|i| i.state == st).count();
-                            (queue_state(st), n as u64)
-                        })
-                        .collect(),
-                );
-            }
-            Ok(Err(e)) => tracing::warn!("metrics: cannot read the failure queue: {e}"),
-            Err(e) => tracing::warn!("metrics: queue read failed: {e}"),
-        }
-    }
+    // The queue's counts as the daemon last read them (every 2 s, for the status report):
+    // a scrape reads no file.
+    scrape.queue = proxy.queue_counts().map(|q| {
+        vec![
+            ("pending", q.pending as u64),
+            ("retrying", q.retrying as u64),
+            ("succeeded", q.succeeded as u64),
+            ("dead", q.dead as u64),
+        ]
+    });
     let mut r = Response::new(full(proxy.metrics().encode(&scrape)));
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
     );
     r
-}
-
-fn queue_state(s: ItemState) -> &'static str {
-    match s {
-        ItemState::Pending => "pending",
-        ItemState::Retrying => "retrying",
-        ItemState::Succeeded => "succeeded",
-        ItemState::Dead => "dead",
-    }
 }
 
 /// A body that grew (or shrank) by `by` bytes keeps a true `content-length`.

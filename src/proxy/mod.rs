@@ -182,6 +182,14 @@ impl Proxy {
     }
 
     /// Hand in what the daemon read from `history.json` and the queue's index.
+    /// The failure queue's counts as the daemon last read them.
+    pub fn queue_counts(&self) -> Option<crate::report::queue::QueueCounts> {
+        self.facts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .queue
+    }
+
     pub fn set_facts(&self, facts: Facts) {
         *self
             .facts
