@@ -112,6 +112,8 @@ impl Proxy {
         usage: Arc<crate::usage::Usage>,
     ) -> Result<Self, ProxyError> {
         let router = Router::new(config)?;
+        // One price book for the strategies and the accounting.
+        usage.apply(config, router.table().prices.clone());
         let connect_timeout = Duration::from_secs(config.proxy.connect_timeout_secs);
         let client = client::build(connect_timeout)?;
         Ok(Self {
@@ -135,7 +137,7 @@ impl Proxy {
     /// Swap in a new config. In-flight requests keep the snapshot they started with.
     pub fn apply(&self, config: &Config) -> Result<(), RouteError> {
         self.router.apply(config)?;
-        self.usage.apply(config);
+        self.usage.apply(config, self.router.table().prices.clone());
         self.shared.apply(&config.proxy);
         Ok(())
     }

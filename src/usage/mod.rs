@@ -176,7 +176,7 @@ impl Usage {
             sink: UsageSink { tx },
             rx: Mutex::new(Some(rx)),
             ledger: Mutex::new(Ledger::new(today, past, now)),
-            prices: ArcSwap::from_pointee(PriceBook::new(&config.prices)),
+            prices: ArcSwap::from_pointee(PriceBook::default()),
             keep_days: config.usage.keep_days.into(),
         }
     }
@@ -185,9 +185,10 @@ impl Usage {
         self.sink.clone()
     }
 
-    /// A reloaded config: its prices (for requests from now on) and retention.
-    pub fn apply(&self, config: &Config) {
-        self.prices.store(Arc::new(PriceBook::new(&config.prices)));
+    /// A (re)loaded config: its prices — the routing snapshot's book, shared, for requests
+    /// from now on — and its retention.
+    pub fn apply(&self, config: &Config, prices: Arc<PriceBook>) {
+        self.prices.store(prices);
         self.keep_days
             .store(config.usage.keep_days, std::sync::atomic::Ordering::Relaxed);
     }
