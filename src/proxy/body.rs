@@ -173,20 +173,18 @@ impl<B> Passthrough<B> {
     fn finish(&mut self, failure: Option<String>) {
         if let Some(c) = self.completion.take() {
             let u = &c.upstream;
-            let usage = || match (&self.sse, &self.whole) {
-                (Some(s), _) => s.usage(),
-                (None, Some(w)) => w.usage(),
-                (None, None) => sse::Usage::default(),
+            // A stream's tokens are counted already; a whole answer's are read here only
+            // when a tpm reservation needs them now, else by the recorder.
+            let mut usage = match (&self.sse, self.whole.take()) {
+                (Some(s), _) => Reported::Tokens(s.usage().into()),
+                (None, Some(w)) => Reported::Whole(w),
+                (None, None) => Reported::Tokens(Default::default()),
             };
             if let Some(r) = c.reservation {
-                r.settle(crate::state::usage::Tokens::from(usage()).total());
+                usage = Reported::Tokens(usage.tokens());
+                r.settle(usage.tokens().total());
             }
             if let Some(t) = c.tally {
-                let usage = match (&self.sse, self.whole.take()) {
-                    (Some(s), _) => Reported::Tokens(s.usage().into()),
-                    (None, Some(w)) => Reported::Whole(w),
-                    (None, None) => Reported::Tokens(Default::default()),
-                };
                 t.close(&u.shared_id, &u.shared_profile, usage, failure.is_some());
             }
             if let Some(s) = &self.sse {

@@ -280,20 +280,20 @@ impl RequestMeta {
         }
     }
 
-    /// What the answer of attempt `number` reports to the usage accounting (its status
-    /// set where it is known), when this request is counted; `sent`: the mapped model.
+    /// What the answer of attempt `number`, with `status`, reports to the usage accounting
+    /// when this request is counted; `sent`: the model sent when a model map renamed it.
     fn tally(
         &self,
-        _proxy: &Proxy,
         number: usize,
         sent: Option<&str>,
+        status: StatusCode,
     ) -> Option<crate::usage::Tally> {
         let sink = self.counted.clone()?;
         Some(crate::usage::Tally {
             sink,
             model: self.model_raw.clone().unwrap_or_default(),
             upstream_model: sent.map(str::to_owned),
-            status: 0,
+            status: status.as_u16(),
             attempts: number as u32,
         })
     }
@@ -556,8 +556,7 @@ async fn forward(
         None if only_limited => all_limited(&tried),
         None => all_failed(table, &tried, attempts),
     };
-    if let Some(mut t) = meta.tally(proxy, attempts, None) {
-        t.status = response.status().as_u16();
+    if let Some(t) = meta.tally(attempts, None, response.status()) {
         let by = answered_by.and_then(|id| table.all.iter().find(|u| u.id == id));
         let (endpoint, profile) = match by {
             Some(u) => (u.shared_id.clone(), u.shared_profile.clone()),
@@ -802,11 +801,7 @@ async fn attempt(
         }
         None => (body, None),
     };
-    let tally = meta.tally(
-        proxy,
-        number,
-        mapped.as_ref().map(|(_, sent)| sent.as_str()),
-    );
+    let sent_model = mapped.as_ref().map(|(_, sent)| sent.clone());
     let renamed = mapped.filter(|_| !u.report_upstream_model);
     let in_flight = u.stats.begin();
     let started = Instant::now();
@@ -920,8 +915,7 @@ async fn attempt(
         table.breaker_policy(),
         in_flight,
     );
-    if let Some(mut t) = tally {
-        t.status = status.as_u16();
+    if let Some(t) = meta.tally(number, sent_model.as_deref(), status) {
         body = body.tally(t);
     }
     if reservation.is_some() {

@@ -50,7 +50,6 @@ impl From<crate::sse::Usage> for Tokens {
 /// What goes to the recorder.
 #[derive(Debug)]
 enum Msg {
-    Answer(Answered),
     /// An answer as the request path saw it: nothing parsed or copied yet.
     Report(Report),
     /// Write everything counted so far, then say so.
@@ -64,13 +63,6 @@ pub struct UsageSink {
     tx: mpsc::Sender<Msg>,
 }
 
-impl UsageSink {
-    pub fn record(&self, a: Answered) {
-        // The recorder is gone only while the daemon stops: nothing to do then.
-        let _ = self.tx.send(Msg::Answer(a));
-    }
-}
-
 /// An answer's tokens as its end knows them: counted already (a stream's), or the whole
 /// answer's last chunks, read by the recorder.
 #[derive(Clone, Debug)]
@@ -80,7 +72,8 @@ pub enum Reported {
 }
 
 impl Reported {
-    fn tokens(&self) -> Tokens {
+    /// The tokens (a whole answer's read now).
+    pub fn tokens(&self) -> Tokens {
         match self {
             Reported::Tokens(t) => *t,
             Reported::Whole(w) => w.usage().into(),
@@ -227,10 +220,6 @@ impl Usage {
             drain.tick().await;
             loop {
                 match rx.try_recv() {
-                    Ok(Msg::Answer(a)) => {
-                        let cost = self.count(&a);
-                        on_count(&a, cost);
-                    }
                     Ok(Msg::Report(r)) => {
                         let a = r.answered();
                         let cost = self.count(&a);

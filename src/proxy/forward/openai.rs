@@ -135,8 +135,7 @@ pub(super) async fn attempt(
         // error answer, a success for its figures.
         u.stats.record_success();
         drop(in_flight);
-        if let Some(mut t) = meta.tally(proxy, number, Some(&chat.sent)) {
-            t.status = status.as_u16();
+        if let Some(t) = meta.tally(number, Some(&chat.sent), status) {
             let none = crate::usage::Reported::Tokens(Default::default());
             t.close(&u.shared_id, &u.shared_profile, none, false);
         }
@@ -196,10 +195,7 @@ pub(super) async fn attempt(
             status,
         );
         let settings = &table.settings;
-        let tally = meta.tally(proxy, number, Some(&chat.sent)).map(|mut t| {
-            t.status = status.as_u16();
-            t
-        });
+        let tally = meta.tally(number, Some(&chat.sent), status);
         let body = Translated::new(
             upstream_body,
             translator,
@@ -259,8 +255,7 @@ pub(super) async fn attempt(
     }
     u.stats.record_success();
     drop(in_flight);
-    if let Some(mut t) = meta.tally(proxy, number, Some(&chat.sent)) {
-        t.status = status.as_u16();
+    if let Some(t) = meta.tally(number, Some(&chat.sent), status) {
         let tokens = crate::usage::Reported::Tokens(tokens);
         t.close(&u.shared_id, &u.shared_profile, tokens, false);
     }
